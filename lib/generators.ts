@@ -1,0 +1,587 @@
+import type { ChatRequest, Ollama } from "ollama";
+import type OpenAI from "openai";
+import { createBuiltinGenerator } from "./builtin";
+import { KitError } from "./errors";
+
+/** Sampling options, named as Ollama names them; the OpenAI backend maps them to its own names. */
+export interface GenerateOptions {
+  temperature?: number;
+  /** Most tokens to generate. */
+  num_predict?: number;
+  seed?: number;
+}
+
+/**
+ * What a pipeline stage wants, beside its prompt. LLM backends never read it; the builtin backend
+ * answers from it alone, in the same output format the prompt asks an LLM for, so parsing,
+ * validation and caching take one path whatever the backend.
+ */
+export type Task =
+  | {
+      kind: "questions";
+      /** The sliding window: the chunk asked about and its neighbours, in corpus order. */
+      window: { chunk_id: string; text: string }[];
+      /** The chunk id the questions are for (one of the window's). */
+      target: string;
+      count: number;
+      /** 0 on the first try; a retry after a rejected answer asks again with a higher number. */
+      attempt: number;
+    }
+  | { kind: "paraphrase"; text: string; style: string; variant: number; attempt: number };
+
+export interface GenerateRequest {
+  system?: string;
+  prompt: string;
+  /** A JSON schema the answer must follow (Ollama `format`, OpenAI `response_format`). */
+  format?: Record<string, unknown>;
+  options?: GenerateOptions;
+  task: Task;
+}
+
+export interface Generator {
+  /** The spec string it was made from, e.g. "ollama:qwen2.5:7b" or "builtin". */
+  spec: string;
+  backend: "ollama" | "openai" | "builtin";
+  /** The model name recorded in every row this generator makes ("builtin" for the builtin one). */
+  model: string;
+  /** The model's answer text. Rejects on transport failure after retries, or when `signal` aborts. */
+  generate(request: GenerateRequest, signal?: AbortSignal): Promise<string>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends by spec
+
+export const DEFAULT_GENERATOR = "auto";
+/** The model `auto` looks for on Ollama. */
+export const DEFAULT_OLLAMA_MODEL = "qwen2.5:7b-instruct";
+export const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
+/**
+ * Requests in flight per host. Ollama serves OLLAMA_NUM_PARALLEL requests at once (it picks 4 or 1 by free
+ * memory) and queues the rest, and its API does not say which: 4 keeps a parallel server busy and costs a
+ * serial one only queueing on its side.
+ */
+export const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_TIMEOUT_MS = 300_000;
+export const DEFAULT_RETRIES = 4;
+const RETRY_DELAY_MS = 500;
+const RETRY_CAP_MS = 30_000;
+/** How long `auto` waits for Ollama to answer before choosing builtin. */
+const AUTO_PROBE_MS = 2_000;
+/** An explicit spec is an error when its server does not answer, so it gets longer than `auto`. */
+const SPEC_PROBE_MS = 10_000;
+const SPEC_FORMS = "auto, builtin, ollama:<model> or openai:<model>@<base-url>";
+/** Longest setTimeout delay (2^31-1 ms); our own per-attempt timer is the one that fires. */
+const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
+
+export interface GeneratorOptions {
+  /** Ollama server(s), comma-separated, served as one pool; default env OLLAMA_HOST, else http://127.0.0.1:11434. */
+  ollamaHost?: string;
+  /** The Ollama model `auto` looks for; default DEFAULT_OLLAMA_MODEL. */
+  model?: string;
+  /** Requests in flight per host; default DEFAULT_CONCURRENCY. */
+  concurrency?: number;
+  /** Most time one HTTP request may take before it is cancelled and retried; default 300 s. */
+  timeoutMs?: number;
+  /** Retries of a request after a connection error, 5xx, 429 or timeout; default 4. */
+  retries?: number;
+  /** Delay before the first retry; each next one doubles (up to 30 s), with jitter. Default 500 ms. */
+  retryDelayMs?: number;
+  /** Receives one line saying which backend serves, and why (the CLI prints it first). */
+  onNotice?: (line: string) => void;
+}
+
+/**
+ * Makes a generator from a spec:
+ * - `auto` (default): Ollama when it answers at the host(s) and has `options.model`, otherwise builtin;
+ * - `builtin`: lib/builtin.ts, offline and deterministic;
+ * - `ollama:<model>`: Ollama's /api/chat on every host of `options.ollamaHost` / OLLAMA_HOST (comma-separated);
+ * - `openai:<model>@<base-url>[,<base-url>...]`: an OpenAI-compatible server (vLLM, llama.cpp's server, ...);
+ *   a base URL without a path gets "/v1". The API key comes from OPENAI_API_KEY, else "none".
+ * Both HTTP backends share one pool: each request goes to the least busy host with a free slot, with a
+ * per-request timeout, retries with backoff, and cancellation through generate()'s signal.
+ * Setup errors (unknown spec, server not answering, model not pulled) are KitErrors, thrown before any work.
+ */
+export async function createGenerator(spec: string = DEFAULT_GENERATOR, options: GeneratorOptions = {}): Promise<Generator> {
+  const settings = poolSettings(options);
+  const notice = options.onNotice ?? (() => {});
+  if (spec === "builtin") {
+    notice("generator: builtin");
+    return createBuiltinGenerator();
+  }
+  const hosts = splitList(options.ollamaHost ?? process.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
+  if (spec === "auto") return chooseAuto(options.model ?? DEFAULT_OLLAMA_MODEL, hosts, settings, notice);
+  const ollama = /^ollama:(.+)$/.exec(spec);
+  if (ollama) {
+    const model = ollama[1];
+    for (const probe of await Promise.all(hosts.map((host) => probeOllama(host, model, SPEC_PROBE_MS)))) {
+      if (probe.answered === false) {
+        throw new KitError(`Ollama is not reachable at ${probe.host}: start it with \`ollama serve\`, or set OLLAMA_HOST / --ollama-host`);
+      }
+      if (probe.answered !== true) throw new KitError(`Ollama at ${probe.host} failed to list its models: ${probe.answered}`);
+      if (!probe.hasModel) throw new KitError(`Ollama at ${probe.host} has no model "${model}": run \`ollama pull ${model}\``);
+    }
+    notice(`generator: ${spec} at ${hosts.join(", ")} (${settings.concurrency} requests at a time per host)`);
+    return poolGenerator(spec, "ollama", model, hosts, await ollamaTransport(model), settings);
+  }
+  if (spec.startsWith("openai:")) return createOpenAI(spec, settings, notice);
+  throw new KitError(`unknown generator spec "${spec}" (--llm): use ${SPEC_FORMS}`);
+}
+
+interface PoolSettings {
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+}
+
+function poolSettings(options: GeneratorOptions): PoolSettings {
+  const check = (value: number | undefined, fallback: number, name: string, min: number, integer: boolean) => {
+    if (value === undefined) return fallback;
+    if (!(value >= min) || (integer && !Number.isInteger(value))) {
+      throw new KitError(`generator option ${name} must be ${integer ? "an integer" : "a number"} >= ${min} (got ${value})`);
+    }
+    return value;
+  };
+  return {
+    concurrency: check(options.concurrency, DEFAULT_CONCURRENCY, "concurrency", 1, true),
+    timeoutMs: check(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs", 1, false),
+    retries: check(options.retries, DEFAULT_RETRIES, "retries", 0, true),
+    retryDelayMs: check(options.retryDelayMs, RETRY_DELAY_MS, "retryDelayMs", 0, false),
+  };
+}
+
+function splitList(text: string): string[] {
+  return [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
+}
+
+async function chooseAuto(model: string, hosts: string[], settings: PoolSettings, notice: (line: string) => void): Promise<Generator> {
+  const probes = await Promise.all(hosts.map((host) => probeOllama(host, model, AUTO_PROBE_MS)));
+  const serving = probes.filter((p) => p.answered === true && p.hasModel).map((p) => p.host);
+  const spec = `ollama:${model}`;
+  if (serving.length > 0) {
+    const skipped = probes
+      .filter((p) => !serving.includes(p.host))
+      .map((p) => `${p.host}: ${p.answered === true ? `no model "${model}"` : "no answer"}`);
+    notice(`generator: ${spec} at ${serving.join(", ")}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}`);
+    return poolGenerator(spec, "ollama", model, serving, await ollamaTransport(model), settings);
+  }
+  const answered = probes.filter((p) => p.answered === true).map((p) => p.host);
+  notice(
+    answered.length > 0
+      ? `generator: builtin (Ollama at ${answered.join(", ")} has no model "${model}"; \`ollama pull ${model}\` to use it)`
+      : `generator: builtin (no Ollama answered at ${hosts.join(", ")})`,
+  );
+  return createBuiltinGenerator();
+}
+
+/** Ollama's full model name: a bare name means the "latest" tag. */
+function fullModelName(name: string): string {
+  return name.includes(":") ? name : `${name}:latest`;
+}
+
+/** `answered`: true, false (no connection or no answer in time), or the error the server answered with. */
+async function probeOllama(host: string, model: string, ms: number): Promise<{ host: string; answered: true | false | string; hasModel: boolean }> {
+  const { Ollama } = await import("ollama");
+  const client = new Ollama({ host, fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(ms) }) });
+  try {
+    const { models } = await client.list();
+    const wanted = fullModelName(model);
+    const hasModel = models.some((m) => fullModelName(m.name) === wanted || fullModelName(m.model) === wanted);
+    return { host, answered: true, hasModel };
+  } catch (e) {
+    const failure = classify(e);
+    return { host, answered: failure.status === undefined && failure.retry ? false : failure.detail, hasModel: false };
+  }
+}
+
+async function createOpenAI(spec: string, settings: PoolSettings, notice: (line: string) => void): Promise<Generator> {
+  const malformed = () =>
+    new KitError(`malformed generator spec "${spec}" (--llm): use openai:<model>@<base-url>, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1`);
+  const [, model, urls] = /^openai:(.+?)@(.+)$/.exec(spec) ?? [];
+  if (!model) throw malformed();
+  const hosts = splitList(urls).map((u) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw malformed();
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw malformed();
+    // vLLM serves /v1 only, so a bare server address means its /v1.
+    return url.pathname === "/" ? `${url.origin}/v1` : u.replace(/\/+$/, "");
+  });
+  if (hosts.length === 0) throw malformed();
+  const { default: OpenAIClient } = await import("openai");
+  const apiKey = process.env.OPENAI_API_KEY || "none";
+  const clients = new Map(hosts.map((h) => [h, new OpenAIClient({ baseURL: h, apiKey, maxRetries: 0, timeout: NO_CLIENT_TIMEOUT_MS })]));
+  for (const host of hosts) {
+    try {
+      await clients.get(host)!.models.list({ signal: AbortSignal.timeout(SPEC_PROBE_MS) });
+    } catch (e) {
+      const failure = classify(e);
+      if (failure.status === 401 || failure.status === 403) {
+        throw new KitError(`${host} refused the API key (HTTP ${failure.status}): set OPENAI_API_KEY`);
+      }
+      if (failure.status === undefined && failure.retry) {
+        throw new KitError(`no OpenAI-compatible server answered at ${host}: start vLLM or llama.cpp's server there, or fix the URL in --llm`);
+      }
+      throw new KitError(`${host} failed to list its models (${failure.detail}): is it an OpenAI-compatible base URL (usually ending in /v1)?`);
+    }
+  }
+  notice(`generator: openai:${model} at ${hosts.join(", ")} (${settings.concurrency} requests at a time per host)`);
+  return poolGenerator(spec, "openai", model, hosts, openaiTransport(model, clients), settings);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Transports: how one backend asks one host. Everything around a call (pool, timeout, retries, abort) is shared.
+
+interface Transport {
+  /** Who answers, for messages: "Ollama" or "the OpenAI-compatible server". */
+  server: string;
+  send(host: string, request: GenerateRequest, signal: AbortSignal): Promise<string>;
+}
+
+function messages(request: GenerateRequest): Array<{ role: "system" | "user"; content: string }> {
+  return [...(request.system ? [{ role: "system" as const, content: request.system }] : []), { role: "user" as const, content: request.prompt }];
+}
+
+async function ollamaTransport(model: string): Promise<Transport> {
+  const { Ollama: OllamaClient } = await import("ollama");
+  return {
+    server: "Ollama",
+    async send(host, request, signal) {
+      // The client takes no signal for non-streamed calls, so each call gets a client whose fetch carries one.
+      const client: Ollama = new OllamaClient({ host, fetch: (input, init) => fetch(input, { ...init, signal }) });
+      const chat: ChatRequest & { stream: false } = { model, messages: messages(request), format: request.format, options: request.options, stream: false };
+      const answer = await client.chat(chat);
+      const content = answer?.message?.content;
+      if (typeof content !== "string") throw new KitError(`Ollama at ${host} answered /api/chat without message content`);
+      return content;
+    },
+  };
+}
+
+function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport {
+  return {
+    server: "the OpenAI-compatible server",
+    async send(host, request, signal) {
+      const options = request.options ?? {};
+      const completion = await clients.get(host)!.chat.completions.create(
+        {
+          model,
+          messages: messages(request),
+          ...(request.format && { response_format: { type: "json_schema" as const, json_schema: { name: "answer", schema: request.format } } }),
+          temperature: options.temperature,
+          max_tokens: options.num_predict,
+          seed: options.seed,
+        },
+        { signal },
+      );
+      const content = completion?.choices?.[0]?.message?.content;
+      if (typeof content !== "string") throw new KitError(`${host} answered /chat/completions without message content`);
+      return content;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Failures
+
+interface Failure {
+  /** Worth another try: no connection, a dropped one, a timeout, 5xx, 408 or 429. */
+  retry: boolean;
+  status?: number;
+  detail: string;
+}
+
+const CONNECTION_CODES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  UND_ERR_SOCKET: "connection dropped",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host not found (DNS)",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "connect timeout",
+};
+
+function classify(e: unknown): Failure {
+  if (e instanceof KitError) return { retry: false, detail: e.message };
+  const err = e as { status_code?: unknown; status?: unknown; error?: { message?: unknown }; message?: unknown; name?: unknown };
+  // ollama's ResponseError has status_code, openai's APIError status (and the body's message in error.message).
+  const status = typeof err.status_code === "number" ? err.status_code : typeof err.status === "number" ? err.status : undefined;
+  if (status !== undefined) {
+    const message = typeof err.error?.message === "string" ? err.error.message : oneLine(e).replace(/^\d{3} /, "");
+    return { retry: status >= 500 || status === 408 || status === 429, status, detail: `HTTP ${status}: ${oneLine(message)}` };
+  }
+  if (e instanceof SyntaxError) return { retry: false, detail: `invalid JSON in the answer (${oneLine(e)})` };
+  if (err.name === "TimeoutError") return { retry: true, detail: "no answer in time" };
+  // undici's "fetch failed" / "terminated" TypeErrors, possibly wrapped (openai's APIConnectionError), carry the socket error.
+  for (let c: any = e; c; c = c.cause) {
+    if (c instanceof TypeError && (c.message === "fetch failed" || c.message === "terminated")) {
+      const code = (c.cause as { code?: unknown } | undefined)?.code;
+      const what = (typeof code === "string" && CONNECTION_CODES[code]) || oneLine(c.cause ?? c);
+      return { retry: true, detail: c.message === "terminated" ? `${what} mid-answer` : what };
+    }
+  }
+  return { retry: false, detail: oneLine(e) };
+}
+
+function oneLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : e).split("\n")[0];
+}
+
+/** The error generate() rejects with when its signal (or close()) stops it: an AbortError, as fetch's. */
+function abortError(reason: unknown): unknown {
+  return (reason as { name?: unknown })?.name === "AbortError" ? reason : new DOMException("This operation was aborted", "AbortError");
+}
+
+/** A signal that aborts when `signal` does or after `ms`; dispose() detaches it. */
+function withTimeout(signal: AbortSignal, ms: number): { signal: AbortSignal; timedOut: () => boolean; dispose: () => void } {
+  const controller = new AbortController();
+  let timedOut = false;
+  const listener = () => {};
+  if (signal.aborted) listener();
+  else signal.addEventListener("abort", listener, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError"));
+  }, ms);
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", listener);
+    },
+  };
+}
+
+/**
+ * Passes one signal's abort on to many controllers through a single listener, so a signal shared by thousands
+ * of pending generate() calls (Ctrl-C, close()) does not collect thousands of listeners.
+ */
+function createFanout() {
+  const groups = new Map<AbortSignal, { listener: () => void; members: Set<AbortController> }>();
+  return {
+    /** Aborts `member` when `signal` aborts, until the returned function is called. */
+    join(signal: AbortSignal, member: AbortController): () => void {
+      if (signal.aborted) {
+        member.abort(signal.reason);
+        return () => {};
+      }
+      let group = groups.get(signal);
+      if (!group) {
+        const members = new Set<AbortController>();
+        const listener = () => {
+          groups.delete(signal);
+          for (const m of members) m.abort(signal.reason);
+        };
+        signal.addEventListener("abort", listener, { once: true });
+        groups.set(signal, (group = { listener, members }));
+      }
+      const joined = group;
+      joined.members.add(member);
+      return () => {
+        joined.members.delete(member);
+        if (joined.members.size === 0 && groups.get(signal) === joined) {
+          signal.removeEventListener("abort", joined.listener);
+          groups.delete(signal);
+        }
+      };
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Exponential backoff with jitter: the n-th wait (from 1) is uniform in [d/2, d], d = base·2^(n-1) capped at 30 s. */
+function backoff(n: number, base: number): number {
+  const d = Math.min(RETRY_CAP_MS, base * 2 ** (n - 1));
+  return d / 2 + (Math.random() * d) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The host pool
+
+interface Host {
+  url: string;
+  active: number;
+  served: number;
+  /** Failures in a row; while `coolUntil` is ahead, requests go to other hosts when any is healthy. */
+  failures: number;
+  coolUntil: number;
+}
+
+interface Pool {
+  /** The least busy usable host with a free slot, waiting for one if need be; `tried` hosts come last. */
+  acquire(tried: Set<Host>, signal: AbortSignal): Promise<Host>;
+  /** `ok`: the host answered (true), failed in a way worth a retry (false), or the call was cancelled (undefined). */
+  release(host: Host, ok: boolean | undefined): void;
+  hosts: Host[];
+  close(): void;
+}
+
+function createPool(urls: string[], perHost: number, retryDelayMs: number): Pool {
+  const hosts: Host[] = urls.map((url) => ({ url, active: 0, served: 0, failures: 0, coolUntil: 0 }));
+  const waiting: Array<{ tried: Set<Host>; grant: (host: Host) => void }> = [];
+  let wake: NodeJS.Timeout | undefined;
+
+  /** Healthy hosts (all, if none is), then those this request has not tried (all, if it tried each). */
+  const pick = (tried: Set<Host>): Host | undefined => {
+    const now = Date.now();
+    let usable = hosts.filter((h) => h.coolUntil <= now);
+    if (usable.length === 0) usable = hosts;
+    const fresh = usable.filter((h) => !tried.has(h));
+    if (fresh.length > 0) usable = fresh;
+    let best: Host | undefined;
+    for (const h of usable) {
+      if (h.active >= perHost) continue;
+      if (!best || h.active < best.active || (h.active === best.active && h.served < best.served)) best = h;
+    }
+    return best;
+  };
+  const take = (host: Host) => {
+    host.active++;
+    host.served++;
+    return host;
+  };
+  /** Grants free slots to waiters in arrival order; one that waits for an untried host does not hold up the rest. */
+  const dispatch = () => {
+    clearTimeout(wake);
+    wake = undefined;
+    for (let i = 0; i < waiting.length && hosts.some((h) => h.active < perHost); ) {
+      const host = pick(waiting[i].tried);
+      if (host) waiting.splice(i, 1)[0].grant(take(host));
+      else i++;
+    }
+    // A cooling host becomes usable again with no release to announce it.
+    const cooling = hosts.filter((h) => h.coolUntil > Date.now()).map((h) => h.coolUntil);
+    if (waiting.length > 0 && cooling.length > 0) wake = setTimeout(dispatch, Math.min(...cooling) - Date.now());
+  };
+
+  return {
+    hosts,
+    acquire(tried, signal) {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return new Promise((resolve, reject) => {
+        const onAbort = () => {
+          waiting.splice(waiting.indexOf(waiter), 1);
+          reject(signal.reason);
+        };
+        const waiter = {
+          tried,
+          grant: (host: Host) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(host);
+          },
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiting.push(waiter);
+        dispatch();
+      });
+    },
+    release(host, ok) {
+      host.active--;
+      if (ok === true) host.failures = 0;
+      if (ok === false) host.coolUntil = Date.now() + backoff(++host.failures, retryDelayMs);
+      dispatch();
+    },
+    close() {
+      clearTimeout(wake);
+    },
+  };
+}
+
+function poolGenerator(
+  spec: string,
+  backend: "ollama" | "openai",
+  model: string,
+  hosts: string[],
+  transport: Transport,
+  settings: PoolSettings,
+): Generator {
+  const pool = createPool(hosts, settings.concurrency, settings.retryDelayMs);
+  const closed = new AbortController();
+  const fanout = createFanout();
+
+  const attempts = async (request: GenerateRequest, stop: AbortSignal): Promise<string> => {
+    const tried = new Set<Host>();
+    for (let attempt = 1; ; attempt++) {
+      const host = await pool.acquire(tried, stop);
+      const call = withTimeout(stop, settings.timeoutMs);
+      let failure: Failure;
+      try {
+        const answer = await transport.send(host.url, request, call.signal);
+        pool.release(host, true);
+        return answer;
+      } catch (e) {
+        if (stop.aborted) {
+          pool.release(host, undefined);
+          throw e;
+        }
+        failure = call.timedOut() ? { retry: true, detail: `no answer within ${settings.timeoutMs} ms` } : classify(e);
+        pool.release(host, !failure.retry);
+        if (e instanceof KitError) throw e;
+      } finally {
+        call.dispose();
+      }
+      if (!failure.retry) throw refused(transport, host.url, model, failure);
+      if (attempt > settings.retries) {
+        throw new KitError(`${capitalize(transport.server)} at ${host.url} failed ${attempt} times with "${model}"; the last: ${failure.detail}`);
+      }
+      if (tried.size + 1 >= pool.hosts.length) tried.clear();
+      tried.add(host);
+      await sleep(backoff(attempt, settings.retryDelayMs), stop);
+    }
+  };
+
+  return {
+    spec,
+    backend,
+    model,
+    async generate(request, signal) {
+      const stop = new AbortController();
+      const leave = [fanout.join(closed.signal, stop), ...(signal ? [fanout.join(signal, stop)] : [])];
+      try {
+        return await attempts(request, stop.signal);
+      } catch (e) {
+        throw stop.signal.aborted ? abortError(stop.signal.reason) : e;
+      } finally {
+        for (const f of leave) f();
+      }
+    },
+    async close() {
+      closed.abort(new DOMException("The generator was closed", "AbortError"));
+      pool.close();
+    },
+  };
+}
+
+/** The one-line error for an answer no retry can change (4xx, an unreadable body). */
+function refused(transport: Transport, host: string, model: string, failure: Failure): KitError {
+  if (failure.status === 404 && transport.server === "Ollama") {
+    return new KitError(`Ollama at ${host} has no model "${model}": run \`ollama pull ${model}\``);
+  }
+  if (failure.status === 404) return new KitError(`${host} has no model "${model}" (${failure.detail})`);
+  if (failure.status === 401 || failure.status === 403) return new KitError(`${host} refused the API key (${failure.detail}): set OPENAI_API_KEY`);
+  return new KitError(`${capitalize(transport.server)} at ${host} rejected the request for "${model}": ${failure.detail}`);
+}
+
+function capitalize(text: string): string {
+  return text[0].toUpperCase() + text.slice(1);
+}

@@ -1,0 +1,288 @@
+import type { Chunk } from "./chunking";
+import type { GenerateRequest, Generator } from "./generators";
+
+/** One row of questions.jsonl; accepted rows also go to questions.json in the seed's format. */
+export interface Question {
+  id: string;
+  /** The chunk the answer comes from (checked against the text, not just taken from the model). */
+  chunk_id: string;
+  question: string;
+  answer: string;
+  difficulty: Difficulty | "";
+  /** The chunk ids the prompt showed: previous, asked-about, next. */
+  window: string[];
+  model: string;
+  prompt_version: string;
+  status: "accepted" | "rejected" | "failed";
+  /** Why a row was rejected or a prompt failed; null when accepted. */
+  reason: string | null;
+}
+
+/** questions.json: exactly AutoDidact's format. */
+export interface SeedQuestion {
+  chunk_id: string;
+  question: string;
+  answer: string;
+  difficulty: Difficulty;
+}
+
+export const DIFFICULTIES = ["easy", "medium", "hard"] as const;
+export type Difficulty = (typeof DIFFICULTIES)[number];
+
+export interface QuestionOptions {
+  /** Questions wanted per chunk. Default 2. */
+  perChunk?: number;
+  /** Further tries for a chunk whose answer did not parse or gave too few valid questions. Default 2. */
+  retries?: number;
+  /** Base sampling seed; try n uses seed + n, so a retry is a new request. Default 42. */
+  seed?: number;
+  temperature?: number;
+  /** Questions whose word sets overlap at least this much (Jaccard) count as duplicates. Default 0.8. */
+  duplicateThreshold?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export const PROMPT_VERSION = "questions-v1";
+/** Answers longer than this are explanations, not answers. */
+export const MAX_ANSWER_WORDS = 20;
+
+const SYSTEM = [
+  "You write question-answer pairs for training a search agent.",
+  "Each question must be answerable from a single passage, make sense on its own (never mention 'the passage', 'the text' or 'the document'), and end with a question mark.",
+  "Each answer is short and factual: a number with its unit, a date, a name or a brief phrase copied from the passage. Never explain or show reasoning.",
+].join(" ");
+
+const FORMAT = {
+  type: "object",
+  properties: {
+    questions: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          question: { type: "string" },
+          answer: { type: "string" },
+          difficulty: { type: "string", enum: [...DIFFICULTIES] },
+          source: { type: "string" },
+        },
+        required: ["question", "answer", "difficulty", "source"],
+      },
+    },
+  },
+  required: ["questions"],
+};
+
+/** The prompt for one chunk, with its neighbours as context (AutoDidact's sliding window). */
+export function questionRequest(window: Chunk[], target: Chunk, count: number, attempt: number, options: QuestionOptions = {}): GenerateRequest {
+  const at = window.indexOf(target);
+  const passages = window.map((c, i) => `[${c.chunk_id}] (${i < at ? "previous" : i > at ? "next" : "main"})\n${c.text}`);
+  const prompt = [
+    "Passages, in document order:",
+    "",
+    passages.join("\n\n"),
+    "",
+    `Write ${count} different questions about passage [${target.chunk_id}]. Use a neighbouring passage only for a fact that belongs to what [${target.chunk_id}] discusses.`,
+    "For each give: question; answer (short, in the passage's words); difficulty (easy, medium or hard); source (the id of the passage holding the answer, e.g. " +
+      `${target.chunk_id}).`,
+    'Reply with JSON only: {"questions": [{"question": "...", "answer": "...", "difficulty": "...", "source": "..."}]}',
+  ].join("\n");
+  return {
+    system: SYSTEM,
+    prompt,
+    format: FORMAT,
+    options: { temperature: options.temperature ?? 0.7, seed: (options.seed ?? 42) + attempt },
+    task: { kind: "questions", window: window.map(({ chunk_id, text }) => ({ chunk_id, text })), target: target.chunk_id, count, attempt },
+  };
+}
+
+interface Parsed {
+  question: string;
+  answer: string;
+  difficulty: string;
+  source: string;
+}
+
+/**
+ * The items of a model's answer: JSON (possibly fenced or wrapped in prose), or AutoDidact-style
+ * "Question: / Answer: / Difficulty:" blocks. Throws with the reason when nothing parses.
+ */
+export function parseQuestions(text: string): Parsed[] {
+  const json = parseJsonLoosely(text);
+  if (json !== undefined) {
+    const list = Array.isArray(json) ? json : (json as { questions?: unknown })?.questions;
+    if (!Array.isArray(list)) throw new Error("JSON without a questions list");
+    return list.filter((x) => x && typeof x === "object").map((x: Record<string, unknown>) => ({
+      question: String(x.question ?? "").trim(),
+      answer: String(x.answer ?? "").trim(),
+      difficulty: String(x.difficulty ?? "").trim().toLowerCase(),
+      source: String(x.source ?? "").trim().replace(/^\[|\]$/g, ""),
+    }));
+  }
+  const blocks = [...text.matchAll(/Question\s*\d*\s*[:：]\s*([\s\S]*?)\n\s*Answer\s*\d*\s*[:：]\s*([\s\S]*?)(?:\n\s*Difficulty\s*\d*\s*[:：]\s*(\w+))?(?=\n\s*(?:\d+[.)]\s*)?\**Question|\s*$)/gi)];
+  if (!blocks.length) throw new Error("unparseable output: neither JSON nor Question/Answer lines");
+  return blocks.map(([, q, a, d]) => ({ question: clean(q), answer: clean(a), difficulty: (d ?? "").toLowerCase(), source: "" }));
+}
+
+function clean(s: string): string {
+  return s.replace(/\*\*/g, "").trim();
+}
+
+function parseJsonLoosely(text: string): unknown {
+  const candidates = [text, /```(?:json)?\s*([\s\S]*?)```/.exec(text)?.[1], text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)];
+  for (const c of candidates) {
+    if (!c || !c.trim()) continue;
+    try {
+      return JSON.parse(c);
+    } catch {
+      // try the next reading
+    }
+  }
+  return undefined;
+}
+
+const REASONING = /\b(because|therefore|thus|hence|step by step|let'?s|this means|which means|we can|we know|so the answer|in order to determine)\b/i;
+const SELF_REFERENCE = /\b(the|this|that|above|given) (passage|text|document|excerpt|chunk|context|section)\b/i;
+
+/** Why an item is not a usable question, or null when it is. */
+export function validateQuestion(item: Parsed): string | null {
+  if (!item.question) return "empty question";
+  if (!item.answer) return "empty answer";
+  if (!item.question.endsWith("?")) return "not a question (no question mark)";
+  if (SELF_REFERENCE.test(item.question)) return "question refers to the passage instead of standing alone";
+  if (item.answer.split(/\s+/).length > MAX_ANSWER_WORDS) return `answer longer than ${MAX_ANSWER_WORDS} words`;
+  if (REASONING.test(item.answer)) return "answer narrates reasoning";
+  if (!(DIFFICULTIES as readonly string[]).includes(item.difficulty)) return `difficulty "${item.difficulty}" is not easy, medium or hard`;
+  return null;
+}
+
+// Lower case, no thousands separators, punctuation as spaces (but decimal points kept).
+const normalise = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/(\d),(?=\d{3}\b)/g, "$1")
+    .replace(/[^\p{L}\p{N}.]+|\.(?!\d)|(?<!\d)\./gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+const words = (s: string) => normalise(s).split(" ").filter((w) => w.length > 1 || /\d/.test(w));
+
+/**
+ * Whether a chunk supports an answer: the answer appears in it (ignoring case, punctuation and
+ * thousands separators), or all its numbers and most of its words do.
+ */
+export function isGrounded(answer: string, text: string): boolean {
+  const a = normalise(answer);
+  const t = normalise(text);
+  if (a && ` ${t} `.includes(` ${a} `)) return true;
+  const have = new Set(t.split(" "));
+  const need = words(answer);
+  if (!need.length) return false;
+  if (need.some((w) => /\d/.test(w) && !have.has(w))) return false;
+  return need.filter((w) => have.has(w)).length / need.length >= 0.8;
+}
+
+/** The window's chunk that holds the answer: the model's claim when the text bears it out, else the first that does. */
+export function answerSource(answer: string, claimed: string, window: readonly Chunk[], target: Chunk): Chunk | undefined {
+  const byId = window.find((c) => c.chunk_id === claimed);
+  const order = [...(byId ? [byId] : []), target, ...window.filter((c) => c !== target && c !== byId)];
+  return order.find((c) => isGrounded(answer, c.text));
+}
+
+/** Generates, validates and de-duplicates questions for every chunk (first and last included). */
+export async function generateQuestions(chunks: readonly Chunk[], generator: Generator, options: QuestionOptions = {}): Promise<Question[]> {
+  const perChunk = options.perChunk ?? 2;
+  const retries = options.retries ?? 2;
+  let done = 0;
+  const perChunkRows = await Promise.all(
+    chunks.map(async (target, i) => {
+      const window = chunks.slice(Math.max(0, i - 1), i + 2).filter((c) => c.source === target.source);
+      const rows = await questionsForChunk(window, target, perChunk, retries, generator, options);
+      options.onProgress?.(++done, chunks.length);
+      return rows;
+    }),
+  );
+  return markDuplicates(perChunkRows.flat(), options.duplicateThreshold ?? 0.8);
+}
+
+async function questionsForChunk(window: Chunk[], target: Chunk, perChunk: number, retries: number, generator: Generator, options: QuestionOptions): Promise<Question[]> {
+  const rows: Question[] = [];
+  const base = { window: window.map((c) => c.chunk_id), model: generator.model, prompt_version: PROMPT_VERSION };
+  const accepted = () => rows.filter((r) => r.status === "accepted").length;
+  let lastFailure = "";
+  for (let attempt = 0; attempt <= retries && accepted() < perChunk; attempt++) {
+    const wanted = perChunk - accepted();
+    let items: Parsed[];
+    try {
+      items = parseQuestions(await generator.generate(questionRequest(window, target, wanted, attempt, options), options.signal));
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      lastFailure = (err as Error).message;
+      continue;
+    }
+    if (!items.length) lastFailure = "the model returned no questions";
+    for (const item of items) {
+      let reason = validateQuestion(item);
+      const source = reason ? undefined : answerSource(item.answer, item.source, window, target);
+      if (!reason && !source) reason = "answer not found in the passages (ungrounded)";
+      if (!reason && rows.some((r) => r.status === "accepted" && normalise(r.question) === normalise(item.question))) reason = "repeats a question for this chunk";
+      if (!reason && accepted() >= perChunk) reason = "more questions than asked for";
+      rows.push({
+        ...base,
+        id: `${target.chunk_id}_q${rows.length + 1}`,
+        chunk_id: source?.chunk_id ?? target.chunk_id,
+        question: item.question,
+        answer: item.answer,
+        difficulty: (DIFFICULTIES as readonly string[]).includes(item.difficulty) ? (item.difficulty as Difficulty) : "",
+        status: reason ? "rejected" : "accepted",
+        reason,
+      });
+    }
+  }
+  if (accepted() < perChunk) {
+    const why = lastFailure || "too few valid questions";
+    rows.push({ ...base, id: `${target.chunk_id}_failed`, chunk_id: target.chunk_id, question: "", answer: "", difficulty: "", status: "failed", reason: `${accepted()} of ${perChunk} questions after ${retries + 1} tries: ${why}` });
+  }
+  return rows;
+}
+
+/**
+ * Rejects every accepted question whose word set overlaps an earlier accepted one's by at least
+ * `threshold` (Jaccard). Prefix filtering keeps it near-linear: two sets that similar must share
+ * one of the first |A| - ceil(threshold * |A|) + 1 words of each in a fixed order.
+ */
+export function markDuplicates(rows: Question[], threshold: number): Question[] {
+  const kept: { id: string; words: Set<string> }[] = [];
+  const byWord = new Map<string, number[]>();
+  for (const row of rows) {
+    if (row.status !== "accepted") continue;
+    const sorted = [...new Set(words(row.question))].sort();
+    const prefix = sorted.slice(0, sorted.length - Math.ceil(threshold * sorted.length) + 1);
+    const mine = new Set(sorted);
+    const candidates = new Set(prefix.flatMap((w) => byWord.get(w) ?? []));
+    const twin = [...candidates].sort((a, b) => a - b).find((k) => jaccard(kept[k].words, mine) >= threshold);
+    if (twin !== undefined) {
+      row.status = "rejected";
+      row.reason = `near-duplicate of ${kept[twin].id}`;
+      continue;
+    }
+    for (const w of prefix) {
+      if (!byWord.has(w)) byWord.set(w, []);
+      byWord.get(w)!.push(kept.length);
+    }
+    kept.push({ id: row.id, words: mine });
+  }
+  return rows;
+}
+
+function jaccard(a: Set<string>, b: Set<string>): number {
+  let both = 0;
+  for (const x of a) if (b.has(x)) both++;
+  return both / (a.size + b.size - both || 1);
+}
+
+/** questions.json rows: accepted questions only, in the seed's four fields. */
+export function seedFormat(rows: readonly Question[]): SeedQuestion[] {
+  return rows
+    .filter((r) => r.status === "accepted")
+    .map((r) => ({ chunk_id: r.chunk_id, question: r.question, answer: r.answer, difficulty: r.difficulty as Difficulty }));
+}

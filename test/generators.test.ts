@@ -1,0 +1,487 @@
+// lib/generators.ts through the real `ollama` and `openai` clients, against test/helpers/ollama-server.ts.
+import { spawn } from "node:child_process";
+import * as net from "node:net";
+import * as path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Ollama } from "ollama";
+import { KitError } from "../lib/errors";
+import {
+  createGenerator,
+  DEFAULT_GENERATOR,
+  DEFAULT_OLLAMA_MODEL,
+  type GenerateRequest,
+  type Generator,
+  type GeneratorOptions,
+} from "../lib/generators";
+import { cannedReplies, echoReply, startOllamaServer, type OllamaServer, type OllamaServerOptions } from "./helpers/ollama-server";
+
+const MODEL = "qwen2.5:7b-instruct";
+const SCHEMA = {
+  type: "object",
+  properties: { questions: { type: "array", minItems: 2, items: { type: "object", properties: { question: { type: "string" }, difficulty: { enum: ["easy", "hard"] } } } } },
+  required: ["questions"],
+};
+/** Fast retries, so failure paths take milliseconds. */
+const FAST: GeneratorOptions = { retryDelayMs: 1 };
+
+function ask(prompt: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
+  return { prompt, task: { kind: "paraphrase", text: prompt, style: "plain", variant: 0, attempt: 0 }, ...extra };
+}
+
+async function kitError(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run();
+  } catch (e) {
+    if (e instanceof KitError) return e.message;
+    throw e;
+  }
+  throw new Error("expected a KitError");
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(condition(), what);
+}
+
+/** Runs `body` with servers and a generator over them; closes everything after. */
+async function withOllama(
+  serverOptions: OllamaServerOptions | OllamaServerOptions[],
+  options: GeneratorOptions,
+  body: (generator: Generator, servers: OllamaServer[]) => Promise<void>,
+): Promise<void> {
+  const servers = await Promise.all([serverOptions].flat().map((o) => startOllamaServer({ models: [MODEL], ...o })));
+  let generator: Generator | undefined;
+  try {
+    generator = await createGenerator(`ollama:${MODEL}`, { ollamaHost: servers.map((s) => s.url).join(","), ...options });
+    await body(generator, servers);
+  } finally {
+    await generator?.close();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ollama: requests and answers
+
+test("ollama: one /api/chat call with system + user messages, the JSON schema as format, the options, no streaming", async () => {
+  await withOllama({}, {}, async (generator, [server]) => {
+    assert.equal([generator.spec, generator.backend, generator.model], [`ollama:${MODEL}`, "ollama", MODEL]);
+    const options = { temperature: 0.3, num_predict: 512, seed: 7 };
+    const answer = await generator.generate(ask("Write questions about rollouts.", { system: "You write exam questions.", format: SCHEMA, options }));
+    assert.equal(server.received.at(-1)!.body, {
+      model: MODEL,
+      messages: [
+        { role: "system", content: "You write exam questions." },
+        { role: "user", content: "Write questions about rollouts." },
+      ],
+      format: SCHEMA,
+      options,
+      stream: false,
+    });
+    assert.equal(JSON.parse(answer), {
+      questions: [
+        { question: "Write questions about rollouts. 1", difficulty: "easy" },
+        { question: "Write questions about rollouts. 2", difficulty: "easy" },
+      ],
+    });
+    await generator.generate(ask("no system, no format"));
+    assert.equal(server.received.at(-1)!.body, { model: MODEL, messages: [{ role: "user", content: "no system, no format" }], stream: false });
+    assert.equal(server.requests, { "/api/tags": 1, "/api/chat": 2 }, "one model check at creation, then one call each");
+  });
+});
+
+test("ollama: the model's text comes back verbatim, refusals, preambles and cut-off JSON included", async () => {
+  const replies: Record<string, string> = {
+    refuse: cannedReplies.refusal,
+    chatty: cannedReplies.preamble('{"questions": []}'),
+    cut: cannedReplies.truncated,
+  };
+  await withOllama({ reply: ({ prompt }) => replies[prompt] ?? `echo ${prompt}` }, {}, async (generator) => {
+    for (const [prompt, text] of Object.entries(replies)) assert.is(await generator.generate(ask(prompt)), text);
+    assert.is(await generator.generate(ask("hello")), "echo hello");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ollama: failures, retries, timeouts
+
+test("ollama: a 500, a dropped connection and one dropped mid-answer are retried until an answer comes", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p, n }) => {
+    if (p !== "/api/chat") return undefined;
+    if (n === 1) return { status: 500, json: { error: "llama runner process has terminated" } };
+    if (n === 2) return { drop: true };
+    if (n === 3) return { drop: true, partial: '{"model": "qwen2.5:7b-instruct", "message": {"role": "assis' };
+    return undefined;
+  };
+  await withOllama({ script }, FAST, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("persistent")), "persistent");
+    assert.is(server.requests["/api/chat"], 4);
+  });
+});
+
+test("ollama: gives up after 1 + retries attempts with a one-line KitError naming host, model and the last failure", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p }) =>
+    p === "/api/chat" ? { status: 503, json: { error: "server busy, please try again.  maximum pending requests exceeded" } } : undefined;
+  await withOllama({ script }, { ...FAST, retries: 2 }, async (generator, [server]) => {
+    assert.is(
+      await kitError(() => generator.generate(ask("x"))),
+      `Ollama at ${server.url} failed 3 times with "${MODEL}"; the last: HTTP 503: server busy, please try again.  maximum pending requests exceeded`,
+    );
+    assert.is(server.requests["/api/chat"], 3);
+  });
+  await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { drop: true } : undefined) }, { ...FAST, retries: 1 }, async (generator, [server]) => {
+    assert.is(await kitError(() => generator.generate(ask("x"))), `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: connection dropped`);
+  });
+});
+
+test("ollama: a hung request is cancelled at the timeout and retried", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p, n }) => (p === "/api/chat" && n === 1 ? { hang: true } : undefined);
+  await withOllama({ script }, { ...FAST, timeoutMs: 200 }, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("slow start")), "slow start");
+    assert.is(server.requests["/api/chat"], 2);
+    await until(() => server.disconnected === 1, "the hung request's connection was closed by the client");
+  });
+  await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { hang: true } : undefined) }, { ...FAST, timeoutMs: 50, retries: 1 }, async (generator, [server]) => {
+    assert.is(await kitError(() => generator.generate(ask("x"))), `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: no answer within 50 ms`);
+  });
+});
+
+test("ollama: 4xx answers and unreadable bodies are not retried", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p, body }) => {
+    if (p !== "/api/chat") return undefined;
+    const prompt = body.messages.at(-1).content;
+    if (prompt === "removed") return { status: 404, json: { error: `model "${MODEL}" not found, try pulling it first` } };
+    if (prompt === "bad schema") return { status: 400, json: { error: "invalid JSON schema in format" } };
+    if (prompt === "garbled") return { text: '{"model": "qwen2.5:7b-instruct", "mess' };
+    return undefined;
+  };
+  await withOllama({ script }, FAST, async (generator, [server]) => {
+    assert.is(await kitError(() => generator.generate(ask("removed"))), `Ollama at ${server.url} has no model "${MODEL}": run \`ollama pull ${MODEL}\``);
+    assert.is(
+      await kitError(() => generator.generate(ask("bad schema"))),
+      `Ollama at ${server.url} rejected the request for "${MODEL}": HTTP 400: invalid JSON schema in format`,
+    );
+    assert.match(await kitError(() => generator.generate(ask("garbled"))), `Ollama at ${server.url} rejected the request for "${MODEL}": invalid JSON in the answer`);
+    assert.is(server.requests["/api/chat"], 3, "one request each");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ollama: abort and close
+
+test("ollama: aborting cancels in-flight requests and queued ones, which are never sent; the pool works on after", async () => {
+  let hang = true;
+  const script: OllamaServerOptions["script"] = ({ path: p }) => (p === "/api/chat" && hang ? { hang: true } : undefined);
+  await withOllama({ script }, { ...FAST, concurrency: 2 }, async (generator, [server]) => {
+    const controller = new AbortController();
+    const pending = [1, 2, 3, 4, 5].map((i) => rejection(generator.generate(ask(`q${i}`), controller.signal)));
+    await until(() => server.requests["/api/chat"] === 2, "two requests in flight");
+    controller.abort();
+    for (const e of await Promise.all(pending)) assert.is(e.name, "AbortError");
+    assert.is(server.requests["/api/chat"], 2, "the three queued requests were never sent");
+    await until(() => server.disconnected === 2, "both in-flight connections were closed");
+    hang = false;
+    assert.equal(await Promise.all([generator.generate(ask("a")), generator.generate(ask("b"))]), ["a", "b"], "slots were freed");
+  });
+});
+
+test("ollama: aborting during a retry wait, or before the call, rejects at once with an AbortError", async () => {
+  await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { status: 500, json: { error: "boom" } } : undefined) }, { retryDelayMs: 60_000 }, async (generator, [server]) => {
+    const controller = new AbortController();
+    const pending = rejection(generator.generate(ask("x"), controller.signal));
+    await until(() => server.requests["/api/chat"] === 1, "first attempt made");
+    controller.abort();
+    assert.is((await pending).name, "AbortError");
+    assert.is((await rejection(generator.generate(ask("y"), AbortSignal.abort()))).name, "AbortError");
+    assert.is(server.requests["/api/chat"], 1);
+  });
+});
+
+test("ollama: close() cancels what is in flight", async () => {
+  await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { hang: true } : undefined) }, {}, async (generator, [server]) => {
+    const pending = rejection(generator.generate(ask("x")));
+    await until(() => server.requests["/api/chat"] === 1, "request in flight");
+    await generator.close();
+    assert.is((await pending).name, "AbortError");
+    await until(() => server.disconnected === 1, "connection closed");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The pool
+
+test("pool: at most `concurrency` requests per host (default 4); the server queues beyond its own parallelism", async () => {
+  const jobs = (g: Generator) => Promise.all(Array.from({ length: 12 }, (_, i) => g.generate(ask(`p${i}`))));
+  await withOllama({ latencyMs: 30 }, { concurrency: 3 }, async (generator, [server]) => {
+    assert.equal(await jobs(generator), Array.from({ length: 12 }, (_, i) => `p${i}`));
+    assert.is(server.peakInFlight, 3);
+  });
+  await withOllama({ latencyMs: 30 }, {}, async (generator, [server]) => {
+    await jobs(generator);
+    assert.is(server.peakInFlight, 4);
+  });
+  await withOllama({ latencyMs: 20, maxParallel: 2 }, { concurrency: 6 }, async (generator, [server]) => {
+    assert.is((await jobs(generator)).length, 12);
+    assert.is(server.peakInFlight, 2, "the test server serves at most maxParallel at once");
+  });
+});
+
+test("pool: three hosts from a comma-separated OLLAMA_HOST share the load, each within its bound", async () => {
+  const servers = await Promise.all([1, 2, 3].map(() => startOllamaServer({ models: [MODEL], latencyMs: 20 })));
+  const saved = process.env.OLLAMA_HOST;
+  process.env.OLLAMA_HOST = servers.map((s) => s.url).join(", ");
+  const notices: string[] = [];
+  try {
+    const generator = await createGenerator(`ollama:${MODEL}`, { concurrency: 2, onNotice: (l) => notices.push(l) });
+    assert.equal(notices, [`generator: ollama:${MODEL} at ${servers.map((s) => s.url).join(", ")} (2 requests at a time per host)`]);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => generator.generate(ask(`p${i}`))));
+    for (const s of servers) {
+      assert.ok(s.requests["/api/chat"] >= 7, `each host served its share (${s.requests["/api/chat"]} of 30)`);
+      assert.is(s.peakInFlight, 2);
+    }
+    await generator.close();
+  } finally {
+    if (saved === undefined) delete process.env.OLLAMA_HOST;
+    else process.env.OLLAMA_HOST = saved;
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+test("pool: a slow host gets less work than a fast one; a failing host is set aside and its work retried elsewhere", async () => {
+  await withOllama([{ latencyMs: 5 }, { latencyMs: 100 }], { concurrency: 1 }, async (generator, [fast, slow]) => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => generator.generate(ask(`p${i}`))));
+    assert.ok(fast.requests["/api/chat"] > 3 * slow.requests["/api/chat"], `fast ${fast.requests["/api/chat"]}, slow ${slow.requests["/api/chat"]}`);
+  });
+  const broken: OllamaServerOptions = { script: ({ path: p }) => (p === "/api/chat" ? { status: 500, json: { error: "CUDA error" } } : undefined) };
+  await withOllama([broken, { latencyMs: 10 }], { concurrency: 2, retryDelayMs: 20 }, async (generator, [bad, good]) => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => generator.generate(ask(`p${i}`))));
+    assert.is(answers.length, 20);
+    assert.is(good.requests["/api/chat"], 20);
+    assert.ok(bad.requests["/api/chat"] < 8, `the failing host got ${bad.requests["/api/chat"]} attempts`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// auto and setup errors
+
+test("auto: Ollama when it answers and has the model, else builtin, saying which and why", async () => {
+  assert.is(DEFAULT_GENERATOR, "auto");
+  assert.is(DEFAULT_OLLAMA_MODEL, MODEL);
+  const notices: string[] = [];
+  const onNotice = (line: string) => notices.push(line);
+  const server = await startOllamaServer({ models: [MODEL, "nomic-embed-text"] });
+  const other = await startOllamaServer({ models: ["llama3.2:1b"] });
+  const dead = `http://127.0.0.1:${await closedPort()}`;
+  try {
+    const g = await createGenerator(undefined, { ollamaHost: server.url, onNotice });
+    assert.equal([g.spec, g.backend, g.model], [`ollama:${MODEL}`, "ollama", MODEL]);
+    assert.is(await g.generate(ask("via ollama")), "via ollama");
+    assert.is(server.requests["/api/chat"], 1);
+
+    const pooled = await createGenerator("auto", { ollamaHost: `${dead},${server.url},${other.url}`, onNotice });
+    assert.is(pooled.backend, "ollama");
+
+    const builtin = await createGenerator("auto", { ollamaHost: dead, onNotice });
+    assert.equal([builtin.spec, builtin.backend, builtin.model], ["builtin", "builtin", "builtin"]);
+    const task = { kind: "paraphrase" as const, text: "Pods run containers.", style: "plain", variant: 0, attempt: 0 };
+    assert.type(await builtin.generate({ prompt: "p", task }), "string");
+
+    const lacking = await createGenerator("auto", { ollamaHost: other.url, onNotice });
+    assert.is(lacking.backend, "builtin");
+    const named = await createGenerator("auto", { ollamaHost: other.url, model: "llama3.2:1b", onNotice });
+    assert.equal([named.spec, named.model], ["ollama:llama3.2:1b", "llama3.2:1b"]);
+
+    assert.equal(notices, [
+      `generator: ollama:${MODEL} at ${server.url}`,
+      `generator: ollama:${MODEL} at ${server.url} (skipped ${dead}: no answer; ${other.url}: no model "${MODEL}")`,
+      `generator: builtin (no Ollama answered at ${dead})`,
+      `generator: builtin (Ollama at ${other.url} has no model "${MODEL}"; \`ollama pull ${MODEL}\` to use it)`,
+      `generator: ollama:llama3.2:1b at ${other.url}`,
+    ]);
+    for (const generator of [g, pooled, builtin, lacking, named]) await generator.close();
+  } finally {
+    await server.close();
+    await other.close();
+  }
+});
+
+test("setup errors are one-line KitErrors, raised before any generation", async () => {
+  const dead = `http://127.0.0.1:${await closedPort()}`;
+  assert.is(await kitError(() => createGenerator("gpt4")), 'unknown generator spec "gpt4" (--llm): use auto, builtin, ollama:<model> or openai:<model>@<base-url>');
+  assert.is(await kitError(() => createGenerator("ollama:")), 'unknown generator spec "ollama:" (--llm): use auto, builtin, ollama:<model> or openai:<model>@<base-url>');
+  assert.is(
+    await kitError(() => createGenerator(`ollama:${MODEL}`, { ollamaHost: dead })),
+    `Ollama is not reachable at ${dead}: start it with \`ollama serve\`, or set OLLAMA_HOST / --ollama-host`,
+  );
+  const server = await startOllamaServer({ models: ["llama3.2:1b"] });
+  try {
+    assert.is(await kitError(() => createGenerator(`ollama:${MODEL}`, { ollamaHost: server.url })), `Ollama at ${server.url} has no model "${MODEL}": run \`ollama pull ${MODEL}\``);
+    assert.is(
+      await kitError(() => createGenerator("ollama:llama3.2:1b", { ollamaHost: `${server.url},${dead}` })),
+      `Ollama is not reachable at ${dead}: start it with \`ollama serve\`, or set OLLAMA_HOST / --ollama-host`,
+      "every listed host is checked",
+    );
+    assert.is(server.requests["/api/chat"], undefined);
+  } finally {
+    await server.close();
+  }
+  for (const spec of ["openai:", "openai:qwen", "openai:qwen@", "openai:@http://127.0.0.1:8000/v1", "openai:qwen@localhost:8000", "openai:qwen@ftp://h/v1"]) {
+    assert.is(
+      await kitError(() => createGenerator(spec)),
+      `malformed generator spec "${spec}" (--llm): use openai:<model>@<base-url>, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1`,
+    );
+  }
+  assert.is(
+    await kitError(() => createGenerator(`openai:qwen@${dead}/v1`)),
+    `no OpenAI-compatible server answered at ${dead}/v1: start vLLM or llama.cpp's server there, or fix the URL in --llm`,
+  );
+  assert.is(await kitError(() => createGenerator("builtin", { concurrency: 0 })), "generator option concurrency must be an integer >= 1 (got 0)");
+  assert.is(await kitError(() => createGenerator("builtin", { retries: 1.5 })), "generator option retries must be an integer >= 0 (got 1.5)");
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// OpenAI-compatible servers (vLLM, llama.cpp), through the openai client
+
+test("openai: chat.completions with response_format json_schema, temperature, max_tokens, seed and the API key", async () => {
+  const server = await startOllamaServer({ models: ["Qwen/Qwen2.5-7B-Instruct"] });
+  const saved = process.env.OPENAI_API_KEY;
+  try {
+    delete process.env.OPENAI_API_KEY;
+    const spec = `openai:Qwen/Qwen2.5-7B-Instruct@${server.url}`;
+    const notices: string[] = [];
+    const g = await createGenerator(spec, { onNotice: (l) => notices.push(l) });
+    assert.equal([g.spec, g.backend, g.model], [spec, "openai", "Qwen/Qwen2.5-7B-Instruct"]);
+    assert.equal(notices, [`generator: openai:Qwen/Qwen2.5-7B-Instruct at ${server.url}/v1 (4 requests at a time per host)`], "a bare server URL means its /v1");
+    const answer = await g.generate(ask("About pods.", { system: "Be brief.", format: SCHEMA, options: { temperature: 0.2, num_predict: 300, seed: 3 } }));
+    assert.equal(JSON.parse(answer).questions[1], { question: "About pods. 2", difficulty: "easy" });
+    const sent = server.received.at(-1)!;
+    assert.is(sent.path, "/v1/chat/completions");
+    assert.equal(sent.body, {
+      model: "Qwen/Qwen2.5-7B-Instruct",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "About pods." },
+      ],
+      response_format: { type: "json_schema", json_schema: { name: "answer", schema: SCHEMA } },
+      temperature: 0.2,
+      max_tokens: 300,
+      seed: 3,
+    });
+    assert.is(sent.headers.authorization, "Bearer none");
+    assert.is(await g.generate(ask("plain")), "plain");
+    assert.equal(server.received.at(-1)!.body, { model: "Qwen/Qwen2.5-7B-Instruct", messages: [{ role: "user", content: "plain" }] });
+
+    process.env.OPENAI_API_KEY = "sk-test";
+    const keyed = await createGenerator(`openai:Qwen/Qwen2.5-7B-Instruct@${server.url}/v1/`);
+    await keyed.generate(ask("k"));
+    assert.is(server.received.at(-1)!.headers.authorization, "Bearer sk-test");
+    assert.equal(server.requests, { "/v1/models": 2, "/v1/chat/completions": 3 });
+  } finally {
+    if (saved === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = saved;
+    await server.close();
+  }
+});
+
+test("openai: the same retries, timeouts and aborts; the client's own retries are off; 404 is not retried", async () => {
+  let mode = "flaky";
+  const server = await startOllamaServer({
+    models: ["m"],
+    script: ({ path: p, n }) => {
+      if (p !== "/v1/chat/completions") return undefined;
+      if (mode === "flaky") return n === 1 ? { status: 500, json: { error: { message: "engine died" } } } : n === 2 ? { drop: true } : n === 3 ? { hang: true } : undefined;
+      if (mode === "down") return { status: 502, json: { error: { message: "bad gateway" } } };
+      if (mode === "hang") return { hang: true };
+      return undefined;
+    },
+  });
+  try {
+    const g = await createGenerator(`openai:m@${server.url}/v1`, { ...FAST, timeoutMs: 200, retries: 3 });
+    assert.is(await g.generate(ask("eventually")), "eventually");
+    assert.is(server.requests["/v1/chat/completions"], 4);
+
+    mode = "down";
+    const once = await createGenerator(`openai:m@${server.url}/v1`, { ...FAST, retries: 0 });
+    assert.is(await kitError(() => once.generate(ask("x"))), `The OpenAI-compatible server at ${server.url}/v1 failed 1 times with "m"; the last: HTTP 502: bad gateway`);
+    assert.is(server.requests["/v1/chat/completions"], 5, "exactly one request: the client did not retry on its own");
+
+    mode = "ok";
+    const missing = await createGenerator(`openai:other@${server.url}/v1`, FAST);
+    assert.is(await kitError(() => missing.generate(ask("x"))), `${server.url}/v1 has no model "other" (HTTP 404: model "other" not found, try pulling it first)`);
+    assert.is(server.requests["/v1/chat/completions"], 6);
+
+    mode = "hang";
+    const controller = new AbortController();
+    const pending = rejection(g.generate(ask("x"), controller.signal));
+    await until(() => server.requests["/v1/chat/completions"] === 7, "in flight");
+    controller.abort();
+    assert.is((await pending).name, "AbortError");
+    await until(() => server.disconnected === 2, "the hung requests' connections were closed (timeout, then abort)");
+  } finally {
+    await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The test server itself
+
+test("test server: /api/generate and streamed /api/chat parse with the client; echoReply fills a schema", async () => {
+  const server = await startOllamaServer({ models: [MODEL] });
+  try {
+    const client = new Ollama({ host: server.url });
+    const generated = await client.generate({ model: MODEL, prompt: "hi there", system: "s", stream: false });
+    assert.is(generated.response, "hi there");
+    const parts: string[] = [];
+    for await (const part of await client.chat({ model: MODEL, messages: [{ role: "user", content: "streamed" }], stream: true })) parts.push(part.message.content);
+    assert.equal(parts, ["streamed"]);
+    const request = server.received[0];
+    assert.is(echoReply({ model: MODEL, prompt: "a b", format: { type: "object", properties: { n: { type: "integer", minimum: 1 }, ok: { type: "boolean" } } }, request }), '{"n":1,"ok":true}');
+  } finally {
+    await server.close();
+  }
+});
+
+test("test server CLI: prints its URL, serves, stops on SIGTERM", async () => {
+  const cli = path.join(__dirname, "helpers", "ollama-server-cli.ts");
+  const child = spawn(path.join(__dirname, "..", "node_modules", ".bin", "tsx"), [cli, "--models", MODEL, "--latency", "1", "--parallel", "2"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("\n")) resolve(out.split("\n")[0]);
+      });
+      child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const g = await createGenerator(`ollama:${MODEL}`, { ollamaHost: url });
+    assert.is(await g.generate(ask("from a child process")), "from a child process");
+  } finally {
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    assert.is(await exited, 0);
+  }
+});
+
+test.run();
