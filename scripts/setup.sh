@@ -33,24 +33,32 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
 fi
 
 # 3. faiss-node's native addon: its prebuilt binary where it can be downloaded, else built from its own
-#    source against Debian's libfaiss (1.7.3, hence the idx_t shim).
-if ! node -e "require('faiss-node')" 2>/dev/null; then
+#    source against Debian's libfaiss (1.7.3, hence the idx_t shim). A build of ours records what it was
+#    built from, so a change to the recipe rebuilds it.
+addon=node_modules/faiss-node/build/Release
+recipe=$(cat scripts/faiss-node/* | sha256sum | cut -c1-16)
+build_faiss_node() {
+  say "faiss-node: building against the system FAISS"
+  local build=node_modules/.kit-faiss-build
+  rm -rf "$build" && mkdir -p "$build"
+  sed "s#../../node_modules/#../#g" scripts/faiss-node/binding.gyp > "$build/binding.gyp"
+  cp scripts/faiss-node/idx_t-shim.h "$build/"
+  local gyp nodedir=()
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -f /usr/include/node/node_api.h ] && nodedir=(--nodedir=/usr)
+  (cd "$build" && node "$gyp" rebuild "${nodedir[@]}" >build.log 2>&1) || { tail -20 "$build/build.log" >&2; exit 1; }
+  mkdir -p "$addon"
+  cp "$build/build/Release/faiss-node.node" "$addon/"
+  echo "$recipe" > "$addon/.kit-recipe"
+  rm -rf "$build"
+  node -e "require('faiss-node')"
+}
+if [ -f "$addon/.kit-recipe" ]; then
+  [ "$(cat "$addon/.kit-recipe")" = "$recipe" ] || build_faiss_node
+elif ! node -e "require('faiss-node')" 2>/dev/null; then
   say "faiss-node: trying its prebuilt binary"
-  if ! (cd node_modules/faiss-node && timeout 60 ../.bin/prebuild-install --runtime napi >/dev/null 2>&1) \
-     || ! node -e "require('faiss-node')" 2>/dev/null; then
-    say "faiss-node: building against the system FAISS"
-    build=node_modules/.kit-faiss-build
-    rm -rf "$build" && mkdir -p "$build"
-    sed "s#../../node_modules/#../#g" scripts/faiss-node/binding.gyp > "$build/binding.gyp"
-    cp scripts/faiss-node/idx_t-shim.h "$build/"
-    gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-    nodedir=(); [ -f /usr/include/node/node_api.h ] && nodedir=(--nodedir=/usr)
-    (cd "$build" && node "$gyp" rebuild "${nodedir[@]}" >build.log 2>&1) || { tail -20 "$build/build.log" >&2; exit 1; }
-    mkdir -p node_modules/faiss-node/build/Release
-    cp "$build/build/Release/faiss-node.node" node_modules/faiss-node/build/Release/
-    rm -rf "$build"
-    node -e "require('faiss-node')"
-  fi
+  (cd node_modules/faiss-node && timeout 60 ../.bin/prebuild-install --runtime napi >/dev/null 2>&1) \
+    && node -e "require('faiss-node')" 2>/dev/null || build_faiss_node
 fi
 
 # 4. The tslab Jupyter kernel, pointing at this checkout's tslab.

@@ -186,7 +186,7 @@ test("paraphrase: the whole Apollo report keeps numbers, tables and headings", (
   let changed = 0;
   chunks.forEach((chunk, i) => {
     const style = styles[i % 3];
-    const out = paraphrase(chunk.text, style, i);
+    const out = paraphrase(chunk.text, style, i % 2);
     if (out !== chunk.text) changed++;
     assert.equal(numbers(out), numbers(chunk.text), `${chunk.chunk_id} ${style}: numbers`);
     assert.equal(tableLines(out), tableLines(chunk.text), `${chunk.chunk_id} ${style}: table lines`);

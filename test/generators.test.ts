@@ -14,7 +14,7 @@ import {
   type Generator,
   type GeneratorOptions,
 } from "../lib/generators";
-import { cannedReplies, echoReply, startOllamaServer, type OllamaServer, type OllamaServerOptions } from "./helpers/ollama-server";
+import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions } from "./helpers/ollama-server";
 
 const MODEL = "qwen2.5:7b-instruct";
 const SCHEMA = {
@@ -39,13 +39,15 @@ async function kitError(run: () => Promise<unknown>): Promise<string> {
   throw new Error("expected a KitError");
 }
 
+/** The promise's rejection; a promise still pending after 10 s fails the test instead of hanging the suite. */
 async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<"stuck">((resolve) => (timer = setTimeout(resolve, 10_000, "stuck")));
+  const outcome = await Promise.race([promise.then(() => "resolved" as const, (e: Error) => ({ error: e })), stuck]);
+  clearTimeout(timer);
+  if (outcome === "stuck") throw new Error("still pending after 10 s");
+  if (outcome === "resolved") throw new Error("expected a rejection");
+  return outcome.error;
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -251,12 +253,14 @@ test("pool: three hosts from a comma-separated OLLAMA_HOST share the load, each 
   process.env.OLLAMA_HOST = servers.map((s) => s.url).join(", ");
   const notices: string[] = [];
   try {
-    const generator = await createGenerator(`ollama:${MODEL}`, { concurrency: 2, onNotice: (l) => notices.push(l) });
-    assert.equal(notices, [`generator: ollama:${MODEL} at ${servers.map((s) => s.url).join(", ")} (2 requests at a time per host)`]);
-    await Promise.all(Array.from({ length: 30 }, (_, i) => generator.generate(ask(`p${i}`))));
+    const generator = await createGenerator(`ollama:${MODEL}`, { concurrency: 4, onNotice: (l) => notices.push(l) });
+    assert.equal(notices, [`generator: ollama:${MODEL} at ${servers.map((s) => s.url).join(", ")} (4 requests at a time per host)`]);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => generator.generate(ask(`p${i}`))));
+    for (const s of servers) assert.equal([s.requests["/api/chat"], s.peakInFlight], [2, 2], "below capacity, the least busy host gets each request");
+    await Promise.all(Array.from({ length: 60 }, (_, i) => generator.generate(ask(`p${i}`))));
     for (const s of servers) {
-      assert.ok(s.requests["/api/chat"] >= 7, `each host served its share (${s.requests["/api/chat"]} of 30)`);
-      assert.is(s.peakInFlight, 2);
+      assert.ok(s.requests["/api/chat"] >= 2 + 15, `each host served its share (${s.requests["/api/chat"] - 2} of 60)`);
+      assert.is(s.peakInFlight, 4);
     }
     await generator.close();
   } finally {
@@ -273,10 +277,11 @@ test("pool: a slow host gets less work than a fast one; a failing host is set as
   });
   const broken: OllamaServerOptions = { script: ({ path: p }) => (p === "/api/chat" ? { status: 500, json: { error: "CUDA error" } } : undefined) };
   await withOllama([broken, { latencyMs: 10 }], { concurrency: 2, retryDelayMs: 20 }, async (generator, [bad, good]) => {
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => generator.generate(ask(`p${i}`))));
-    assert.is(answers.length, 20);
-    assert.is(good.requests["/api/chat"], 20);
-    assert.ok(bad.requests["/api/chat"] < 8, `the failing host got ${bad.requests["/api/chat"]} attempts`);
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => generator.generate(ask(`p${i}`))));
+    assert.is(answers.length, 40);
+    assert.is(good.requests["/api/chat"], 40);
+    // Without setting it aside it gets ~25 (every request's first try when it is the least busy); with, ~6.
+    assert.ok(bad.requests["/api/chat"] < 12, `the failing host got ${bad.requests["/api/chat"]} attempts`);
   });
 });
 
@@ -354,6 +359,34 @@ test("setup errors are one-line KitErrors, raised before any generation", async 
     await kitError(() => createGenerator(`openai:qwen@${dead}/v1`)),
     `no OpenAI-compatible server answered at ${dead}/v1: start vLLM or llama.cpp's server there, or fix the URL in --llm`,
   );
+  const broken = await startOllamaServer({
+    models: [MODEL],
+    script: ({ path: p, headers }) =>
+      p === "/api/tags"
+        ? { status: 500, json: { error: "disk I/O error" } }
+        : p === "/v1/models" && headers.authorization !== "Bearer sk-right"
+          ? { status: 401, json: { error: { message: "invalid api key" } } }
+          : undefined,
+  });
+  const saved = process.env.OPENAI_API_KEY;
+  try {
+    assert.is(await kitError(() => createGenerator(`ollama:${MODEL}`, { ollamaHost: broken.url })), `Ollama at ${broken.url} failed to list its models: HTTP 500: disk I/O error`);
+    const notices: string[] = [];
+    await createGenerator("auto", { ollamaHost: broken.url, onNotice: (l) => notices.push(l) });
+    assert.equal(notices, [`generator: builtin (Ollama at ${broken.url} failed to list its models: HTTP 500: disk I/O error)`]);
+    process.env.OPENAI_API_KEY = "sk-wrong";
+    assert.is(await kitError(() => createGenerator(`openai:m@${broken.url}/v1`)), `${broken.url}/v1 refused the API key (HTTP 401): set OPENAI_API_KEY`);
+    process.env.OPENAI_API_KEY = "sk-right";
+    assert.is((await createGenerator(`openai:m@${broken.url}/v1`)).backend, "openai");
+    assert.is(
+      await kitError(() => createGenerator(`openai:m@${broken.url}/api`)),
+      `${broken.url}/api failed to list its models (HTTP 404: 404 page not found): is it an OpenAI-compatible base URL (usually ending in /v1)?`,
+    );
+  } finally {
+    if (saved === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = saved;
+    await broken.close();
+  }
   assert.is(await kitError(() => createGenerator("builtin", { concurrency: 0 })), "generator option concurrency must be an integer >= 1 (got 0)");
   assert.is(await kitError(() => createGenerator("builtin", { retries: 1.5 })), "generator option retries must be an integer >= 0 (got 1.5)");
 });
@@ -426,7 +459,7 @@ test("openai: the same retries, timeouts and aborts; the client's own retries ar
 
     mode = "ok";
     const missing = await createGenerator(`openai:other@${server.url}/v1`, FAST);
-    assert.is(await kitError(() => missing.generate(ask("x"))), `${server.url}/v1 has no model "other" (HTTP 404: model "other" not found, try pulling it first)`);
+    assert.is(await kitError(() => missing.generate(ask("x"))), `${server.url}/v1 has no model "other" (HTTP 404: model "other" not found, try pulling it first): check the model name in --llm`);
     assert.is(server.requests["/v1/chat/completions"], 6);
 
     mode = "hang";
@@ -477,6 +510,8 @@ test("test server CLI: prints its URL, serves, stops on SIGTERM", async () => {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const g = await createGenerator(`ollama:${MODEL}`, { ollamaHost: url });
     assert.is(await g.generate(ask("from a child process")), "from a child process");
+    const stats = await (await fetch(`${url}${STATS_PATH}`)).json();
+    assert.equal(stats, { requests: { "/api/tags": 1, "/api/chat": 1 }, peakInFlight: 1, disconnected: 0 });
   } finally {
     const exited = new Promise((resolve) => child.on("exit", resolve));
     child.kill("SIGTERM");

@@ -137,7 +137,22 @@ test("bad vectors are KitErrors naming the chunk", () => {
   assert.match(kitError(() => build("Flat", [VECTORS[0], VECTORS[1].map((x) => x * 2)], IDS.slice(0, 2))), /chunk_2 has L2 norm 2(\.0*\d*)?;.* L2-normalised/);
   assert.match(kitError(() => build("Flat", [VECTORS[0], VECTORS[1].map(() => NaN)], IDS.slice(0, 2))), "chunk_2 has L2 norm NaN");
   assert.match(kitError(() => build("Flat", [VECTORS[0], VECTORS[1].slice(1)], IDS.slice(0, 2))), "chunk_2 has dimension 31, the first has 32");
-  assert.match(kitError(() => build("Flat", VECTORS.slice(0, 2), ["a", "a"])), "chunk id a appears twice");
+});
+
+test("rows sharing a chunk (a paraphrase index) give distinct chunks, each at its best row's score", () => {
+  // Three rows per chunk: the 300 vectors grouped into 100 chunks.
+  const shared = IDS.map((_, i) => `chunk_${Math.floor(i / 3) + 1}`);
+  const index = build("Flat", VECTORS, shared);
+  for (const q of QUERIES) {
+    const [hits] = searchIndex(index, q, 5);
+    const expected: SearchHit[] = [];
+    for (const hit of bruteForce(q, 300)) {
+      const chunk = shared[IDS.indexOf(hit.chunk_id)];
+      if (!expected.some((e) => e.chunk_id === chunk)) expected.push({ chunk_id: chunk, score: hit.score });
+    }
+    assert.equal(hits.map((h) => h.chunk_id), expected.slice(0, 5).map((e) => e.chunk_id));
+    hits.forEach((h, i) => assert.ok(Math.abs(h.score - expected[i].score) < 1e-5));
+  }
 });
 
 test("bad queries are KitErrors", () => {

@@ -7,7 +7,8 @@
     "include_dirs": ["../../node_modules/node-addon-api"],
     "defines": ["NAPI_VERSION=6", "NAPI_CPP_EXCEPTIONS"],
     "cflags_cc": ["-std=c++17", "-fexceptions", "-include", "<(module_root_dir)/idx_t-shim.h"],
-    "cflags_cc!": ["-fno-exceptions"],
+    # FAISS's write_index dynamic_casts the index, so the addon needs RTTI (node-gyp turns it off).
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "libraries": ["-lfaiss", "-lopenblas", "-lgomp"],
     "ldflags": ["-fopenmp"]
   }]

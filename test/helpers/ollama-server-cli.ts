@@ -4,8 +4,9 @@
 //   node_modules/.bin/tsx test/helpers/ollama-server-cli.ts [--port 0] [--models qwen2.5:7b-instruct,nomic-embed-text]
 //     [--latency ms] [--parallel P] [--options module.ts]
 //
-// Prints the server's URL as its first line of stdout, then serves until SIGTERM or SIGINT. `--options` names a
-// module whose default export (OllamaServerOptions) is merged over the flags, e.g. to script `reply`.
+// Prints the server's URL as its first line of stdout, then serves until SIGTERM or SIGINT. GET <url>/_test/stats
+// (STATS_PATH) answers { requests, peakInFlight, disconnected }. `--options` names a module whose default export
+// (OllamaServerOptions) is merged over the flags, e.g. to script `reply`.
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { startOllamaServer, type OllamaServerOptions } from "./ollama-server";

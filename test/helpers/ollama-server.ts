@@ -88,6 +88,8 @@ export interface OllamaServer {
 }
 
 const MODIFIED_AT = "2025-01-01T00:00:00Z";
+/** GET answers { requests, peakInFlight, disconnected }, for a server in another process. */
+export const STATS_PATH = "/_test/stats";
 
 /** Ollama's full model name: a bare name means the "latest" tag. */
 export function fullModelName(name: string): string {
@@ -302,6 +304,11 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      if (path === STATS_PATH) {
+        // What a test in another process (ollama-server-cli.ts) reads; not itself counted.
+        res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+        return res.end(JSON.stringify({ requests, peakInFlight: state.peakInFlight, disconnected: state.disconnected }));
+      }
       requests[path] = (requests[path] ?? 0) + 1;
       const raw = Buffer.concat(chunks).toString("utf8");
       let body: any = {};

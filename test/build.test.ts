@@ -1,0 +1,126 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { readJsonl } from "../lib/files";
+import { builtinReply } from "./helpers/builtin-replies";
+import { type ChatAsk, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-build-"));
+// The first 30-odd chunks of the Apollo report keep three builds fast.
+const corpus = path.join(tmp, "apollo-part.md");
+fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 24_000));
+const LLM = "test-llm";
+const EMBEDDER = "ollama:nomic-embed-text";
+const OUTPUTS = ["chunks.jsonl", "questions.json", "questions.jsonl", "paraphrases.jsonl"];
+
+let server: OllamaServer;
+/** How many times the server answered each distinct chat request. */
+const answered = new Map<string, number>();
+let answerLimit = Infinity;
+
+const keyOf = (ask: ChatAsk) => createHash("sha256").update(JSON.stringify(ask.request.body)).digest("hex");
+const answeredTotal = () => [...answered.values()].reduce((a, b) => a + b, 0);
+
+test.before(async () => {
+  server = await startOllamaServer({
+    models: ["nomic-embed-text", LLM],
+    latencyMs: (r) => (r.path === "/api/chat" ? 5 : 0),
+    maxParallel: 4,
+    // Past the limit, chat requests hang: a build can be killed with a known set of answers given.
+    script: (r) => (r.path === "/api/chat" && answeredTotal() >= answerLimit ? { hang: true } : undefined),
+    reply: (ask) => {
+      const key = keyOf(ask);
+      answered.set(key, (answered.get(key) ?? 0) + 1);
+      return builtinReply(ask);
+    },
+  });
+});
+test.after(async () => {
+  await server.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function buildArgs(out: string, llm: string): string[] {
+  return ["bin/kit.js", "build", "--corpus", corpus, "--out", out, "--llm", llm, "--embedder", EMBEDDER, "--ollama-host", server.url];
+}
+
+/** Runs a build in a child process; asynchronously, because the test server lives in this one. */
+async function kitBuild(out: string, llm: string): Promise<string> {
+  const child = spawn(process.execPath, buildArgs(out, llm), { env: { ...process.env, CI: "true" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  assert.is(code, 0, stderr);
+  return stdout;
+}
+
+const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
+const withoutModel = (text: string) => text.replace(/"model":"[^"]*"/g, '"model":"-"');
+
+test("builtin build: every file of the dataset folder, and a summary", async () => {
+  const out = path.join(tmp, "builtin");
+  const stdout = await kitBuild(out, "builtin");
+  assert.match(stdout, /^generator: builtin/);
+  assert.match(stdout, /build: .* with the builtin generator\n  chunks \d+ \| questions \d+ accepted/);
+  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, paraphrase_index [\d.]+s/);
+  for (const f of [...OUTPUTS, "build.json", "faiss_index/index.faiss", "faiss_index_paraphrased/index.faiss", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
+  const seed = JSON.parse(read(out, "questions.json"));
+  assert.ok(seed.length > 20);
+  assert.equal(Object.keys(seed[0]), ["chunk_id", "question", "answer", "difficulty"]);
+  const rows = readJsonl<{ model: string; status: string; window: string[] }>(path.join(out, "questions.jsonl"));
+  assert.ok(rows.every((r) => r.model === "builtin"));
+  assert.is(rows.filter((r) => r.status === "accepted").length, seed.length);
+  const paraphrases = readJsonl<{ chunk_id: string; style: string; model: string }>(path.join(out, "paraphrases.jsonl"));
+  assert.equal([...new Set(paraphrases.map((p) => p.style))], ["reworded", "reordered", "condensed"]);
+  const manifest = JSON.parse(read(out, "faiss_index_paraphrased/manifest.json"));
+  assert.is(manifest.count, paraphrases.length);
+  assert.is(manifest.embedder, EMBEDDER);
+  const build = JSON.parse(read(out, "build.json"));
+  assert.is(build.generator.model, "builtin");
+  assert.is(build.counts.questions_accepted, seed.length);
+});
+
+test("the same build through the Ollama client gives the same files", async () => {
+  const out = path.join(tmp, "ollama");
+  const stdout = await kitBuild(out, `ollama:${LLM}`);
+  assert.match(stdout, new RegExp(`^generator: ollama:${LLM}`));
+  for (const f of OUTPUTS) assert.is(withoutModel(read(out, f)), withoutModel(read(path.join(tmp, "builtin"), f)), f);
+  assert.match(read(out, "paraphrases.jsonl"), new RegExp(`"model":"${LLM}"`));
+  assert.ok(server.requests["/api/chat"] > 0);
+});
+
+test("kill -9 half way, then resume: no answered request is sent twice, outputs equal an uninterrupted run's", async () => {
+  answered.clear();
+  const out = path.join(tmp, "killed");
+  const total = readJsonl(path.join(tmp, "builtin", "cache", "llm.jsonl")).length;
+  const limit = Math.floor(total / 2);
+  answerLimit = limit;
+  const child = spawn(process.execPath, buildArgs(out, `ollama:${LLM}`), { stdio: "ignore", env: { ...process.env, CI: "true" } });
+  const cacheFile = path.join(out, "cache", "llm.jsonl");
+  const cached = () => (fs.existsSync(cacheFile) ? fs.readFileSync(cacheFile, "utf8").split("\n").filter(Boolean).length : 0);
+  for (let waited = 0; cached() < limit; waited += 50) {
+    assert.ok(waited < 60_000, `only ${cached()} of ${limit} answers cached after a minute`);
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.once("exit", resolve));
+  assert.is(cached(), limit);
+  assert.not.ok(fs.existsSync(path.join(out, "paraphrases.jsonl")), "killed before the paraphrases were written");
+
+  answerLimit = Infinity;
+  const stdout = await kitBuild(out, `ollama:${LLM}`);
+  assert.match(stdout, new RegExp(`LLM requests: ${total - limit} sent, ${limit} answered from the cache`));
+  const twice = [...answered.values()].filter((n) => n > 1).length;
+  assert.is(twice, 0, `${twice} answered requests were sent again`);
+  assert.is(answered.size, total);
+  for (const f of OUTPUTS) assert.is(read(out, f), read(path.join(tmp, "ollama"), f), f);
+});
+
+test.run();
