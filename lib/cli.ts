@@ -26,16 +26,26 @@ interface Command {
   run(values: Record<string, string | boolean | undefined>): Promise<void>;
 }
 
+// Options several commands share, defined once so their help reads the same everywhere.
+const OPTIONS = {
+  corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+  chunkSize: { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
+  chunkOverlap: { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
+  embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
+  factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
+  ollamaHost: { type: "string", help: "Ollama URL, or several comma-separated (else OLLAMA_HOST)" },
+} satisfies Record<string, Option>;
+
 const COMMANDS: Record<string, Command> = {
   build: {
     summary: "the main job: chunks, index, questions, paraphrases and their index, in one dataset folder",
     usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--styles a,b,c] [--embedder SPEC]",
     options: {
-      corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+      corpus: OPTIONS.corpus,
       out: { type: "string", help: "dataset folder (re-running resumes: answered LLM requests are cached in it)" },
       llm: { type: "string", help: "auto | builtin | ollama:<model> | openai:<model>@<base-url>", default: DEFAULT_GENERATOR },
       model: { type: "string", help: "the Ollama model --llm auto looks for", default: DEFAULT_OLLAMA_MODEL },
-      "ollama-host": { type: "string", help: "Ollama URL, or several comma-separated served as one pool (else OLLAMA_HOST)" },
+      "ollama-host": OPTIONS.ollamaHost,
       concurrency: { type: "string", help: "requests in flight per LLM host" },
       "questions-per-chunk": { type: "string", help: "questions asked per chunk", default: "2" },
       retries: { type: "string", help: "further tries for an answer that fails to parse or validate", default: "2" },
@@ -43,10 +53,10 @@ const COMMANDS: Record<string, Command> = {
       "styles-file": { type: "string", help: 'JSON array of {"name", "prompt"} styles; prompts hold {text}, may hold {words}' },
       "paraphrases-per-style": { type: "string", help: "paraphrases per style and chunk", default: "1" },
       "by-paragraph": { type: "boolean", help: "paraphrase each paragraph of a chunk on its own" },
-      embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
-      factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
-      "chunk-size": { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
-      "chunk-overlap": { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
+      embedder: OPTIONS.embedder,
+      factory: OPTIONS.factory,
+      "chunk-size": OPTIONS.chunkSize,
+      "chunk-overlap": OPTIONS.chunkOverlap,
       seed: { type: "string", help: "sampling seed", default: "42" },
     },
     async run(v) {
@@ -92,10 +102,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "split a markdown corpus into chunks (chunks.jsonl)",
     usage: "kit chunk --corpus PATH --out DIR [--chunk-size N] [--chunk-overlap N]",
     options: {
-      corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+      corpus: OPTIONS.corpus,
       out: { type: "string", help: "folder to write chunks.jsonl into" },
-      "chunk-size": { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
-      "chunk-overlap": { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
+      "chunk-size": OPTIONS.chunkSize,
+      "chunk-overlap": OPTIONS.chunkOverlap,
     },
     async run(v) {
       const started = Date.now();
@@ -117,9 +127,9 @@ const COMMANDS: Record<string, Command> = {
     options: {
       chunks: { type: "string", help: "chunks.jsonl written by kit chunk" },
       out: { type: "string", help: "index folder to write (index.faiss, ids.json, manifest.json)" },
-      embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
-      factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
-      "ollama-host": { type: "string", help: "Ollama URL for ollama: embedders (else OLLAMA_HOST)" },
+      embedder: OPTIONS.embedder,
+      factory: OPTIONS.factory,
+      "ollama-host": OPTIONS.ollamaHost,
     },
     async run(v) {
       const started = Date.now();
@@ -146,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
       k: { type: "string", help: "hits per query", default: "5" },
       retriever: { type: "string", help: `${RETRIEVERS.join(" | ")}; bm25 measures best with the offline embedder`, default: DEFAULT_RETRIEVER },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
-      "ollama-host": { type: "string", help: "Ollama URL for ollama: embedders (else OLLAMA_HOST)" },
+      "ollama-host": OPTIONS.ollamaHost,
     },
     async run(v) {
       const started = Date.now();

@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
-import type { GenerateRequest, Generator } from "../lib/generators";
+import type { GenerateRequest } from "../lib/generators";
+import { scriptedGenerator } from "./helpers/scripted-generator";
 import { DEFAULT_STYLES, generateParaphrases, resolveStyles } from "../lib/paraphrase";
 
 const chunks: Chunk[] = [
@@ -12,21 +13,9 @@ const chunks: Chunk[] = [
   { chunk_id: "chunk_2", text: "Only one paragraph.", source: "a.md", start: 58, end: 77 },
 ];
 
-function echo(transform: (text: string, req: GenerateRequest, n: number) => string): Generator & { requests: GenerateRequest[] } {
-  const requests: GenerateRequest[] = [];
-  return {
-    spec: "test",
-    backend: "ollama",
-    model: "test-model",
-    requests,
-    async generate(req) {
-      requests.push(req);
-      const t = req.task as Extract<GenerateRequest["task"], { kind: "paraphrase" }>;
-      return transform(t.text, req, requests.length);
-    },
-    async close() {},
-  };
-}
+/** A model answering each paraphrase request with transform(original text, request, n). */
+const echo = (transform: (text: string, req: GenerateRequest, n: number) => string) =>
+  scriptedGenerator((req, n) => transform((req.task as Extract<GenerateRequest["task"], { kind: "paraphrase" }>).text, req, n));
 
 test("every chunk in every style, N per style, with ids and the model", async () => {
   const gen = echo((text, req) => `${(req.task as { style: string }).style}: ${text}`);

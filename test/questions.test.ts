@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Chunk } from "../lib/chunking";
-import type { GenerateRequest, Generator } from "../lib/generators";
+import type { GenerateRequest } from "../lib/generators";
+import { scriptedGenerator } from "./helpers/scripted-generator";
 import { generateQuestions, isGrounded, markDuplicates, parseQuestions, type Question, seedFormat, validateQuestion } from "../lib/questions";
 
 const chunks: Chunk[] = [
@@ -9,22 +10,6 @@ const chunks: Chunk[] = [
   { chunk_id: "chunk_2", text: "The entry batteries held 99 ampere-hours when the command module was powered down.", source: "a.md", start: 48, end: 130 },
   { chunk_id: "chunk_3", text: "Oxygen tank 2 failed at 55:54:53 elapsed time.", source: "a.md", start: 132, end: 178 },
 ];
-
-/** A scripted model: answers each prompt with the function's reply, recording every request. */
-function scripted(reply: (req: GenerateRequest, n: number) => string): Generator & { requests: GenerateRequest[] } {
-  const requests: GenerateRequest[] = [];
-  return {
-    spec: "test",
-    backend: "ollama",
-    model: "test-model",
-    requests,
-    async generate(req) {
-      requests.push(req);
-      return reply(req, requests.length);
-    },
-    async close() {},
-  };
-}
 
 const json = (items: object[]) => JSON.stringify({ questions: items });
 
@@ -61,7 +46,7 @@ test("grounding ignores case, punctuation and thousands separators but not numbe
 });
 
 test("sliding window, first and last chunks asked, answer's real chunk recorded", async () => {
-  const gen = scripted((req) => {
+  const gen = scriptedGenerator((req) => {
     const t = req.task as Extract<GenerateRequest["task"], { kind: "questions" }>;
     // The model claims the asked-about chunk, but for chunk_2 the answer sits in chunk_3.
     const answer = t.target === "chunk_2" ? "55:54:53" : t.target === "chunk_1" ? "April 11, 1970" : "Oxygen tank 2";
@@ -80,20 +65,20 @@ test("sliding window, first and last chunks asked, answer's real chunk recorded"
 });
 
 test("failed prompts are retried with a new seed, then recorded with their reason", async () => {
-  const gen = scripted((req, n) => (n === 1 ? "As an AI model I cannot do that." : json([{ question: "When was the launch?", answer: "April 11, 1970", difficulty: "easy", source: "chunk_1" }])));
+  const gen = scriptedGenerator((req, n) => (n === 1 ? "As an AI model I cannot do that." : json([{ question: "When was the launch?", answer: "April 11, 1970", difficulty: "easy", source: "chunk_1" }])));
   const rows = await generateQuestions(chunks.slice(0, 1), gen, { perChunk: 1, retries: 2 });
   assert.is(gen.requests.length, 2);
   assert.is.not(gen.requests[0].options?.seed, gen.requests[1].options?.seed);
   assert.equal(rows.map((r) => r.status), ["accepted"]);
 
-  const never = scripted(() => "no");
+  const never = scriptedGenerator(() => "no");
   const failed = await generateQuestions(chunks.slice(0, 1), never, { perChunk: 2, retries: 1 });
   assert.is(never.requests.length, 2);
   assert.equal(failed.map((r) => [r.status, r.reason]), [["failed", "0 of 2 questions after 2 tries: unparseable output: neither JSON nor Question/Answer lines"]]);
 });
 
 test("rejects are kept with reasons: ungrounded, invalid, duplicates", async () => {
-  const gen = scripted(() =>
+  const gen = scriptedGenerator(() =>
     json([
       { question: "How much charge was left in the entry batteries?", answer: "99 ampere-hours", difficulty: "easy", source: "chunk_2" },
       { question: "How much charge was left in the entry batteries?", answer: "99 ampere-hours", difficulty: "easy", source: "chunk_2" },
