@@ -31,8 +31,9 @@ export interface BuildOptions {
   paraphrasesPerStyle?: number;
   byParagraph?: boolean;
   seed?: number;
-  /** Where progress bars and notices go (default stderr). */
+  /** Where notices go (default stderr); progress bars go to stderr. */
   log?: (line: string) => void;
+  /** Stops the LLM stages, and any stage not yet started. */
   signal?: AbortSignal;
 }
 
@@ -73,6 +74,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    options.signal?.throwIfAborted();
     const started = Date.now();
     const result = await run();
     seconds[name] = (Date.now() - started) / 1000;

@@ -8,7 +8,9 @@ import { KitError } from "./errors";
 import { readJsonl, toJsonl, writeFileAtomic } from "./files";
 import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
-import { formatSeconds, progress } from "./progress";
+import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs } from "./evaluate";
+import { exportDataset, formatExport } from "./export";
+import { formatSeconds, progress, progressReporter } from "./progress";
 import { DEFAULT_RETRIEVER, openSearch, type Retriever, RETRIEVERS, type SearchResult } from "./search";
 import { DEFAULT_FACTORY } from "./vector-index";
 
@@ -61,8 +63,12 @@ const COMMANDS: Record<string, Command> = {
     },
     async run(v) {
       const out = required(v, "out");
-      const controller = new AbortController();
-      const stop = () => controller.abort();
+      // Every file is written whole (temp file, then rename) and every LLM answer is fsync'd into the
+      // cache as it arrives, so stopping at once on Ctrl-C loses nothing a re-run cannot resume from.
+      const stop = () => {
+        console.error(`\nkit: interrupted; answers received so far are cached in ${path.join(out, "cache")}: run the same command again to resume`);
+        process.exit(130);
+      };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
       try {
@@ -85,12 +91,8 @@ const COMMANDS: Record<string, Command> = {
           chunkOverlap: optionalInteger(v, "chunk-overlap", 0),
           seed: optionalInteger(v, "seed", 0),
           log: (line) => console.log(line),
-          signal: controller.signal,
         });
         console.log(buildSummary(record, out));
-      } catch (err) {
-        if (!controller.signal.aborted) throw err;
-        throw new KitError(`interrupted; every answer received so far is cached in ${path.join(out, "cache")}: run the same command again to resume`);
       } finally {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
@@ -155,6 +157,7 @@ const COMMANDS: Record<string, Command> = {
       out: { type: "string", help: 'JSONL to write, one {"id", "hits": [{chunk_id, score, text}]} per query, in input order' },
       k: { type: "string", help: "hits per query", default: "5" },
       retriever: { type: "string", help: `${RETRIEVERS.join(" | ")}; bm25 measures best with the offline embedder`, default: DEFAULT_RETRIEVER },
+      hybrid: { type: "boolean", help: "short for --retriever hybrid" },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
@@ -168,7 +171,7 @@ const COMMANDS: Record<string, Command> = {
       const queries = query ? [{ id: "query", text: query }] : readQueries(queriesFile!);
       const k = integer(v, "k", 5, 1);
       const searcher = await openSearch(required(v, "index"), {
-        retriever: (str(v, "retriever") ?? DEFAULT_RETRIEVER) as Retriever,
+        retriever: (v.hybrid ? "hybrid" : (str(v, "retriever") ?? DEFAULT_RETRIEVER)) as Retriever,
         embedder: str(v, "embedder"),
         ollamaHost: str(v, "ollama-host"),
       });
@@ -194,6 +197,55 @@ const COMMANDS: Record<string, Command> = {
       } finally {
         await searcher.close();
       }
+    },
+  },
+  export: {
+    summary: "write a dataset folder as a Hugging Face dataset repo: parquet configs, both FAISS indexes, a dataset card",
+    usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--rows-per-shard N] [--force]",
+    options: {
+      dataset: { type: "string", help: "dataset folder written by kit build" },
+      out: { type: "string", help: "folder to write, e.g. hf-export/NAME; an existing one needs --force" },
+      "test-fraction": { type: "string", help: "share of chunks whose questions and paraphrases go to the test split", default: "0.1" },
+      seed: { type: "string", help: "seed of the shuffle that picks the test chunks", default: "42" },
+      "rows-per-shard": { type: "string", help: "most rows in one parquet file", default: "100000" },
+      license: { type: "string", help: "Hub license id for the card (e.g. cc0-1.0); unknown makes the card ask for one", default: "unknown" },
+      name: { type: "string", help: "name in the card and its load_dataset example, e.g. user/apollo13 (default: the --out folder name)" },
+      force: { type: "boolean", help: "replace an existing --out folder" },
+    },
+    async run(v) {
+      const fraction = str(v, "test-fraction");
+      const result = exportDataset({
+        dataset: required(v, "dataset"),
+        out: required(v, "out"),
+        testFraction: fraction === undefined ? undefined : Number(fraction),
+        seed: optionalInteger(v, "seed", 0),
+        rowsPerShard: optionalInteger(v, "rows-per-shard", 1),
+        force: v.force === true,
+        license: str(v, "license"),
+        name: str(v, "name"),
+      });
+      console.log(formatExport(result));
+    },
+  },
+
+  "eval-retrieval": {
+    summary: "recall@k and MRR of dense, BM25 and hybrid retrieval for a dataset's questions and paraphrases (eval.json)",
+    usage: "kit eval-retrieval --dataset DIR [--k 1,5,10]",
+    options: {
+      dataset: { type: "string", help: "dataset folder written by kit build" },
+      k: { type: "string", help: "cut-offs for recall@k, comma-separated; MRR counts hits within the largest", default: DEFAULT_KS.join(",") },
+      "ollama-host": OPTIONS.ollamaHost,
+    },
+    async run(v) {
+      const bar = progressReporter("evaluating");
+      const result = await evaluateRetrieval({
+        dataset: required(v, "dataset"),
+        ks: parseKs(str(v, "k") ?? DEFAULT_KS.join(",")),
+        ollamaHost: str(v, "ollama-host"),
+        onProgress: bar.onProgress,
+      });
+      bar.done();
+      console.log(formatEvaluation(result));
     },
   },
 };
@@ -265,7 +317,7 @@ function helpFor(name: string, command: Command): string {
 }
 
 function mainHelp(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`);
   return ["kit: build retrieval datasets for training search agents", "", "usage: kit <command> [options]", "", ...rows, "", "kit <command> --help shows a command's options."].join("\n");
 }
 

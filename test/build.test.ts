@@ -123,4 +123,22 @@ test("kill -9 half way, then resume: no answered request is sent twice, outputs 
   for (const f of OUTPUTS) assert.is(read(out, f), read(path.join(tmp, "ollama"), f), f);
 });
 
+test("Ctrl-C stops at once with a one-line note, leaving only whole files", async () => {
+  answerLimit = 0;
+  const out = path.join(tmp, "interrupted");
+  const child = spawn(process.execPath, buildArgs(out, `ollama:${LLM}`), { env: { ...process.env, CI: "true" } });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  for (let waited = 0; !fs.existsSync(path.join(out, "faiss_index")); waited += 50) {
+    assert.ok(waited < 60_000, "the build never reached the question stage");
+    await sleep(50);
+  }
+  child.kill("SIGINT");
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  answerLimit = Infinity;
+  assert.is(code, 130);
+  assert.match(stderr, /kit: interrupted; answers received so far are cached in .*cache: run the same command again to resume/);
+  assert.equal(fs.readdirSync(out).sort(), ["cache", "chunks.jsonl", "faiss_index"]);
+});
+
 test.run();

@@ -18,7 +18,7 @@ function kit(...args: string[]) {
 test("every command has --help", () => {
   const top = kit("--help");
   assert.is(top.code, 0);
-  for (const name of ["chunk", "index", "search"]) {
+  for (const name of ["build", "chunk", "index", "search", "export", "eval-retrieval"]) {
     assert.match(top.stdout, new RegExp(`\\n  ${name} `));
     const help = kit(name, "--help");
     assert.is(help.code, 0, name);
@@ -48,8 +48,8 @@ test("index then search finds the 99 ampere-hours chunk first, with every retrie
   assert.is(bm25.code, 0, bm25.stderr);
   assert.match(bm25.stdout.split(/^2\. /m)[0], /^1\. chunk_\d+[\s\S]*99 ampere-hours/);
   assert.match(bm25.stdout, /top 5 by bm25/);
-  for (const retriever of ["dense", "hybrid"]) {
-    const r2 = kit("search", "--index", indexDir, "--query", AMPERE_QUESTION, "--retriever", retriever, "--k", "3");
+  for (const [flag, retriever] of [[["--retriever", "dense"], "dense"], [["--hybrid"], "hybrid"]] as const) {
+    const r2 = kit("search", "--index", indexDir, "--query", AMPERE_QUESTION, ...flag, "--k", "3");
     assert.is(r2.code, 0, r2.stderr);
     assert.match(r2.stdout, new RegExp(`top 3 by ${retriever}`));
   }

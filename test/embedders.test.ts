@@ -7,14 +7,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Ollama } from "ollama";
 import { KitError } from "../lib/errors";
-import { createEmbedder, poolingByName, rolePrefixes, type Embedder } from "../lib/embedders";
+import { createEmbedder, poolingByName, rolePrefixes, type Embedder, type EmbedderOptions } from "../lib/embedders";
 import { hashedEmbedding, startOllamaServer } from "./helpers/ollama-server";
 
 const TINY_BERT = "test/fixtures/tiny-bert";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-embedders-"));
 const open: Embedder[] = [];
 
-async function embedder(spec: string, options: Parameters<typeof createEmbedder>[1] = {}): Promise<Embedder> {
+async function embedder(spec: string, options: EmbedderOptions = {}): Promise<Embedder> {
   const e = await createEmbedder(spec, options);
   open.push(e);
   return e;
