@@ -61,10 +61,11 @@ elif ! node -e "require('faiss-node')" 2>/dev/null; then
     && node -e "require('faiss-node')" 2>/dev/null || build_faiss_node
 fi
 
-# 4. The tslab Jupyter kernel, pointing at this checkout's tslab.
-tslab="$PWD/node_modules/.bin/tslab"
-# tslab installs system-wide as root and per user otherwise.
-if ! grep -qs "\"$tslab\"" /usr/local/share/jupyter/kernels/tslab/kernel.json ~/.local/share/jupyter/kernels/tslab/kernel.json; then
+# 4. The tslab Jupyter kernel, started from this checkout's root by scripts/tslab-kernel.sh (tslab
+#    compiles only TypeScript under its working folder, and notebooks import lib/). tslab installs
+#    system-wide as root and per user otherwise.
+kernel="$PWD/scripts/tslab-kernel.sh"
+if ! grep -qs "\"$kernel\"" /usr/local/share/jupyter/kernels/tslab/kernel.json ~/.local/share/jupyter/kernels/tslab/kernel.json; then
   say "registering the tslab kernel"
-  "$tslab" install --python /usr/bin/python3 --binary "$tslab" >/dev/null
+  node_modules/.bin/tslab install --python /usr/bin/python3 --binary "$kernel" >/dev/null
 fi
