@@ -1,9 +1,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import type { FeatureExtractionPipeline } from "@xenova/transformers";
 import { KitError } from "./errors";
+import { backoff, isTransient } from "./generators";
 
 export type EmbedRole = "query" | "passage";
 
@@ -297,19 +299,28 @@ async function createTransformers(spec: string, model: string, options: Embedder
 // ---------------------------------------------------------------------------------------------------------------
 // Ollama
 
+// A dropped keep-alive connection or a busy server fails one call, not the whole embedding run.
+const OLLAMA_RETRIES = 4;
+const OLLAMA_RETRY_BASE_MS = 500;
+
 async function createOllama(spec: string, model: string, options: EmbedderOptions): Promise<Embedder> {
   const batchSize = options.batchSize ?? 64;
   const host = options.ollamaHost ?? process.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST;
   const { Ollama } = await import("ollama");
   const client = new Ollama({ host });
   let dimension = 0;
-  const run: BatchFn = async (texts) => {
-    let embeddings: number[][];
-    try {
-      ({ embeddings } = await client.embed({ model, input: texts }));
-    } catch (e) {
-      throw ollamaError(e, host, model);
+  const call = async (texts: string[], retries: number): Promise<number[][]> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await client.embed({ model, input: texts })).embeddings;
+      } catch (e) {
+        if (attempt > retries || !isTransient(e)) throw ollamaError(e, host, model);
+        await sleep(backoff(attempt, OLLAMA_RETRY_BASE_MS));
+      }
     }
+  };
+  const run = async (texts: string[], retries = OLLAMA_RETRIES) => {
+    const embeddings = await call(texts, retries);
     if (!Array.isArray(embeddings) || embeddings.length !== texts.length) {
       throw new KitError(`Ollama at ${host} returned ${embeddings?.length ?? "no"} vectors for ${texts.length} texts`);
     }
@@ -318,8 +329,9 @@ async function createOllama(spec: string, model: string, options: EmbedderOption
     if (wrong) throw new KitError(`Ollama at ${host} returned a ${wrong.length}-d vector from "${model}", which gave ${dimension}-d ones`);
     return embeddings;
   };
-  // One probe call checks that the server answers and has the model, and gives the dimension.
-  await run(["dimension probe"]);
+  // One probe call checks that the server answers and has the model, and gives the dimension; it is
+  // not retried, so a server that is down is reported at once.
+  await run(["dimension probe"], 0);
   return {
     spec,
     dimension,

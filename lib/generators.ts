@@ -316,6 +316,11 @@ const CONNECTION_CODES: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: "connect timeout",
 };
 
+/** Whether a failed HTTP call is worth repeating: a lost connection, a timeout, 5xx, 408 or 429. */
+export function isTransient(e: unknown): boolean {
+  return classify(e).retry;
+}
+
 function classify(e: unknown): Failure {
   if (e instanceof KitError) return { retry: false, detail: e.message };
   const err = e as { status_code?: unknown; status?: unknown; error?: { message?: unknown }; message?: unknown; name?: unknown };
@@ -420,7 +425,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Exponential backoff with jitter: the n-th wait (from 1) is uniform in [d/2, d], d = base·2^(n-1) capped at 30 s. */
-function backoff(n: number, base: number): number {
+export function backoff(n: number, base: number): number {
   const d = Math.min(RETRY_CAP_MS, base * 2 ** (n - 1));
   return d / 2 + (Math.random() * d) / 2;
 }
