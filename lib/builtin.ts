@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { KitError } from "./errors";
 import type { Generator, GenerateRequest, Task } from "./generators";
 
 /**
@@ -33,7 +34,9 @@ export function createBuiltinGenerator(): Generator {
 
 /** The builtin generator's answer text for a task: the questions JSON, or the paraphrased text. */
 export function builtinAnswer(task: Task): string {
-  return task.kind === "questions" ? JSON.stringify({ questions: builtinQuestions(task) }) : builtinParaphrase(task);
+  if (task.kind === "questions") return JSON.stringify({ questions: builtinQuestions(task) });
+  if (task.kind === "paraphrase") return builtinParaphrase(task);
+  throw new KitError("the builtin generator cannot judge paraphrases: pass an LLM (ollama:<model> or openai:<model>@<url>) as the judge");
 }
 
 export type QuestionsTask = Extract<Task, { kind: "questions" }>;

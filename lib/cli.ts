@@ -3,14 +3,15 @@ import { parseArgs } from "node:util";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { loadCorpus } from "./corpus";
 import { type BuildRecord, buildDataset, embedAndIndex } from "./build";
-import { DEFAULT_EMBEDDER } from "./embedders";
+import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
 import { readJsonl, toJsonl, writeFileAtomic } from "./files";
-import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
+import { createGenerator, DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs } from "./evaluate";
 import { exportDataset, formatExport } from "./export";
 import { formatSeconds, progress, progressReporter } from "./progress";
+import { checkPairsFile } from "./quality";
 import { DEFAULT_RETRIEVER, openSearch, type Retriever, RETRIEVERS, type SearchResult } from "./search";
 import { DEFAULT_FACTORY } from "./vector-index";
 
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
       "styles-file": { type: "string", help: 'JSON array of {"name", "prompt"} styles; prompts hold {text}, may hold {words}' },
       "paraphrases-per-style": { type: "string", help: "paraphrases per style and chunk", default: "1" },
       "by-paragraph": { type: "boolean", help: "paraphrase each paragraph of a chunk on its own" },
+      "index-all-paraphrases": { type: "boolean", help: "index every paraphrase, not only those the checks judge faithful" },
       embedder: OPTIONS.embedder,
       factory: OPTIONS.factory,
       "chunk-size": OPTIONS.chunkSize,
@@ -85,6 +87,7 @@ const COMMANDS: Record<string, Command> = {
           stylesFile: str(v, "styles-file"),
           paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
           byParagraph: v["by-paragraph"] === true,
+          indexAllParaphrases: v["index-all-paraphrases"] === true,
           embedder: str(v, "embedder"),
           factory: str(v, "factory"),
           chunkSize: optionalInteger(v, "chunk-size", 1),
@@ -138,11 +141,15 @@ const COMMANDS: Record<string, Command> = {
       const chunksFile = required(v, "chunks");
       const chunks = readChunks(chunksFile);
       const out = required(v, "out");
-      const m = await embedAndIndex(
-        chunks.map((c) => c.text),
-        chunks.map((c) => c.chunk_id),
-        { out, chunksFile, embedder: str(v, "embedder"), factory: str(v, "factory"), ollamaHost: str(v, "ollama-host") },
-      );
+      const bar = progressReporter("embedding");
+      const embedder = await createEmbedder(str(v, "embedder") ?? DEFAULT_EMBEDDER, { ollamaHost: str(v, "ollama-host"), onProgress: bar.onProgress });
+      let m;
+      try {
+        m = await embedAndIndex(embedder, chunks.map((c) => c.text), chunks.map((c) => c.chunk_id), { out, chunksFile, factory: str(v, "factory") });
+        bar.done();
+      } finally {
+        await embedder.close?.();
+      }
       console.log(`index: ${m.count} chunks, ${m.embedder} (${m.dimension}-d), ${m.factory} -> ${out} in ${elapsed(started)}`);
     },
   },
@@ -199,6 +206,46 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  "check-paraphrases": {
+    summary: "check (original, paraphrase) pairs from a CSV or JSONL file for invented facts, refusals and copies",
+    usage: "kit check-paraphrases --in FILE (.csv or .jsonl) [--original-col original] [--paraphrase-col paraphrase] --out FILE.jsonl",
+    options: {
+      in: { type: "string", help: "a .csv (with a header row) or .jsonl file of pairs" },
+      "original-col": { type: "string", help: "column or key holding the original", default: "original" },
+      "paraphrase-col": { type: "string", help: "column or key holding the paraphrase", default: "paraphrase" },
+      out: { type: "string", help: 'JSONL to write: {"row", "verdict", "reasons", "scores"} per input row, in input order' },
+      embedder: { type: "string", help: "also check meaning drift with this embedder (e.g. use-lite); off by default" },
+      judge: { type: "string", help: "also ask this LLM (ollama:<model> or openai:<model>@<url>) to list unsupported claims" },
+      "ollama-host": OPTIONS.ollamaHost,
+    },
+    async run(v) {
+      const started = Date.now();
+      const out = required(v, "out");
+      const input = required(v, "in");
+      const embedderSpec = str(v, "embedder");
+      const judgeSpec = str(v, "judge");
+      const ollamaHost = str(v, "ollama-host");
+      const embedder = embedderSpec ? await createEmbedder(embedderSpec, { ollamaHost }) : undefined;
+      const judge = judgeSpec ? await createGenerator(judgeSpec, { ollamaHost }) : undefined;
+      const bar = progressReporter("checking");
+      try {
+        const counts = await checkPairsFile(input, out, {
+          originalCol: str(v, "original-col"),
+          paraphraseCol: str(v, "paraphrase-col"),
+          embedder,
+          judge,
+          onProgress: bar.onProgress,
+        });
+        bar.done();
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        console.log(`check-paraphrases: ${total} rows: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")} -> ${out} in ${elapsed(started)}`);
+      } finally {
+        await embedder?.close?.();
+        await judge?.close();
+      }
+    },
+  },
+
   export: {
     summary: "write a dataset folder as a Hugging Face dataset repo: parquet configs, both FAISS indexes, a dataset card",
     usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--rows-per-shard N] [--force]",

@@ -27,7 +27,9 @@ export type Task =
       /** 0 on the first try; a retry after a rejected answer asks again with a higher number. */
       attempt: number;
     }
-  | { kind: "paraphrase"; text: string; style: string; variant: number; attempt: number };
+  | { kind: "paraphrase"; text: string; style: string; variant: number; attempt: number }
+  /** An LLM judge's check of a paraphrase (lib/quality.ts); the builtin generator cannot answer it. */
+  | { kind: "judge"; original: string; paraphrase: string };
 
 export interface GenerateRequest {
   system?: string;

@@ -1,9 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { type Chunk, splitParagraphs } from "./chunking";
 import type { Embedder } from "./embedders";
 import { KitError } from "./errors";
 import { toJsonl, writeFileAtomic } from "./files";
-import type { GenerateRequest, Generator, Task } from "./generators";
+import type { GenerateRequest, Generator } from "./generators";
+import type { Paraphrase } from "./paraphrase";
 import { type Difficulty, DIFFICULTIES, isGrounded, markDuplicates, type Question, validateQuestion } from "./questions";
 
 /**
@@ -84,7 +86,12 @@ export interface Thresholds {
   maxNewTerms: number;
   /** Causal connectives beyond the original's allowed when their sentence also brings new content words. */
   maxAddedCauses: number;
-  /** Embedding cosine below this: the meaning drifted (USE-lite vectors; a faithful rewrite scores above). */
+  /**
+   * Embedding cosine below this: the text is about something else. Set for USE-lite (the default embedder):
+   * faithful dev rows of the calibration set scored 0.80 and up, so 0.75 leaves a margin; text about a
+   * neighbouring passage of the same report scores ~0.70, but a rewrite with one fact changed still scores
+   * 0.9+, so this check only finds drift, not swapped facts. Recalibrate with bench/quality.ts for another embedder.
+   */
   minSimilarity: number;
 }
 
@@ -97,7 +104,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   maxNewNames: 0,
   maxNewTerms: 0,
   maxAddedCauses: 0,
-  minSimilarity: 0.6,
+  minSimilarity: 0.75,
 };
 
 export interface CheckOptions {
@@ -116,7 +123,7 @@ function nlp(): Nlp {
 
 /** LaTeX left by OCR ("$70^{\circ}$", "$\mathtt{124}$") hides the numbers it wraps. */
 function stripLatex(text: string): string {
-  return text.replace(/\\[a-zA-Z]+/g, " ").replace(/[$^{}]/g, " ");
+  return text.replace(/\\[a-zA-Z]+/g, " ").replace(/[$^{}]/g, " ").replace(/[ \t]{2,}/g, " ");
 }
 
 /**
@@ -159,14 +166,21 @@ function splitSentences(text: string): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Preambles, postscripts and refusals
 
-/** An opening line that announces the answer instead of being part of it. */
+/**
+ * An opening line that announces the answer instead of being part of it: "Sure! ...", "Here is the rewritten
+ * text:", "**Paraphrased version:**". A "Here are ..." line must name the rewrite and end in a colon, so a list's
+ * own lead-in ("Here are the steps:") stays.
+ */
 const PREAMBLE_LINE =
-  /^\s*(?:\*\*)?\s*(?:(?:sure|certainly|of course|okay|ok|absolutely|alright|great)\b[^\n]*|(?:here(?:'s|’s| is| are)|below is|the following is)\b[^\n]*|(?:rewritten|reworded|paraphrased|condensed|reordered|revised)(?: text| version| passage| caption)?\s*:?[^\n]{0,40}|paraphrase\s*:[^\n]{0,40})$/i;
+  /^\s*(?:\*\*)?\s*(?:(?:sure|certainly|of course|okay|absolutely|alright)\b[^\n]*|(?:here(?:'s|’s| is| are)|below is|the following is)\b[^\n]*(?:version|text|paraphras|rewrit|reword|passage|caption|summary)[^\n]*:\s*(?:\*\*)?\s*|(?:rewritten|reworded|paraphrased|condensed|reordered|revised)(?: text| version| passage| caption)?\s*:[^\n]{0,40}|paraphrase\s*:[^\n]{0,40})$/i;
 /** The announcing words that may open the same line as the answer: "Sure! The module ...", "Here is the text: The module ...". */
 const PREAMBLE_INLINE = /^\s*(?:(?:sure|certainly|of course|okay|absolutely)[!,.]\s+(?:(?:here(?:'s|’s| is)|below is)[^:\n]{0,80}:\s*)?|(?:here(?:'s|’s| is)|below is)[^:\n]{0,80}:\s+)/i;
-/** A closing paragraph that talks about the answer: "Note: all numbers were kept.", "I hope this helps!". */
+/**
+ * A closing line that talks about the answer: "Note: all numbers were kept as in the original.", "I hope this
+ * helps!". A "Note" line must speak of the rewrite, since notes are also content ("Note: the scheduler ...").
+ */
 const POSTSCRIPT =
-  /^\s*(?:\(?\s*(?:\*\*)?note\b|i hope (?:this|that) helps|let me know|feel free|hope this helps|this (?:paraphrase|rewrite|version|rewritten)|all (?:facts|numbers|details|original)|(?:i|i've|i have) (?:kept|preserved|maintained|retained))/i;
+  /^\s*(?:\(?\s*(?:\*\*)?note\b.*\b(?:paraphras|rewrit|reword|original|preserv|retain|kept|unchanged|the text)|i hope (?:this|that) helps|hope this helps|let me know|feel free|if you (?:need|want|have)|this (?:paraphrase|rewrite|version|rewritten)|(?:i|i['’]ve|i have) (?:kept|preserved|maintained|retained))/i;
 
 /** Splits off an announcing preamble and a commenting postscript; keeps anything the original itself says. */
 export function stripPreamble(paraphrase: string, original = ""): { text: string; preamble: string; postscript: string } {
@@ -206,7 +220,7 @@ export function stripPreamble(paraphrase: string, original = ""): { text: string
 
 /** Phrases of a model declining, asking for input, or talking about itself instead of rewriting. */
 const REFUSALS: RegExp[] = [
-  /\bI(?:'m| am)? (?:can(?:no|['’])t|cannot|unable to|not able to|won['’]t|will not)\b/i,
+  /\bI(?:['’]m| am)? (?:can(?:no|['’])t|cannot|unable to|not able to|won['’]t|will not)\b/i,
   /\bI (?:do not|don['’]t) have (?:access|the ability|enough)\b/i,
   /\bas an ai\b|\b(?:ai|large) language model\b/i,
   /\bplease (?:provide|share|send|paste|give|supply)\b/i,
@@ -228,14 +242,19 @@ function refusalHits(text: string, original: string): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Numbers, dates, times and quantities
 
-/** Spelled ordinals name positions ("the first correction", "a second maneuver"), not quantities. */
-const ORDINAL_WORD = /(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|[a-z]+(?:th|ieth))$/i;
 const SPELLED_HINT =
   /\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)\b/i;
 
 /**
+ * A run of cardinal number words: "twenty-five", "one hundred and twenty", "a million". Spelled ordinals are not
+ * in it: they name positions ("the first correction", "a second maneuver"), not quantities.
+ */
+const CARDINAL_WORDS =
+  /^(?:(?:a|an|and|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)(?:[\s-]+|$))+/i;
+
+/**
  * The text with spelled-out cardinals as digits ("four times" -> "4 times", "twenty-five" -> "25",
- * "a million" -> "a 1000000"), found by compromise. Ordinal words stay words.
+ * "a million" -> "a 1000000"), found by compromise.
  */
 function spelledToDigits(text: string): string {
   if (!SPELLED_HINT.test(text)) return text;
@@ -246,11 +265,13 @@ function spelledToDigits(text: string): string {
   let pos = 0;
   for (const n of found) {
     const span = text.slice(n.offset.start, n.offset.start + n.offset.length);
-    const value = n.number?.num;
-    if (value === undefined || !Number.isFinite(value) || /\d/.test(span) || !SPELLED_HINT.test(span) || ORDINAL_WORD.test(span.replace(/\W+$/, ""))) continue;
-    const core = /^(.*?)(\W*)$/.exec(span)!;
-    out += text.slice(pos, n.offset.start) + String(value) + core[2];
-    pos = n.offset.start + n.offset.length;
+    // compromise reads on past the cardinal ("three seconds" as 3/2): take the leading number words only.
+    const cardinal = CARDINAL_WORDS.exec(span)?.[0].replace(/[\s-]+$/, "") ?? "";
+    if (!SPELLED_HINT.test(cardinal)) continue;
+    const value = cardinal === span.replace(/\W+$/, "") ? n.number?.num : (nlp()(cardinal).numbers().json() as { number?: { num?: number } }[])[0]?.number?.num;
+    if (value === undefined || !Number.isFinite(value)) continue;
+    out += text.slice(pos, n.offset.start) + String(value);
+    pos = n.offset.start + cardinal.length;
   }
   return out + text.slice(pos);
 }
@@ -283,7 +304,7 @@ function canonical(digits: string): string {
 /**
  * Every number of a text, normalised: "1,000" = "1000", "three" = "3", "85%" = "85 percent" (= 0.85),
  * "58 hours 40 minutes" = "58:40" (= 211200 s), "4-3/4 hours" = 4.75 hours, "v1.33" = "1.33", OCR "l3" = 13.
- * Digits inside identifiers ("e2e", "k8s", "v2beta1", "KEP-4569" aside) are left to the identifier check.
+ * Digits glued to letters ("e2e", "k8s", "v2beta1") are the identifier check's; "KEP-4569" also gives 4569.
  */
 export function numberFacts(text: string): NumberFact[] {
   const t = spelledToDigits(fixOcrDigits(stripLatex(text)));
@@ -336,8 +357,8 @@ export function numberFacts(text: string): NumberFact[] {
 
 /**
  * Everything the original supports: its numbers, their parts, and readings a faithful rewrite may use:
- * a fraction of one as a percentage (0.8 = 80%), "twice"/"both"/"pair" as 2, "half" as 0.5, "dozen" as 12.
- * 1 is always supported: any "a" or "an" can say it ("an hour" = "1 hour").
+ * a fraction of one as a percentage (0.8 = 80%), "twice"/"both"/"pair"/"second" as 2, "third" as 3, "half" as
+ * 0.5, "dozen" as 12. 1 is always supported: any "a" or "an" can say it ("an hour" = "1 hour").
  */
 function supportedNumbers(original: string): Set<string> {
   const out = new Set<string>(["1"]);
@@ -358,7 +379,7 @@ function supportedNumbers(original: string): Set<string> {
 
 /** The paraphrase's numbers that the original does not support, as written in the paraphrase. */
 export function newNumbers(original: string, paraphrase: string): string[] {
-  const known = supportedNumbers(original);
+  const known = profile(original).numbers;
   const out: string[] = [];
   for (const f of numberFacts(paraphrase)) {
     if (f.values.some((v) => known.has(v))) continue;
@@ -372,12 +393,14 @@ export function newNumbers(original: string, paraphrase: string): string[] {
 // Names, identifiers and content words
 
 /**
- * Identifier-shaped tokens: code spans, letters mixed with digits ("KEP-1287", "v2beta1", "e2e"),
+ * Identifier-shaped tokens: letters mixed with digits ("KEP-1287", "v2beta1", "e2e"),
  * camelCase, snake_case, dotted or slashed names ("kubernetes.io/pv-controller"), capitalised hyphenated
  * names ("S-IVB"), acronyms ("VHF", "DSKY").
  */
 const IDENTIFIER =
-  /^(?=.*[A-Za-z])(?:(?=.*\d)[\w.\/#:-]+|[a-z]+[A-Z][\w]*|[A-Z][a-z]+[A-Z][\w]*|\w+_\w+|[\w-]+[./][\w./-]*\w|[A-Z][\w]*-[\w-]+|[A-Z]{2,}s?)$/;
+  /^(?=.*[A-Za-z])(?:(?=.*\d)[\w.\/#:-]+|(?=.*[a-z][A-Z])\w+|\w+_\w+|[\w-]+[./][\w./-]*\w|[A-Z][\w]*-[\w-]+|[A-Z]{2,}s?)$/;
+
+const CODE_SPAN = /`([^`\n]{1,200})`/g;
 
 /** A key that ignores case, punctuation and the OCR confusion of l, I and 1 ("S-IvB" = "S-IVB", "Apollo l3" = "13"). */
 function idKey(token: string): string {
@@ -393,7 +416,7 @@ function rawTokens(text: string): { token: string; sentenceStart: boolean }[] {
       const token = raw.replace(/^[("'`“‘\[*_]+|[)"'`”’\].,;:!?*_]+$/g, "");
       if (!token) continue;
       out.push({ token, sentenceStart: first });
-      // A colon or an opening bracket starts a new clause whose first word may be capitalised too.
+      // A colon starts a new clause whose first word may be capitalised too ("Note: The ...").
       first = /[:]$/.test(raw);
     }
   }
@@ -401,7 +424,7 @@ function rawTokens(text: string): { token: string; sentenceStart: boolean }[] {
 }
 
 interface OriginalProfile {
-  text: string;
+  /** supportedNumbers() of the original. */
   numbers: Set<string>;
   /** idKey of every token, of its parts and of every code span. */
   ids: Set<string>;
@@ -433,7 +456,7 @@ function profile(original: string): OriginalProfile {
     addId(token);
     for (const part of token.split(/[-/.:_#]+/)) addId(part);
   }
-  for (const m of clean.matchAll(/`([^`]+)`/g)) addId(m[1]);
+  for (const m of clean.matchAll(CODE_SPAN)) addId(m[1]);
   const sequence = clean.toLowerCase().match(/\p{L}+/gu) ?? [];
   const modifiers = new Map<string, Set<string>>();
   sequence.forEach((word, i) => {
@@ -445,7 +468,7 @@ function profile(original: string): OriginalProfile {
   // OCR splits words ("as cent stage", "electri cal"): two neighbours joined are a word of the original too.
   const words = new Set([...sequence, ...sequence.slice(1).map((w, i) => sequence[i] + w)]);
   const synsets = new Set([...words].filter((w) => !STOP.has(w)).flatMap(synsetsOf));
-  p = { text: original, numbers: supportedNumbers(original), ids, words, stems: new Set([...words].map(stem)), synsets, modifiers, causes: causalMarkers(original).length };
+  p = { numbers: supportedNumbers(original), ids, words, stems: new Set([...words].map(stem)), synsets, modifiers, causes: causalMarkers(original).length };
   if (profiles.size >= 5000) profiles.clear();
   profiles.set(original, p);
   return p;
@@ -458,7 +481,7 @@ const STOP = new Set(
     "after before until since while as than then so such that this these those there here it its it's they them their we our you your " +
     "he she his her which who whom whose what when where why how is are was were be been being am has have had do does did done " +
     "can could will would shall should may might must not no yes all any both each every some other another same very more most less " +
-    "also only just even still yet again further once up down out off back everything nothing something anything everyone"
+    "also only just even still yet again further once up down out off back everything nothing something anything everyone anyone someone nobody"
   ).split(" "),
 );
 
@@ -542,10 +565,18 @@ function findTerms(p: OriginalProfile, paraphrase: string): TermFindings {
   const add = (list: string[], item: string) => {
     if (!list.includes(item)) list.push(item);
   };
-  // Code spans and identifier-shaped tokens.
-  for (const m of clean.matchAll(/`([^`]+)`/g)) if (!p.ids.has(idKey(m[1]))) add(names, m[1]);
-  for (const { token, sentenceStart } of rawTokens(clean.replace(/`[^`]*`/g, " "))) {
-    if (/^[\d.,:/%-]+$/.test(token) || !IDENTIFIER.test(token)) continue;
+  // Code spans: one line at most; with spaces inside, only an unknown word of it counts (a stray backtick
+  // elsewhere pairs the others wrongly and makes prose look like code).
+  for (const m of clean.matchAll(CODE_SPAN)) {
+    if (p.ids.has(idKey(m[1]))) continue;
+    const unknown = m[1].trim().includes(" ") ? m[1].split(/\s+/).filter((w) => /\w/.test(w) && !p.ids.has(idKey(w))) : [m[1]];
+    if (unknown.length) add(names, m[1].includes(" ") ? unknown.join(" ") : m[1]);
+  }
+  for (const { token, sentenceStart } of rawTokens(clean.replace(CODE_SPAN, " "))) {
+    // Numbers and quantities glued to a unit ("55-hour", "10-second") are the number check's.
+    if (/^[\d.,:/%-]+$/.test(token) || /^\d[\d.,]*-[a-z]+$/.test(token) || !IDENTIFIER.test(token)) continue;
+    // Capitalised English compounds ("Short-lived", "Non-free-return") are words, not identifiers.
+    if (/^[A-Z][a-z]+(?:-[a-z]+)+$/.test(token)) continue;
     if (sentenceStart && /^[A-Z][a-z]+$/.test(token)) continue;
     if (p.ids.has(idKey(token))) continue;
     // A hyphenated or slashed token is known when every part is ("S-II/S-IVB"); its digits are the number check's.
@@ -554,16 +585,16 @@ function findTerms(p: OriginalProfile, paraphrase: string): TermFindings {
     add(names, token);
   }
   // Words with compromise's tags, sentence by sentence; code spans read as a pronoun so they join no compound.
-  const sentences = splitSentences(clean.replace(/`[^`]*`/g, " it "));
+  const sentences = splitSentences(clean.replace(CODE_SPAN, " it "));
   const newWordsBySentence: string[][] = [];
   const causes: { marker: string; sentence: number }[] = [];
   const knownWord = (lower: string) => p.words.has(lower) || p.stems.has(stem(lower)) || synsetsOf(lower).some((x) => p.synsets.has(x));
   // A hyphenated word is known when each of its parts is ("S-band", "post-separation").
   const known = (lower: string) => lower.split("-").every((part) => part.length <= 2 || knownWord(part));
   sentences.forEach((sentence, i) => {
-    const terms_ = (nlp()(sentence).json() as { terms: { text: string; tags: string[] }[] }[]).flatMap((s) => s.terms);
+    const tagged = (nlp()(sentence).json() as { terms: { text: string; tags: string[] }[] }[]).flatMap((s) => s.terms);
     const words: Word[] = [];
-    terms_.forEach((term, k) => {
+    tagged.forEach((term, k) => {
       const text = term.text.replace(/['’]s$/, "");
       const lower = text.toLowerCase();
       const tags = new Set(term.tags);
@@ -722,9 +753,13 @@ export interface BatchCheckOptions extends CheckOptions {
   embedder?: Embedder;
   /** Adds an LLM judge: any unsupported claim it lists makes the row hallucinated. */
   judge?: Generator;
+  /** (done, total) over the rows: once through the checks, and with a judge once more through its answers. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
+
+/** Rows checked between two returns to the event loop, so progress shows and Ctrl-C is heard on long files. */
+const ROWS_PER_TURN = 64;
 
 /**
  * Checks many pairs: checkParaphrase for each, then (optionally) one embed() call for every distinct text
@@ -735,9 +770,16 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
   if (options.judge?.backend === "builtin") {
     throw new KitError("the builtin generator cannot judge paraphrases: pass an LLM (ollama:<model> or openai:<model>@<url>) as the judge");
   }
-  const checks = pairs.map((pair) => checkParaphrase(pair.original, pair.paraphrase, options));
-  let done = 0;
-  options.onProgress?.(0, pairs.length);
+  const total = pairs.length * (options.judge ? 2 : 1);
+  const checks: Check[] = [];
+  for (const [i, pair] of pairs.entries()) {
+    checks.push(checkParaphrase(pair.original, pair.paraphrase, options));
+    if ((i + 1) % ROWS_PER_TURN === 0 || i + 1 === pairs.length) {
+      options.onProgress?.(i + 1, total);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (options.signal?.aborted) throw options.signal.reason;
+    }
+  }
   if (options.embedder) {
     const texts = [...new Set(pairs.flatMap((pair, i) => (checks[i].verdict === "refusal" ? [] : [pair.original, checks[i].text])))];
     const vectors = texts.length ? await options.embedder.embed(texts, "passage") : [];
@@ -752,6 +794,7 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
   }
   if (options.judge) {
     const judge = options.judge;
+    let done = pairs.length;
     await Promise.all(
       pairs.map(async (pair, i) => {
         const check = checks[i];
@@ -764,11 +807,21 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
             if (claims.length) demote(check, `judge: unsupported claims: ${quoteList(claims)}`);
           }
         }
-        options.onProgress?.(++done, pairs.length);
+        options.onProgress?.(++done, total);
       }),
     );
-  } else options.onProgress?.(pairs.length, pairs.length);
+  }
   return checks;
+}
+
+/** The text a paraphrases.jsonl row rewrote: its chunk, or the chunk's paragraph (lib/paraphrase.ts splits them alike). */
+export function paraphraseOriginal(row: Pick<Paraphrase, "paraphrase_id" | "chunk_id" | "paragraph_index">, chunks: ReadonlyMap<string, Chunk>): string {
+  const chunk = chunks.get(row.chunk_id);
+  if (!chunk) throw new KitError(`paraphrase ${row.paraphrase_id}: chunk ${row.chunk_id} is not in the chunks; check the two files come from the same build`);
+  if (row.paragraph_index === null) return chunk.text;
+  const paragraph = splitParagraphs(chunk.text)[row.paragraph_index];
+  if (paragraph === undefined) throw new KitError(`paraphrase ${row.paraphrase_id}: chunk ${row.chunk_id} has no paragraph ${row.paragraph_index}`);
+  return paragraph;
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -786,18 +839,6 @@ function demote(check: Check, reason: string): void {
 // ---------------------------------------------------------------------------------------------------------------
 // LLM judge
 
-/**
- * The judge's task. The Task union of lib/generators.ts has no kind for it yet; the lead adds
- * `| { kind: "judge"; original: string; paraphrase: string }` there, and this local type goes.
- */
-export interface JudgeTask {
-  kind: "judge";
-  original: string;
-  paraphrase: string;
-}
-
-export const JUDGE_PROMPT_VERSION = "judge-v1";
-
 const JUDGE_FORMAT = {
   type: "object",
   properties: { unsupported: { type: "array", items: { type: "string" } } },
@@ -805,7 +846,6 @@ const JUDGE_FORMAT = {
 };
 
 export function judgeRequest(original: string, paraphrase: string): GenerateRequest {
-  const task: JudgeTask = { kind: "judge", original, paraphrase };
   return {
     system:
       "You check paraphrases for unsupported content. A claim is unsupported when the original does not state it: a number, date, time, name, identifier, component, cause, purpose or evaluation that is new or different. Rewording, reordering and leaving things out are fine.",
@@ -820,7 +860,7 @@ export function judgeRequest(original: string, paraphrase: string): GenerateRequ
     ].join("\n"),
     format: JUDGE_FORMAT,
     options: { temperature: 0, seed: 42 },
-    task: task as unknown as Task,
+    task: { kind: "judge", original, paraphrase },
   };
 }
 

@@ -18,7 +18,7 @@ function kit(...args: string[]) {
 test("every command has --help", () => {
   const top = kit("--help");
   assert.is(top.code, 0);
-  for (const name of ["build", "chunk", "index", "search", "export", "eval-retrieval"]) {
+  for (const name of ["build", "chunk", "index", "search", "check-paraphrases", "export", "eval-retrieval"]) {
     assert.match(top.stdout, new RegExp(`\\n  ${name} `));
     const help = kit(name, "--help");
     assert.is(help.code, 0, name);
@@ -68,6 +68,16 @@ test("search --queries writes one line per query, in input order, ignoring other
   assert.equal(Object.keys(rows[0].hits[0]), ["chunk_id", "score", "text"]);
 });
 
+test("check-paraphrases: one verdict line per CSV row, in order, and the counts", () => {
+  const csv = path.join(tmp, "pairs.csv");
+  fs.writeFileSync(csv, 'original,paraphrase\n"Oxygen tank 2 failed at 55:54:53.","At 55:54:53, oxygen tank 2 failed."\n"Oxygen tank 2 failed at 55:54:53.","Tank 2 failed at 61:10:00, because of a short."\nx,"Please provide the text."\n');
+  const out = path.join(tmp, "verdicts.jsonl");
+  const r = kit("check-paraphrases", "--in", csv, "--out", out);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^check-paraphrases: 3 rows: 1 faithful, 1 hallucinated, 1 refusal, 0 copy -> /);
+  assert.equal(readJsonl<{ row: number; verdict: string }>(out).map((x) => [x.row, x.verdict]), [[1, "faithful"], [2, "hallucinated"], [3, "refusal"]]);
+});
+
 test("bad input: one line on stderr, non-zero exit", () => {
   const cases: [string[], RegExp][] = [
     [["frobnicate"], /unknown command "frobnicate"/],
@@ -77,6 +87,7 @@ test("bad input: one line on stderr, non-zero exit", () => {
     [["search", "--index", tmp, "--query", "x", "--queries", "y"], /exactly one of --query TEXT or --queries/],
     [["search", "--index", path.join(tmp, "faiss_index"), "--query", "x", "--retriever", "magic"], /unknown retriever "magic"/],
     [["index", "--chunks", path.join(tmp, "nope.jsonl"), "--out", tmp], /nope\.jsonl: cannot read it/],
+    [["check-paraphrases", "--in", APOLLO, "--out", path.join(tmp, "v.jsonl")], /apollo13_mission_report\.md/],
   ];
   for (const [args, message] of cases) {
     const r = kit(...args);

@@ -1,0 +1,154 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Chunk } from "../lib/chunking";
+import {
+  barSvg,
+  barsOf,
+  chunksFrame,
+  countBy,
+  diffHtml,
+  histogramSvg,
+  paraphrasesFrame,
+  questionsFrame,
+  rawHtml,
+  recordStep,
+  tableHtml,
+} from "../lib/frames";
+import type { Paraphrase } from "../lib/paraphrase";
+import { checkParaphrase } from "../lib/quality";
+
+const chunks: Chunk[] = [
+  { chunk_id: "chunk_1", text: "The oxygen tank failed.\n\nThe crew powered down.", source: "corpora/apollo.md", start: 0, end: 47 },
+  { chunk_id: "chunk_2", text: "Entry batteries held 99 ampere-hours.", source: "corpora/apollo.md", start: 49, end: 86 },
+];
+
+/** The <path> elements of the chart's data marks (rect marks render as paths), not of its axes or legend. */
+function dataMarks(svg: string): number {
+  const group = /<g class="mark-rect role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/.exec(svg);
+  assert.ok(group, "the SVG has a group of rect marks");
+  return (group[1].match(/<path\b/g) ?? []).length;
+}
+
+/** A DataFrame's rows, as plain arrays. */
+const rowsOf = (df: { values: unknown }) => df.values as unknown[][];
+
+/** The text of every title attribute, with entities decoded. */
+const titles = (html: string) => [...html.matchAll(/title="([^"]*)"/g)].map((m) => m[1].replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))));
+
+test("tableHtml escapes markup and quotes in cells and headers", () => {
+  const html = tableHtml([{ "<b>col</b>": `<script>alert("x")</script>`, note: `it's "quoted" & <i>` }]);
+  assert.not.match(html, /<script>|<\/script>|<b>|<i>/);
+  assert.match(html, /&#60;script&#62;alert\(&#34;x&#34;\)&#60;\/script&#62;/);
+  assert.match(html, /it&#39;s &#34;quoted&#34; &#38; &#60;i&#62;/);
+  assert.match(html, /<th[^>]*>&#60;b&#62;col&#60;\/b&#62;<\/th>/);
+});
+
+test("tableHtml cuts long cells and keeps the full text, escaped, in a title shown on hover", () => {
+  const long = `"start" <script>x</script> ` + "word ".repeat(60) + "end";
+  const html = tableHtml([{ text: long, short: "kept whole" }], { maxChars: 40 });
+  const cut = /<span title="[^"]*">([^<]*)<\/span>/.exec(html);
+  assert.ok(cut, "the long cell is wrapped in a span with a title");
+  assert.ok(cut[1].endsWith("…"));
+  assert.not.match(cut[1], /end…$/);
+  assert.equal(titles(html), [long]);
+  assert.match(html, /<td[^>]*>kept whole<\/td>/);
+});
+
+test("tableHtml shows at most maxRows rows and says how many there are", () => {
+  const rows = Array.from({ length: 30 }, (_, i) => ({ n: i }));
+  const html = tableHtml(rows, { maxRows: 10 });
+  assert.is((html.match(/<tr>/g) ?? []).length, 11);
+  assert.match(html, /10 of 30 rows shown/);
+  assert.not.match(tableHtml(rows.slice(0, 5), { maxRows: 10 }), /rows shown/);
+});
+
+test("tableHtml renders a DataFrame with its index and picks columns", () => {
+  const html = tableHtml(chunksFrame(chunks), { columns: ["chunk_id", "chars"] });
+  assert.match(html, /<thead><tr><th[^>]*><\/th><th[^>]*>chunk_id<\/th><th[^>]*>chars<\/th><\/tr><\/thead>/);
+  assert.match(html, /<tr><td[^>]*>1<\/td><td[^>]*>chunk_2<\/td><td[^>]*>37<\/td><\/tr>/);
+  assert.throws(() => tableHtml(chunksFrame(chunks), { columns: ["nope"] }), /no column nope/);
+});
+
+test("only rawHtml cells pass through unescaped; a look-alike object is escaped", () => {
+  const html = tableHtml([{ a: rawHtml("<b>bold</b>"), b: { html: "<b>not</b>" } }]);
+  assert.match(html, /<td[^>]*><b>bold<\/b><\/td>/);
+  assert.not.match(html, /<b>not<\/b>/);
+});
+
+test("diffHtml strikes dropped words, highlights added ones, and escapes both", () => {
+  const { html } = diffHtml("The <quick> brown fox jumps.", "A <quick> red fox jumps.");
+  assert.match(html, /<del[^>]*>The<\/del>/);
+  assert.match(html, /<ins[^>]*>A<\/ins>/);
+  assert.match(html, /<del[^>]*>brown<\/del>/);
+  assert.match(html, /<ins[^>]*>red<\/ins>/);
+  assert.match(html, /&#60;quick&#62; /);
+  assert.not.match(html, /<quick>/);
+  assert.not.match(html, /<(ins|del)[^>]*>(fox|jumps\.)</);
+});
+
+test("chunksFrame, questionsFrame and paraphrasesFrame have the documented columns", () => {
+  const c = chunksFrame(chunks);
+  assert.equal(c.columns, ["chunk_id", "source", "start", "end", "chars", "paragraphs", "text"]);
+  assert.equal(rowsOf(c)[0].slice(0, 6), ["chunk_1", "apollo.md", 0, 47, 47, 2]);
+  assert.equal(chunksFrame([]).shape, [0, 7]);
+
+  const seed = [{ chunk_id: "chunk_2", question: "How many ampere-hours?", answer: "99", difficulty: "easy" as const }];
+  assert.equal(questionsFrame(seed).columns, ["chunk_id", "question", "answer", "difficulty"]);
+  const rows = [{ ...seed[0], id: "chunk_2_q1", window: ["chunk_1", "chunk_2"], model: "builtin", prompt_version: "v", status: "rejected" as const, reason: "too long" }];
+  const q = questionsFrame(rows);
+  assert.equal(q.columns, ["id", "chunk_id", "question", "answer", "difficulty", "status", "reason", "model"]);
+  assert.equal(rowsOf(q)[0].slice(5, 7), ["rejected", "too long"]);
+
+  const paraphrase: Paraphrase = { paraphrase_id: "chunk_2_reworded_1", chunk_id: "chunk_2", paragraph_index: null, style: "reworded", text: "The entry batteries held 99 amp-hours.", model: "builtin" };
+  assert.not.ok(paraphrasesFrame([paraphrase]).columns.includes("verdict"));
+  const check = checkParaphrase(chunks[1].text, paraphrase.text);
+  const p = paraphrasesFrame([paraphrase], [check]);
+  assert.ok(p.columns.includes("verdict") && p.columns.includes("copy"));
+  assert.is(rowsOf(p)[0][p.columns.indexOf("verdict")], check.verdict);
+  const stored = paraphrasesFrame([{ ...paraphrase, verdict: "copy", reasons: ["a", "b"] }]);
+  assert.equal(rowsOf(stored)[0].slice(5, 7), ["copy", "a; b"]);
+  assert.throws(() => paraphrasesFrame([paraphrase], []), /0 checks for 1 paraphrases/);
+});
+
+test("histogramSvg draws one bar per non-empty bin, and per series when stacked", async () => {
+  const svg = await histogramSvg([0, 1, 1, 2, 2, 2, 5], { step: 1, extent: [0, 6], title: "lengths", xTitle: "chars" });
+  assert.ok(svg.startsWith("<svg"));
+  assert.is(dataMarks(svg), 4);
+  assert.match(svg, />lengths</);
+  const stacked = await histogramSvg({ a: [0.5, 1.5], b: [1.5, 2.5, 3.5] }, { step: 1, extent: [0, 4] });
+  assert.is(dataMarks(stacked), 5);
+});
+
+test("barSvg draws one bar per row, stacking rows that share a label", async () => {
+  const svg = await barSvg(barsOf({ faithful: 7, copy: 2, refusal: 1 }), { horizontal: true, title: "verdicts" });
+  assert.ok(svg.startsWith("<svg"));
+  assert.is(dataMarks(svg), 3);
+  const stacked = await barSvg([{ label: "reworded", value: 3, group: "faithful" }, { label: "reworded", value: 1, group: "copy" }, { label: "condensed", value: 4, group: "faithful" }]);
+  assert.is(dataMarks(stacked), 3);
+});
+
+test("countBy counts, most frequent first", () => {
+  assert.equal(Object.entries(countBy(["b", "a", "b", "c", "b", "a"])), [["b", 3], ["a", 2], ["c", 1]]);
+});
+
+test("recordStep merges the steps into build.json, a step run again replacing only its own part", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-frames-"));
+  try {
+    recordStep(dir, "chunks", { corpus: "apollo.md", parameters: { chunk_size: 1000 }, counts: { chunks: 352 } });
+    recordStep(dir, "questions", { parameters: { questions_per_chunk: 2 }, failures: { "question rejected: x": 3 } });
+    recordStep(dir, "questions", { parameters: { questions_per_chunk: 3 }, failures: { "question rejected: y": 1 } });
+    const build = JSON.parse(fs.readFileSync(path.join(dir, "build.json"), "utf8"));
+    assert.is(build.corpus, "apollo.md");
+    assert.equal(build.parameters, { chunk_size: 1000, questions_per_chunk: 3 });
+    assert.equal(build.counts, { chunks: 352 });
+    assert.equal(build.failures, { "question rejected: y": 1 });
+    assert.equal(build.seconds, {});
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

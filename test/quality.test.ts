@@ -1,0 +1,421 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Embedder } from "../lib/embedders";
+import { createBuiltinGenerator } from "../lib/builtin";
+import { KitError } from "../lib/errors";
+import { readJsonl } from "../lib/files";
+import {
+  type CalibrationRow,
+  calibrationFigures,
+  checkPairsFile,
+  checkParaphrase,
+  checkParaphrases,
+  checkQuestion,
+  checkQuestions,
+  copyScore,
+  paraphraseOriginal,
+  DEFAULT_THRESHOLDS,
+  difficultyMix,
+  fixOcrDigits,
+  judgeRequest,
+  newNumbers,
+  parseJudgeAnswer,
+  readPairs,
+  stripPreamble,
+} from "../lib/quality";
+import { scriptedGenerator } from "./helpers/scripted-generator";
+
+const APOLLO =
+  "The command module was completely powered down at 58 hours 40 minutes , at which time 99 ampere-hours remained in the three entry batteries. By charging the batteries with lunar module power, available battery capacity was increased to ll8 ampere-hours. At landing, 29 ampere-hours of energy remained.";
+const APOLLO_REWRITE =
+  "At 58:40 the command module was fully shut down, leaving 99 ampere-hours in its three entry batteries. Charging them with power from the lunar module raised the available capacity to 118 ampere-hours, and 29 ampere-hours were left when the spacecraft landed.";
+const KEP =
+  "If you want to enable the feature in v1.33, you need to make sure the `CPUManagerPolicyBetaOptions` feature gate is not disabled and add the `strict-cpu-reservation` policy option. Remember to remove the `/var/lib/kubelet/cpu_manager_state` file before restarting kubelet.";
+const KEP_REWRITE =
+  "To turn the feature on in v1.33, make sure the `CPUManagerPolicyBetaOptions` feature gate has not been disabled and add the `strict-cpu-reservation` policy option. Delete the `/var/lib/kubelet/cpu_manager_state` file before you restart the kubelet.";
+
+const verdict = (original: string, paraphrase: string) => checkParaphrase(original, paraphrase).verdict;
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "kit-quality-"));
+}
+
+test("faithful rewrites pass, with their scores", () => {
+  const check = checkParaphrase(APOLLO, APOLLO_REWRITE);
+  assert.is(check.verdict, "faithful", check.reasons.join("; "));
+  assert.equal(check.reasons, []);
+  assert.is(check.text, APOLLO_REWRITE);
+  assert.ok(check.scores.copy < DEFAULT_THRESHOLDS.copy);
+  assert.is(check.scores.new_numbers, 0);
+  assert.is(check.scores.new_names, 0);
+  assert.is(verdict(KEP, KEP_REWRITE), "faithful");
+});
+
+test("preambles and postscripts are stripped and the rest judged; the stripped text is returned", () => {
+  const cases = [
+    "Here is a rewritten version of the text:\n\n",
+    "Sure! Here's a paraphrased version:\n\n",
+    "**Paraphrased version:**\n\n",
+    "Rewritten text:\n",
+    "Certainly! Here is the text rewritten in different words:\n",
+    "Sure! ",
+    "Here is the rewritten text: ",
+  ];
+  for (const preamble of cases) {
+    const check = checkParaphrase(KEP, preamble + KEP_REWRITE);
+    assert.is(check.text, KEP_REWRITE, preamble);
+    assert.is(check.verdict, "faithful", preamble);
+    assert.match(check.reasons[0], /^preamble stripped: "/);
+  }
+  const withNote = checkParaphrase(KEP, `${KEP_REWRITE}\n\nNote: all identifiers were kept exactly as in the original.\nI hope this helps!`);
+  assert.is(withNote.text, KEP_REWRITE);
+  assert.is(withNote.verdict, "faithful");
+  assert.match(withNote.reasons.join("\n"), /postscript stripped: "Note: all identifiers/);
+  // A preamble does not hide what follows it.
+  assert.is(verdict(APOLLO, `Here is a rewritten version:\n\n${APOLLO_REWRITE.replace("29", "21")}`), "hallucinated");
+  // Words the original itself opens with are not a preamble.
+  const original = "Here is the list of supported runtimes: containerd and CRI-O.";
+  assert.is(stripPreamble("Here is the list of supported runtimes: containerd and CRI-O.", original).preamble, "");
+  assert.is(stripPreamble('"The module was powered down."').text, "The module was powered down.");
+});
+
+test("refusals and meta-talk are refusals; the original's own wording is not", () => {
+  for (const answer of [
+    "I'm sorry, but I can't help with rewriting this text.",
+    "Please provide the text you would like me to rewrite.",
+    "As an AI language model, I don't have access to your cluster.",
+    "It seems like you haven't provided any text to paraphrase. Please share it and I'll be happy to help!",
+    "Sure! However, I need the original text in order to paraphrase it.",
+    "The text provided is only a figure caption, so there is not enough content to paraphrase.",
+    "",
+  ]) {
+    const check = checkParaphrase(APOLLO, answer);
+    assert.is(check.verdict, "refusal", answer);
+    assert.ok(check.scores.refusal > 0 || answer === "");
+  }
+  const original = "If the check fails, the kubelet cannot start the pod and I cannot recommend any workaround.";
+  assert.is(verdict(original, "The kubelet cannot start the pod when the check fails, and I cannot recommend any workaround."), "faithful");
+});
+
+test("near-verbatim copies are copies; a copy with a changed fact is hallucinated", () => {
+  assert.is(verdict(APOLLO, APOLLO), "copy");
+  const ocrFixed = APOLLO.replace("ll8", "118").replace(" ,", ",");
+  assert.is(verdict(APOLLO, ocrFixed), "copy");
+  const reordered = APOLLO.split(/(?<=\.) /).reverse().join(" ");
+  assert.is(verdict(APOLLO, reordered), "copy");
+  assert.is(copyScore(APOLLO, APOLLO), 1);
+  assert.ok(copyScore(APOLLO, APOLLO_REWRITE) < 0.5);
+  assert.is(verdict(APOLLO, APOLLO.replace("29 ampere-hours", "21 ampere-hours")), "hallucinated");
+});
+
+test("length blow-up and collapse", () => {
+  const caption = "Figure 7.l-l.- Entry battery energy.";
+  assert.is(verdict(caption, "Figure 7.1-1: Energy of the entry batteries."), "faithful");
+  const padded = checkParaphrase(
+    caption,
+    "Figure 7.1-1 shows the entry battery energy, illustrating how carefully the remaining power in the batteries was managed to ensure a safe re-entry.",
+  );
+  assert.is(padded.verdict, "hallucinated");
+  assert.match(padded.reasons.join("\n"), /length blow-up/);
+  const collapsed = checkParaphrase(APOLLO, "The command module was shut down.");
+  assert.is(collapsed.verdict, "hallucinated");
+  assert.match(collapsed.reasons.join("\n"), /length collapse/);
+});
+
+test("number normalisation: equal values in other forms are not new", () => {
+  const same: [string, string][] = [
+    ["powered down at 58 hours 40 minutes", "powered down at 58:40"],
+    ["landing at 142:54:4l", "landing at 142 hours 54 minutes 41 seconds"],
+    ["a total of 1,000 pods", "a total of 1000 pods"],
+    ["reactivated four times", "reactivated 4 times"],
+    ["within 3 seconds", "within three seconds"],
+    ["twenty-five pods", "25 pods"],
+    ["85% of the memory", "85 percent of the memory"],
+    ["the default 0.8 factor", "the default factor of 80%"],
+    ["increased to ll8 ampere-hours in Apollo l3", "increased to 118 ampere-hours in Apollo 13"],
+    ["separated $\\scriptstyle4-3/4$ hours before entry", "separated 4 hours 45 minutes before entry"],
+    ["until its removal in Kubernetes v1.33", "until Kubernetes 1.33 removes it"],
+    ["2l degrees 38 minutes 24 seconds south", "21°38'24\" south"],
+    ["discussed in 14 .2.5", "discussed in section 14.2.5"],
+    ["an hour before entry", "1 hour before entry"],
+    ["nearly twice the time", "nearly 2 times the time"],
+    ["3.75Gb of memory", "3.75 Gb of memory"],
+  ];
+  for (const [original, paraphrase] of same) assert.equal(newNumbers(original, paraphrase), [], `${original} / ${paraphrase}`);
+  const changed: [string, string, string[]][] = [
+    ["at landing, 29 ampere-hours remained", "at landing, 21 ampere-hours remained", ["21"]],
+    ["reactivated four times", "reactivated five times", ["5"]],
+    ["powered down at 58 hours 40 minutes", "powered down at 58:45", ["58:45"]],
+    ["within 45 minutes", "within 35 minutes", ["35 minutes"]],
+    ["until removal in v1.33", "until removal in v1.32", ["v1.32"]],
+    ["85% of the memory", "95% of the memory", ["95%"]],
+    ["2 extra checks", "3 extra checks", ["3"]],
+  ];
+  for (const [original, paraphrase, expected] of changed) assert.equal(newNumbers(original, paraphrase), expected, `${original} / ${paraphrase}`);
+  // Digits inside identifiers are the identifier check's, not numbers.
+  assert.equal(newNumbers("tests run in pods", "e2e tests run in k8s pods of v2beta1"), []);
+  assert.is(fixOcrDigits("Apollo l3 landed at 6l:29:44; tank l and l hour ll minutes"), "Apollo 13 landed at 61:29:44; tank 1 and 1 hour 11 minutes");
+});
+
+test("names, identifiers and technical terms not in the original are hallucinations", () => {
+  const newOnes: [string, string, RegExp][] = [
+    [APOLLO, APOLLO_REWRITE.replace("the spacecraft landed", "the spacecraft landed near the USS Iwo Jima"), /"USS"/],
+    [APOLLO, `${APOLLO_REWRITE} Commander James Lovell confirmed it.`, /"James"/],
+    [KEP, KEP_REWRITE.replace("strict-cpu-reservation", "full-pcpus-only"), /"full-pcpus-only"/],
+    [KEP, KEP_REWRITE.replace("`CPUManagerPolicyBetaOptions`", "CPUManagerPolicyAlphaOptions"), /"CPUManagerPolicyAlphaOptions"/],
+    [KEP, `${KEP_REWRITE} See KEP-1287.`, /"KEP-1287"/],
+    [KEP, KEP_REWRITE.replace("the kubelet", "the kubelet and the DSKY"), /"DSKY"/],
+    [KEP, KEP_REWRITE.replace("cpu_manager_state", "memory_manager_state"), /memory_manager_state/],
+  ];
+  for (const [original, paraphrase, name] of newOnes) {
+    const check = checkParaphrase(original, paraphrase);
+    assert.is(check.verdict, "hallucinated", paraphrase);
+    assert.match(check.reasons.join("\n"), /names or identifiers not in the original/);
+    assert.match(check.reasons.join("\n"), name);
+  }
+  // The same names, in another case, split by OCR or at a sentence start, are not new.
+  const original = "The S-IvB stage of Apollo l3 was targeted at the moon; Houston tracked it.";
+  assert.is(verdict(original, "Houston tracked the S-IVB stage of Apollo 13, which had been aimed at the moon."), "faithful");
+
+  const components = "The system l fuel isolation valve was found open, and the container runtime mounts the cgroup filesystem with write permissions.";
+  const swaps: [string, RegExp][] = [
+    ["The system 1 oxidizer isolation valve was found open, and the container runtime mounts the cgroup filesystem writable.", /"oxidizer isolation"/],
+    ["The system 1 fuel isolation valve was found open, and the kubelet mounts the cgroup filesystem with write permissions.", /"kubelet"/],
+    ["A failed coolant pump left the system 1 fuel isolation valve open, and the container runtime mounts the cgroup filesystem writable.", /"coolant pump"/],
+  ];
+  for (const [paraphrase, term] of swaps) {
+    const check = checkParaphrase(components, paraphrase);
+    assert.is(check.verdict, "hallucinated", paraphrase);
+    assert.match(check.reasons.join("\n"), term);
+    assert.ok(check.scores.new_terms > 0);
+  }
+  // Synonyms and new ordinary words are not new terms.
+  assert.is(verdict("An abrupt loss of pressure followed, with a greatly reduced thermal load.", "A sudden pressure loss followed, and the thermal load was much smaller."), "faithful");
+});
+
+test("code spans: a new one is an identifier; prose between stray backticks is judged by its words", () => {
+  assert.is(verdict(KEP, KEP_REWRITE.replace("`strict-cpu-reservation`", "`strict-cpu-reservation` and `prefer-align-cpus`")), "hallucinated");
+  const original = "Set `a` in the spec. The `b` field is optional and `c defaults to the go name.";
+  assert.is(verdict(original, "In the spec, set `a`. The field `b` is optional, and `c defaults to the go name."), "faithful");
+});
+
+test("an added cause is a hallucination; a restated one is not", () => {
+  const original = "Fuel cell 3 condenser exit temperature varied periodically, as on all previous flights. Fuel cells l and 3 lost power and were shut down.";
+  const added = checkParaphrase(original, "Fuel cell 3 condenser exit temperature varied periodically because of a failing thermostat, as on all previous flights. Fuel cells 1 and 3 lost power and were shut down.");
+  assert.is(added.verdict, "hallucinated");
+  assert.match(added.reasons.join("\n"), /causal claim not in the original: "because"/);
+  const withCause = "The operation is only executed inside MountVolume, hence resizing is offline only.";
+  assert.is(verdict(withCause, "Resizing is offline only because the operation is only executed inside MountVolume."), "faithful");
+});
+
+test("paraphraseOriginal: a row's chunk, or the chunk's paragraph", () => {
+  const chunk = { chunk_id: "chunk_1", text: "First paragraph.\n\nSecond paragraph.", source: "a.md", start: 0, end: 35 };
+  const chunks = new Map([[chunk.chunk_id, chunk]]);
+  assert.is(paraphraseOriginal({ paraphrase_id: "p1", chunk_id: "chunk_1", paragraph_index: null }, chunks), chunk.text);
+  assert.is(paraphraseOriginal({ paraphrase_id: "p2", chunk_id: "chunk_1", paragraph_index: 1 }, chunks), "Second paragraph.");
+  assert.throws(() => paraphraseOriginal({ paraphrase_id: "p3", chunk_id: "chunk_9", paragraph_index: null }, chunks), /paraphrase p3: chunk chunk_9 is not in the chunks/);
+  assert.throws(() => paraphraseOriginal({ paraphrase_id: "p4", chunk_id: "chunk_1", paragraph_index: 5 }, chunks), /has no paragraph 5/);
+});
+
+test("thresholds are configurable and checked", () => {
+  const paraphrase = APOLLO_REWRITE.replace("29", "21");
+  assert.is(verdict(APOLLO, paraphrase), "hallucinated");
+  assert.is(checkParaphrase(APOLLO, paraphrase, { thresholds: { maxNewNumbers: 1 } }).verdict, "faithful");
+  assert.is(checkParaphrase(APOLLO, APOLLO_REWRITE, { thresholds: { copy: 0.1 } }).verdict, "copy");
+  assert.throws(() => checkParaphrase(APOLLO, APOLLO_REWRITE, { thresholds: { copy: Number.NaN } }), (e: unknown) => e instanceof KitError && /threshold copy/.test((e as Error).message));
+});
+
+/** Unit vectors from a lookup: texts with the same key point the same way, other keys are orthogonal. */
+function fakeEmbedder(key: (text: string) => number): Embedder & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    spec: "fake",
+    dimension: 4,
+    calls,
+    async embed(texts) {
+      calls.push(texts);
+      return texts.map((t) => {
+        const v = new Float32Array(4);
+        v[key(t) % 4] = 1;
+        return v;
+      });
+    },
+  };
+}
+
+test("semantic drift: low embedding similarity is hallucinated; texts are embedded in one call", async () => {
+  const offTopic = "The crew moved into the lunar module, which served as a lifeboat, and rationed water until entry.";
+  const embedder = fakeEmbedder((t) => (t === offTopic ? 1 : 0));
+  const checks = await checkParaphrases(
+    [
+      { original: APOLLO, paraphrase: APOLLO_REWRITE },
+      { original: APOLLO, paraphrase: offTopic },
+      { original: APOLLO, paraphrase: "Please provide the text." },
+    ],
+    { embedder },
+  );
+  assert.is(embedder.calls.length, 1);
+  assert.equal(new Set(embedder.calls[0]), new Set([APOLLO, APOLLO_REWRITE, offTopic]));
+  assert.is(checks[0].verdict, "faithful");
+  assert.is(checks[0].scores.similarity, 1);
+  assert.is(checks[1].verdict, "hallucinated");
+  assert.is(checks[1].scores.similarity, 0);
+  assert.match(checks[1].reasons.join("\n"), /meaning drifted: embedding similarity 0 < /);
+  assert.is(checks[2].verdict, "refusal");
+  assert.is(checks[2].scores.similarity, undefined);
+  // An abort between rows stops the run.
+  const stop = new AbortController();
+  stop.abort(new Error("stopped"));
+  const aborted = await checkParaphrases([{ original: APOLLO, paraphrase: APOLLO_REWRITE }], { embedder, signal: stop.signal }).catch((e: Error) => e.message);
+  assert.is(aborted, "stopped");
+  // Without an embedder nothing is embedded and there is no similarity score.
+  const plain = await checkParaphrases([{ original: APOLLO, paraphrase: offTopic }]);
+  assert.is(plain[0].scores.similarity, undefined);
+});
+
+test("LLM judge: listed claims make a row hallucinated; an unreadable answer changes nothing", async () => {
+  const judge = scriptedGenerator((request) => (request.prompt.includes("lifeboat") ? '```json\n{"unsupported": ["served as a lifeboat"]}\n```' : request.prompt.includes("garbled") ? "I think it is fine" : '{"unsupported": []}'));
+  const pairs = [
+    { original: APOLLO, paraphrase: APOLLO_REWRITE },
+    { original: APOLLO, paraphrase: `${APOLLO_REWRITE.slice(0, -1)}, and the lunar module served as a lifeboat.` },
+    { original: APOLLO, paraphrase: `${APOLLO_REWRITE} It was garbled.` },
+    { original: APOLLO, paraphrase: "Please provide the text." },
+  ];
+  const progress: [number, number][] = [];
+  const checks = await checkParaphrases(pairs, { judge, onProgress: (done, total) => progress.push([done, total]) });
+  assert.is(judge.requests.length, 3, "refusals are not judged");
+  assert.equal(progress[0], [4, 8]);
+  assert.equal(progress[progress.length - 1], [8, 8]);
+  const request = judge.requests[0];
+  assert.equal(request.task as unknown, { kind: "judge", original: APOLLO, paraphrase: APOLLO_REWRITE });
+  assert.equal(request.format, judgeRequest("a", "b").format);
+  assert.ok(request.prompt.includes(APOLLO) && request.prompt.includes(APOLLO_REWRITE));
+  assert.is(checks[0].verdict, "faithful");
+  assert.is(checks[0].scores.judge_unsupported, 0);
+  assert.is(checks[1].verdict, "hallucinated");
+  assert.match(checks[1].reasons.join("\n"), /judge: unsupported claims: "served as a lifeboat"/);
+  assert.is(checks[2].scores.judge_unsupported, undefined);
+  assert.match(checks[2].reasons.join("\n"), /judge: unreadable answer/);
+  assert.equal(parseJudgeAnswer('Sure: {"unsupported": ["a", " "]}'), ["a"]);
+  assert.is(parseJudgeAnswer("no JSON here"), undefined);
+  const refused = await checkParaphrases(pairs, { judge: createBuiltinGenerator() }).catch((e: unknown) => e);
+  assert.ok(refused instanceof KitError && /builtin generator cannot judge/.test(refused.message));
+});
+
+test("question checks: grounding, standing alone, no reasoning, duplicates, difficulty mix", () => {
+  const chunk = "The command module was powered down at 58 hours 40 minutes, when 99 ampere-hours remained in the entry batteries.";
+  assert.equal(checkQuestion({ question: "How many ampere-hours remained in the entry batteries at power-down?", answer: "99 ampere-hours", difficulty: "easy" }, chunk), []);
+  assert.equal(checkQuestion({ question: "How much battery capacity remained?", answer: "120 ampere-hours", difficulty: "easy" }, chunk), ["answer not found in its chunk (ungrounded)"]);
+  assert.equal(checkQuestion({ question: "According to the passage, when was the module powered down?", answer: "58 hours 40 minutes", difficulty: "medium" }, chunk), [
+    "question refers to the passage instead of standing alone",
+  ]);
+  assert.equal(checkQuestion({ question: "When was the module powered down?", answer: "58 hours 40 minutes, because power was low", difficulty: "hard" }, chunk), [
+    "answer narrates reasoning",
+    "answer not found in its chunk (ungrounded)",
+  ]);
+  const rows = [
+    { chunk_id: "c1", question: "How many ampere-hours remained in the entry batteries?", answer: "99 ampere-hours", difficulty: "easy" },
+    { chunk_id: "c1", question: "How many ampere-hours remained in the entry batteries?", answer: "99", difficulty: "easy" },
+    { chunk_id: "c2", question: "What is in the missing chunk?", answer: "x", difficulty: "easy" },
+  ];
+  const results = checkQuestions(rows, (id) => (id === "c1" ? chunk : undefined));
+  assert.equal(results[0], { row: 1, reasons: [] });
+  assert.equal(results[1], { row: 2, reasons: ["near-duplicate of row 1"] });
+  assert.equal(results[2], { row: 3, reasons: ["chunk c2 not found"] });
+  assert.equal(difficultyMix([{ difficulty: "easy" }, { difficulty: "Hard" }, { difficulty: "hard" }, { difficulty: "" }, {}]), { easy: 1, medium: 0, hard: 2, other: 2 });
+});
+
+test("readPairs: CSV with quoted commas, quotes and line breaks; JSONL; chosen columns", () => {
+  const dir = tmpDir();
+  const csv = path.join(dir, "pairs.csv");
+  fs.writeFileSync(csv, 'id,src,para\n1,"a, b","He said ""hi""\nthen left"\n2,plain,text\n');
+  assert.equal(readPairs(csv, { originalCol: "src", paraphraseCol: "para" }), [
+    { row: 1, original: "a, b", paraphrase: 'He said "hi"\nthen left' },
+    { row: 2, original: "plain", paraphrase: "text" },
+  ]);
+  const jsonl = path.join(dir, "pairs.jsonl");
+  fs.writeFileSync(jsonl, '{"original": "o1", "paraphrase": "p1"}\n\n{"original": "o2", "paraphrase": "p2", "extra": 1}\n');
+  assert.equal(readPairs(jsonl), [
+    { row: 1, original: "o1", paraphrase: "p1" },
+    { row: 2, original: "o2", paraphrase: "p2" },
+  ]);
+});
+
+test("readPairs: malformed CSV, missing columns, bad JSON and empty files are one-line KitErrors naming file and row", () => {
+  const dir = tmpDir();
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  const fails = (file: string, pattern: RegExp, options = {}) =>
+    assert.throws(
+      () => readPairs(file, options),
+      (e: unknown) => e instanceof KitError && pattern.test((e as Error).message) && !(e as Error).message.includes("\n") && (e as Error).message.includes(file),
+    );
+  fails(write("open.csv", 'original,paraphrase\n"never closed,x\n'), /:2: malformed CSV \(Quote Not Closed/);
+  fails(write("width.csv", "original,paraphrase\na,b,c\n"), /:2: malformed CSV \(Invalid Record Length/);
+  fails(write("cols.csv", "text,rewrite\na,b\n"), /row 1 has no "original" column \(columns: text, rewrite\); choose one with --original-col/);
+  fails(write("cols2.csv", "original,rewrite\na,b\n"), /no "paraphrase" column.*--paraphrase-col/);
+  fails(write("empty.csv", ""), /empty file/);
+  fails(write("header.csv", "original,paraphrase\n"), /no rows after the header/);
+  fails(write("blank-original.csv", "original,paraphrase\n,b\n"), /row 1: "original" is empty/);
+  fails(write("bad.jsonl", '{"original": "a", "paraphrase": "b"}\n{oops\n'), /:2: not valid JSON/);
+  fails(write("missing.jsonl", '{"original": "a", "paraphrase": "b"}\n{"original": "a"}\n'), /row 2 \(line 2\) has no "paraphrase" column/);
+  fails(write("number.jsonl", '{"original": "a", "paraphrase": 3}\n'), /"paraphrase" is not a string/);
+  fails(write("pairs.tsv", "a\tb\n"), /unsupported file type "\.tsv"/);
+  fails(path.join(dir, "absent.csv"), /cannot read it/);
+});
+
+test("checkPairsFile writes one line per input row, in input order, and counts verdicts", async () => {
+  const dir = tmpDir();
+  const input = path.join(dir, "in.csv");
+  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const pairs = [
+    [APOLLO, APOLLO_REWRITE],
+    [APOLLO, "Please provide the text you would like me to rewrite."],
+    [APOLLO, APOLLO],
+    [KEP, KEP_REWRITE.replace("v1.33", "v1.32")],
+  ];
+  fs.writeFileSync(input, `original,paraphrase\n${pairs.map((p) => p.map(quote).join(",")).join("\n")}\n`);
+  const output = path.join(dir, "out", "checks.jsonl");
+  const counts = await checkPairsFile(input, output);
+  assert.equal(counts, { faithful: 1, hallucinated: 1, refusal: 1, copy: 1 });
+  const rows = readJsonl<{ row: number; verdict: string; reasons: string[]; scores: Record<string, number> }>(output);
+  assert.equal(rows.map((r) => [r.row, r.verdict]), [
+    [1, "faithful"],
+    [2, "refusal"],
+    [3, "copy"],
+    [4, "hallucinated"],
+  ]);
+  assert.equal(Object.keys(rows[0]), ["row", "verdict", "reasons", "scores"]);
+  assert.match(rows[3].reasons.join("\n"), /numbers not in the original: "v1.32"/);
+  assert.equal(fs.readdirSync(path.dirname(output)), ["checks.jsonl"], "no temp file left behind");
+});
+
+test("calibration set: the checks keep its hallucination figures (floor = bench figures minus a margin)", () => {
+  const rows = readJsonl<CalibrationRow>(path.join(__dirname, "fixtures/paraphrase-calibration.jsonl"));
+  assert.ok(rows.length >= 150);
+  for (const label of ["faithful", "hallucinated", "refusal", "copy"]) assert.ok(rows.some((r) => r.label === label), label);
+  const checks = rows.map((r) => checkParaphrase(r.original, r.paraphrase));
+  const all = calibrationFigures(rows, checks);
+  // bench/quality.ts measured (all rows, no embeddings): precision 97.4%, recall 91.8%, kept 6.6% hallucinated, 99.1% of faithful kept.
+  assert.ok(all.precision >= 0.93, `precision ${all.precision}`);
+  assert.ok(all.recall >= 0.87, `recall ${all.recall}`);
+  assert.ok(all.keptHallucinated <= 0.09, `kept hallucinated ${all.keptHallucinated}`);
+  assert.ok(all.faithfulKept >= 0.94, `faithful kept ${all.faithfulKept}`);
+  const heldout = rows.flatMap((r, i) => (r.split === "heldout" ? [i] : []));
+  const held = calibrationFigures(heldout.map((i) => rows[i]), heldout.map((i) => checks[i]));
+  // Held-out rows: kept 5.0% hallucinated, 100% of faithful kept (89.5% at first contact, before two bug fixes).
+  assert.ok(held.keptHallucinated <= 0.1, `held-out kept hallucinated ${held.keptHallucinated}`);
+  assert.ok(held.faithfulKept >= 0.85, `held-out faithful kept ${held.faithfulKept}`);
+  for (const [label, expected] of [["refusal", "refusal"], ["copy", "copy"]] as const) {
+    const of = rows.map((r, i) => [r, checks[i]] as const).filter(([r]) => r.label === label);
+    assert.ok(of.filter(([, c]) => c.verdict === expected).length / of.length >= 0.9, label);
+  }
+});
+
+test.run();
