@@ -1,7 +1,7 @@
 import type { Chunk } from "./chunking";
 import type { CheckedParaphrase } from "./export";
 import { barSvg, countBy, diffHtml, escapeHtml, histogramSvg, tableHtml } from "./frames";
-import type { Check } from "./quality";
+import { type Check, VERDICTS } from "./quality";
 import type { Question } from "./questions";
 
 export interface ReportInput {
@@ -29,14 +29,16 @@ export async function qualityReport(input: ReportInput): Promise<string> {
   const { paraphrases, checks, questions } = input;
   const verdicts = countBy(checks.map((c) => c.verdict));
   const styles = [...new Set(paraphrases.map((p) => p.style))];
-  const byStyle = styles.flatMap((style) =>
-    Object.entries(countBy(checks.filter((_, i) => paraphrases[i].style === style).map((c) => c.verdict))).map(([verdict, value]) => ({ label: style, value, group: verdict })),
+  // Verdicts always in one order, so each keeps its colour from chart to chart.
+  const present = VERDICTS.filter((v) => verdicts[v]);
+  const byStyle = present.flatMap((verdict) =>
+    styles.map((style) => ({ label: style, value: checks.filter((c, i) => c.verdict === verdict && paraphrases[i].style === style).length, group: verdict })),
   );
   const seriesByVerdict = (score: (c: Check) => number | undefined) => {
     const series: Record<string, number[]> = {};
-    for (const c of checks) {
-      const v = score(c);
-      if (v !== undefined) (series[c.verdict] ??= []).push(v);
+    for (const verdict of present) {
+      const values = checks.filter((c) => c.verdict === verdict).flatMap((c) => score(c) ?? []);
+      if (values.length) series[verdict] = values;
     }
     return series;
   };
