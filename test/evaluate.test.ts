@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
 import { KitError } from "../lib/errors";
 import { evaluateRetrieval, formatEvaluation, parseKs, type RetrievalEvaluation, scoreRankings } from "../lib/evaluate";
+import { type CheckedParaphrase, KEPT_VERDICTS, verdictOf } from "../lib/export";
 import { readJsonl } from "../lib/files";
 import { buildLexicalIndex } from "../lib/lexical";
 import { hashedEmbedding, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
@@ -60,7 +61,8 @@ test("parseKs", () => {
 
 test("every retriever is scored on questions and paraphrases, and eval.json holds the result", () => {
   const questions = readJsonl<{ status: string }>(path.join(dataset, "questions.jsonl")).filter((q) => q.status === "accepted");
-  const paraphrases = readJsonl(path.join(dataset, "paraphrases.jsonl"));
+  const paraphrases = readJsonl<CheckedParaphrase>(path.join(dataset, "paraphrases.jsonl")).filter((p) => KEPT_VERDICTS.includes(verdictOf(p)));
+  assert.ok(paraphrases.length > 0);
   assert.is(evaluation.questions.queries, questions.length);
   assert.is(evaluation.paraphrases.queries, paraphrases.length);
   assert.equal(evaluation.ks, [1, 5, 10]);

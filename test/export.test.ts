@@ -8,7 +8,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { parse as parseYaml } from "yaml";
 import { KitError } from "../lib/errors";
 import { exportDataset, type ExportOptions, testChunkIds } from "../lib/export";
-import { readJsonl } from "../lib/files";
+import { readJsonl, toJsonl } from "../lib/files";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -26,12 +26,16 @@ test.before(async () => {
   const corpus = path.join(tmp, "apollo-part.md");
   fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 16_000));
   // Asynchronously: the test server answering the build's embedding requests lives in this process.
-  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", EMBEDDER, "--ollama-host", server.url];
+  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", EMBEDDER, "--ollama-host", server.url, "--index-all-paraphrases"];
   const child = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise((resolve) => child.once("exit", resolve));
   assert.is(code, 0, stderr);
+  // As a dataset from a build without the quality checks: every paraphrase unchecked, and indexed. The
+  // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
+  const file = path.join(dataset, "paraphrases.jsonl");
+  fs.writeFileSync(file, toJsonl(readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row)));
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
 });
