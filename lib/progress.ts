@@ -65,9 +65,10 @@ export function progress(label: string, total: number, options: ProgressOptions 
 
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+  if (s < 59.5) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  return m < 60 ? `${m}m${String(whole % 60).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
 /** A progress display for callbacks that report (done, total): the bar starts at the first report. */

@@ -38,7 +38,7 @@ test("a redrawn bar on a terminal", () => {
 });
 
 test("durations read well", () => {
-  assert.equal([formatSeconds(3.21), formatSeconds(42), formatSeconds(125), formatSeconds(7300), formatSeconds(Infinity)], ["3.2s", "42s", "2m05s", "2h01m", "?"]);
+  assert.equal([formatSeconds(3.21), formatSeconds(42), formatSeconds(59.7), formatSeconds(119.6), formatSeconds(125), formatSeconds(7300), formatSeconds(Infinity)], ["3.2s", "42s", "1m00s", "2m00s", "2m05s", "2h01m", "?"]);
 });
 
 test.run();
