@@ -142,7 +142,8 @@ function parseJsonLoosely(text: string): unknown {
 }
 
 const REASONING = /\b(because|therefore|thus|hence|step by step|let'?s|this means|which means|we can|we know|so the answer|in order to determine)\b/i;
-const SELF_REFERENCE = /\b(the|this|that|above|given) (passage|text|document|excerpt|chunk|context|section)\b/i;
+// "the passage", "this section" point at what the model was shown; "the section "Oxygen"" names a place.
+const SELF_REFERENCE = /\b(the|this|that|above|given) (passage|text|document|excerpt|chunk|context)\b|\b(this|above|given) section\b/i;
 
 /** Why an item is not a usable question, or null when it is. */
 export function validateQuestion(item: Parsed): string | null {

@@ -33,6 +33,8 @@ test("validation gives the reason", () => {
   assert.is(validateQuestion({ ...ok, answer: " ".trim() }), "empty answer");
   assert.is(validateQuestion({ ...ok, question: "Name the tank" }), "not a question (no question mark)");
   assert.is(validateQuestion({ ...ok, question: "What does the passage say failed?" }), "question refers to the passage instead of standing alone");
+  assert.is(validateQuestion({ ...ok, question: "What failed, according to this section?" }), "question refers to the passage instead of standing alone");
+  assert.is(validateQuestion({ ...ok, question: 'Which value fills the blank in this statement from the section "Oxygen": "___ failed"?' }), null);
   assert.is(validateQuestion({ ...ok, answer: "Tank 2, because the heater switches welded" }), "answer narrates reasoning");
   assert.match(validateQuestion({ ...ok, answer: "word ".repeat(30) }) ?? "", /answer longer than/);
   assert.is(validateQuestion({ ...ok, difficulty: "trivial" }), 'difficulty "trivial" is not easy, medium or hard');
