@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Type-checks, runs every uvu suite, and ends with the one line CI reads: "N passed, N failed".
+# Type-checks, runs every uvu suite and every notebook, and ends with the one line CI reads: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -13,6 +13,12 @@ skipped=$(sed -n 's/^ *Skipped: *\([0-9]*\).*/\1/p' "$log" | tail -1)
 total=${total:-0}; passed=${passed:-0}; skipped=${skipped:-0}
 failed=$((total - passed - skipped))
 ((status == 0 || failed > 0)) || failed=1   # a crash or a type error counts as a failure
+# The notebooks, executed headless with the tslab kernel (not saved): one test each.
+/usr/bin/python3 scripts/run-notebooks.py --no-write 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+passed=$((passed + $(grep -c ': [0-9]*s, ok$' "$log")))
+failed=$((failed + $(grep -c ': [0-9]*s, failed$' "$log")))
+((status == 0 || failed > 0)) || failed=$((failed + 1))
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -2,13 +2,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Ollama } from "ollama";
 import { KitError } from "../lib/errors";
 import { createEmbedder, poolingByName, rolePrefixes, type Embedder, type EmbedderOptions } from "../lib/embedders";
-import { hashedEmbedding, startOllamaServer } from "./helpers/ollama-server";
+import { hashedEmbedding, startOllamaServer, closedPort } from "./helpers/ollama-server";
 
 const TINY_BERT = "test/fixtures/tiny-bert";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-embedders-"));
@@ -272,15 +271,6 @@ test("ollama: the host comes from OLLAMA_HOST when no option is given", async ()
     await server.close();
   }
 });
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test("ollama: an unreachable host and a missing model are one-line KitErrors saying what to do", async () => {
   const host = `http://127.0.0.1:${await closedPort()}`;

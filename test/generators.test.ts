@@ -1,6 +1,5 @@
 // lib/generators.ts through the real `ollama` and `openai` clients, against test/helpers/ollama-server.ts.
 import { spawn } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -14,7 +13,7 @@ import {
   type Generator,
   type GeneratorOptions,
 } from "../lib/generators";
-import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions } from "./helpers/ollama-server";
+import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions, closedPort } from "./helpers/ollama-server";
 
 const MODEL = "qwen2.5:7b-instruct";
 const SCHEMA = {
@@ -70,15 +69,6 @@ async function withOllama(
     await generator?.close();
     await Promise.all(servers.map((s) => s.close()));
   }
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 //   assert.is(server.requests["/api/embed"], 3);
 //   await server.close();
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** One request as the server saw it; `n` counts requests to the same path, from 1. */
@@ -345,4 +345,13 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
       await closed;
     },
   };
+}
+
+/** A port nothing listens on (bound, then released): a host that refuses connections. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
