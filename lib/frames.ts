@@ -109,7 +109,8 @@ export interface TableOptions {
   caption?: string;
 }
 
-type Rows = readonly Record<string, unknown>[];
+/** Plain rows: records or any interface's objects (their own enumerable fields are the columns). */
+type Rows = readonly object[];
 
 function isFrame(data: DataFrame | Rows): data is DataFrame {
   return !Array.isArray(data);
@@ -118,7 +119,8 @@ function isFrame(data: DataFrame | Rows): data is DataFrame {
 function cellText(value: unknown): string {
   if (value === null || value === undefined || (typeof value === "number" && Number.isNaN(value))) return "";
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
-  if (Array.isArray(value)) return value.map(cellText).join(", ");
+  // Arrays, and Arrow's list vectors (what a parquet list column reads back as).
+  if (typeof value === "object" && Symbol.iterator in value) return Array.from(value as Iterable<unknown>, cellText).join(", ");
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -153,7 +155,7 @@ export function tableHtml(data: DataFrame | Rows, options: TableOptions = {}): s
     columns = ["", ...columns];
   } else {
     columns = options.columns ?? [...new Set(data.flatMap((r) => Object.keys(r)))];
-    rows = data.slice(0, maxRows).map((r) => columns.map((c) => r[c]));
+    rows = data.slice(0, maxRows).map((r) => columns.map((c) => (r as Record<string, unknown>)[c]));
   }
   const total = isFrame(data) ? data.shape[0] : data.length;
   const head = columns.map((c) => `<th ${CELL}>${escapeHtml(c)}</th>`).join("");
@@ -173,10 +175,11 @@ const tslab = () => require("tslab") as typeof import("tslab");
 
 /**
  * A progress line in a tslab notebook, overwritten in place: updated each tenth of the way and at the end, so
- * the saved output (the last state) does not depend on timing.
+ * the saved output (the last state) does not depend on timing. `next(label)` starts a new line for the next
+ * phase of the same callback (one embedder, used twice), in the cell running when it first reports.
  */
 export function notebookProgress(label: string) {
-  const display = tslab().newDisplay();
+  let display = tslab().newDisplay();
   let shown = -1;
   return {
     onProgress(done: number, total: number) {
@@ -184,6 +187,11 @@ export function notebookProgress(label: string) {
       if (tenth === shown) return;
       shown = tenth;
       display.text(`${label}: ${done}/${total}`);
+    },
+    next(nextLabel: string) {
+      label = nextLabel;
+      display = tslab().newDisplay();
+      shown = -1;
     },
   };
 }
@@ -226,13 +234,17 @@ export function diffHtml(original: string, paraphrase: string): RawHtml {
       else ops.push({ op: "del", token: a[i++] });
     }
   }
-  const html = ops.map(({ op, token }) =>
-    op === "same"
-      ? escapeHtml(token)
-      : op === "add"
-        ? `<ins style="background:#c8f0c8;text-decoration:none">${escapeHtml(token)}</ins>`
-        : `<del style="color:#b00000">${escapeHtml(token)}</del>`,
-  );
+  // Runs of one kind share one element, so a changed phrase reads as one mark.
+  const runs: { op: string; tokens: string[] }[] = [];
+  for (const { op, token } of ops) {
+    if (runs.length && runs[runs.length - 1].op === op) runs[runs.length - 1].tokens.push(token);
+    else runs.push({ op, tokens: [token] });
+  }
+  const html = runs.map(({ op, tokens }) => {
+    const text = escapeHtml(tokens.join(" "));
+    if (op === "add") return `<ins style="background:#c8f0c8;text-decoration:none">${text}</ins>`;
+    return op === "del" ? `<del style="color:#b00000">${text}</del>` : text;
+  });
   return rawHtml(html.join(" "));
 }
 
@@ -267,6 +279,8 @@ export interface Bar {
 export interface BarOptions extends ChartOptions {
   /** Labels down the side instead of along the bottom: better for long labels. */
   horizontal?: boolean;
+  /** Bars sharing a label side by side instead of stacked: for values that do not add up (rates, scores). */
+  sideBySide?: boolean;
 }
 
 /** Renders a vega-lite spec to an SVG string (no browser: vega's View with no renderer, text measured by estimate). */
@@ -302,19 +316,23 @@ export function histogramSvg(values: readonly number[] | Readonly<Record<string,
     data: { values: data },
     mark: { type: "bar", binSpacing: 1 },
     encoding: {
-      x: { field: "x", type: "quantitative", bin, title: options.xTitle ?? "value" },
-      y: { aggregate: "count", type: "quantitative", title: options.yTitle ?? "rows" },
+      // "~g": no trailing zeros, so bins of whole numbers read 1, 2, 3 rather than 1.0, 2.0, 3.0.
+      x: { field: "x", type: "quantitative", bin, title: options.xTitle ?? "value", axis: { format: "~g" } },
+      y: { aggregate: "count", type: "quantitative", title: options.yTitle ?? "rows", axis: { tickMinStep: 1 } },
       ...(grouped ? { color: { field: "series", type: "nominal", title: null, sort: Object.keys(series) } } : {}),
     },
   } as TopLevelSpec);
 }
 
-/** A bar per label, in the order given; bars with a group are stacked by it (coloured, with a legend). */
+/** A bar per label, in the order given; bars with a group are stacked by it, or set side by side (coloured, with a legend). */
 export function barSvg(bars: readonly Bar[], options: BarOptions = {}): Promise<string> {
   const labels = [...new Set(bars.map((b) => b.label))];
   const groups = [...new Set(bars.flatMap((b) => (b.group === undefined ? [] : [b.group])))];
-  const category = { field: "label", type: "nominal", sort: labels, title: options.xTitle ?? null, axis: { labelLimit: 240 } };
-  const amount = { field: "value", type: "quantitative", title: options.yTitle ?? null };
+  // Without a canvas vega estimates text widths generously, so labels get room to spare before they are cut.
+  const [labelTitle, valueTitle] = options.horizontal ? [options.yTitle, options.xTitle] : [options.xTitle, options.yTitle];
+  const axis = options.horizontal ? { labelLimit: 560 } : { labelLimit: 160, labelAngle: 0 };
+  const category = { field: "label", type: "nominal", sort: labels, title: labelTitle ?? null, axis };
+  const amount = { field: "value", type: "quantitative", title: valueTitle ?? null };
   return chartSvg({
     ...frameOf(options),
     data: { values: bars.map((b) => ({ label: b.label, value: b.value, group: b.group ?? "" })) },
@@ -322,6 +340,7 @@ export function barSvg(bars: readonly Bar[], options: BarOptions = {}): Promise<
     encoding: {
       ...(options.horizontal ? { y: category, x: amount } : { x: category, y: amount }),
       ...(groups.length ? { color: { field: "group", type: "nominal", title: null, sort: groups } } : {}),
+      ...(groups.length && options.sideBySide ? { [options.horizontal ? "yOffset" : "xOffset"]: { field: "group", type: "nominal", sort: groups } } : {}),
     },
   } as TopLevelSpec);
 }

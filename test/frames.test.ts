@@ -65,6 +65,11 @@ test("tableHtml shows at most maxRows rows and says how many there are", () => {
   assert.not.match(tableHtml(rows.slice(0, 5), { maxRows: 10 }), /rows shown/);
 });
 
+test("tableHtml lists arrays and other iterables (Arrow list vectors) and leaves missing values empty", () => {
+  const html = tableHtml([{ list: ["chunk_1", "chunk_2"], set: new Set(["a", "b"]), none: null, nan: NaN, float: 0.123456 }]);
+  assert.match(html, /<td[^>]*>chunk_1, chunk_2<\/td><td[^>]*>a, b<\/td><td[^>]*><\/td><td[^>]*><\/td><td[^>]*>0.123<\/td>/);
+});
+
 test("tableHtml renders a DataFrame with its index and picks columns", () => {
   const html = tableHtml(chunksFrame(chunks), { columns: ["chunk_id", "chars"] });
   assert.match(html, /<thead><tr><th[^>]*><\/th><th[^>]*>chunk_id<\/th><th[^>]*>chars<\/th><\/tr><\/thead>/);
@@ -87,6 +92,7 @@ test("diffHtml strikes dropped words, highlights added ones, and escapes both", 
   assert.match(html, /&#60;quick&#62; /);
   assert.not.match(html, /<quick>/);
   assert.not.match(html, /<(ins|del)[^>]*>(fox|jumps\.)</);
+  assert.match(diffHtml("one two three four", "one five six four").html, /^one <ins[^>]*>five six<\/ins> <del[^>]*>two three<\/del> four$/);
 });
 
 test("chunksFrame, questionsFrame and paraphrasesFrame have the documented columns", () => {
@@ -128,6 +134,14 @@ test("barSvg draws one bar per row, stacking rows that share a label", async () 
   assert.is(dataMarks(svg), 3);
   const stacked = await barSvg([{ label: "reworded", value: 3, group: "faithful" }, { label: "reworded", value: 1, group: "copy" }, { label: "condensed", value: 4, group: "faithful" }]);
   assert.is(dataMarks(stacked), 3);
+  // Stacked, the bars of one label share an x; side by side, each gets its own and stands on the axis.
+  const pair = [{ label: "questions", value: 0.7, group: "dense" }, { label: "questions", value: 0.9, group: "bm25" }];
+  const boxes = (svg: string) => [...svg.matchAll(/aria-roledescription="bar" d="M([\d.]+),([\d.]+)h([\d.]+)v([\d.]+)/g)].map((m) => m.slice(1).map(Number));
+  const [s1, s2] = boxes(await barSvg(pair, { height: 200 }));
+  assert.is(s1[0], s2[0]);
+  const [b1, b2] = boxes(await barSvg(pair, { height: 200, sideBySide: true }));
+  assert.is.not(b1[0], b2[0]);
+  assert.equal([b1[1] + b1[3], b2[1] + b2[3]], [200, 200]);
 });
 
 test("countBy counts, most frequent first", () => {
