@@ -199,7 +199,6 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
     for (const q of questions) if (q.status !== "accepted") count(`question ${q.status}: ${q.reason?.replace(/chunk_\d+_q\d+/, "another question")}`);
     for (const f of failures) count(`paraphrase failed: ${f.reason}`);
-    for (const c of checks) if (c.verdict !== "faithful") count(`paraphrase ${c.verdict}${options.indexAllParaphrases ? " (indexed anyway)" : ", not indexed"}`);
     const record: BuildRecord = {
       kit_version: KIT_VERSION,
       corpus: options.corpus,

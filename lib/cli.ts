@@ -11,7 +11,7 @@ import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs } from "./evaluate";
 import { exportDataset, formatExport } from "./export";
 import { formatSeconds, progress, progressReporter } from "./progress";
-import { checkPairsFile } from "./quality";
+import { checkPairsFile, VERDICTS } from "./quality";
 import { DEFAULT_RETRIEVER, openSearch, type Retriever, RETRIEVERS, type SearchResult } from "./search";
 import { DEFAULT_FACTORY } from "./vector-index";
 
@@ -343,7 +343,7 @@ function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
   const lines = [
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}`,
-    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases}, ${c.paraphrases_failed} failed`,
+    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}; ${c.paraphrases_indexed} indexed), ${c.paraphrases_failed} failed`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];

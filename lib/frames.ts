@@ -5,6 +5,7 @@ import type { TopLevelSpec } from "vega-lite";
 import { version as KIT_VERSION } from "../package.json";
 import type { BuildRecord } from "./build";
 import { type Chunk, splitParagraphs } from "./chunking";
+import { KitError } from "./errors";
 import type { CheckedParaphrase } from "./export";
 import { writeFileAtomic } from "./files";
 import type { Check } from "./quality";
@@ -62,7 +63,7 @@ export function questionsFrame(rows: readonly (Pick<Question, "chunk_id" | "ques
  * after the check).
  */
 export function paraphrasesFrame(rows: readonly CheckedParaphrase[], checks?: readonly Check[]): DataFrame {
-  if (checks && checks.length !== rows.length) throw new Error(`paraphrasesFrame: ${checks.length} checks for ${rows.length} paraphrases; pass one check per row`);
+  if (checks && checks.length !== rows.length) throw new KitError(`paraphrasesFrame: ${checks.length} checks for ${rows.length} paraphrases; pass one check per row, in the rows' order`);
   const scoreNames = checks ? [...new Set(checks.flatMap((c) => Object.keys(c.scores)))] : [];
   const withVerdict = Boolean(checks) || rows.some((r) => r.verdict !== undefined);
   const table = rows.map((p, i) => ({
@@ -148,7 +149,7 @@ export function tableHtml(data: DataFrame | Rows, options: TableOptions = {}): s
     columns = options.columns ?? all;
     const at = columns.map((c) => all.indexOf(c));
     const missing = columns.filter((_, i) => at[i] < 0);
-    if (missing.length) throw new Error(`tableHtml: no column ${missing.join(", ")} (columns: ${all.join(", ")})`);
+    if (missing.length) throw new KitError(`tableHtml: no column ${missing.join(", ")}; the DataFrame has ${all.join(", ")}`);
     const values = (data.values as unknown[][]).slice(0, maxRows);
     const index = data.index.slice(0, maxRows);
     rows = values.map((row, r) => [index[r], ...at.map((i) => row[i])]);
@@ -362,7 +363,13 @@ type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" |
 export function recordStep(dataset: string, step: string, part: StepRecord): void {
   const file = path.join(dataset, "build.json");
   let steps: Record<string, StepRecord> = {};
-  if (fs.existsSync(file)) steps = (JSON.parse(fs.readFileSync(file, "utf8")) as { notebook_steps?: Record<string, StepRecord> }).notebook_steps ?? {};
+  if (fs.existsSync(file)) {
+    try {
+      steps = (JSON.parse(fs.readFileSync(file, "utf8")) as { notebook_steps?: Record<string, StepRecord> }).notebook_steps ?? {};
+    } catch {
+      throw new KitError(`${file} is not valid JSON; delete it and run the notebooks again from 01`);
+    }
+  }
   steps[step] = part;
   const parts = Object.values(steps);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
