@@ -126,7 +126,7 @@ function measure(job: Job): Measured {
   for (const q of queries.slice(0, SINGLE_QUERIES)) searchIndex(index, q, K);
   const singleQps = SINGLE_QUERIES / seconds(t);
   const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  return { factory: job.factory, buildSeconds, batchQps, singleQps, maxRssMb, top: results.map((hits) => hits.map((h) => h.chunk_id)) };
+  return { factory: job.factory, buildSeconds, batchQps, singleQps, maxRssMb, top: results.map((hits) => hits.map((h) => h.id)) };
 }
 
 function inChild(job: Job): Promise<Measured> {

@@ -4,13 +4,13 @@ import { version as KIT_VERSION } from "../package.json";
 import { openCache, withCache } from "./cache";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { loadCorpus } from "./corpus";
-import { createEmbedder, DEFAULT_EMBEDDER, type Embedder } from "./embedders";
-import type { CheckedParaphrase } from "./export";
+import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "./embedders";
+import { type Coverage, envDir, MODES, writeEnvironment } from "./environment";
 import { toJsonl, writeFileAtomic } from "./files";
 import { createGenerator, DEFAULT_GENERATOR } from "./generators";
-import { generateParaphrases, resolveStyles } from "./paraphrase";
+import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles } from "./paraphrase";
 import { progressReporter } from "./progress";
-import { checkParaphrases, paraphraseOriginal, VERDICTS } from "./quality";
+import { type Check, checkParaphrases, paraphraseOriginal, VERDICTS } from "./quality";
 import { generateQuestions, seedFormat } from "./questions";
 import { qualityReport } from "./report";
 import { buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
@@ -35,8 +35,11 @@ export interface BuildOptions {
   paraphrasesPerStyle?: number;
   byParagraph?: boolean;
   seed?: number;
-  /** Index every paraphrase, not only those the checks judge faithful. */
-  indexAllParaphrases?: boolean;
+  /**
+   * Further paraphrase rounds (every style, new seeds) for chunks left with no kept paraphrase, before
+   * the paraphrased environment falls back to their original text. Default 2.
+   */
+  coverageRounds?: number;
   /** Where notices go (default stderr); progress bars go to stderr. */
   log?: (line: string) => void;
   /** Stops the LLM stages, and any stage not yet started. */
@@ -52,8 +55,12 @@ export interface BuildRecord {
   counts: Record<string, number>;
   failures: Record<string, number>;
   llm_requests: { answered_from_cache: number; sent: number };
+  /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
+  environments: Record<string, Coverage & { rows: number }>;
   seconds: Record<string, number>;
 }
+
+export const DEFAULT_COVERAGE_ROUNDS = 2;
 
 /** Embeds texts and writes a FAISS index folder whose rows map to `ids`. */
 export async function embedAndIndex(
@@ -68,37 +75,21 @@ export async function embedAndIndex(
   return index.manifest;
 }
 
-/**
- * An embedder that embeds each distinct text once per process and shows a progress bar per call:
- * the build embeds chunks for the index, originals and paraphrases for the checks, and the kept
- * paraphrases for their index, and should pay for each text only once.
- */
-async function memoEmbedder(spec: string, ollamaHost: string | undefined) {
+/** The build's embedder: each distinct text embedded once (lib/embedders.ts), a progress bar per call under the current label. */
+async function buildEmbedder(spec: string, ollamaHost: string | undefined) {
   let bar: ReturnType<typeof progressReporter> | undefined;
-  const inner = await createEmbedder(spec, { ollamaHost, onProgress: (done, total) => bar?.onProgress(done, total) });
-  const known = new Map<string, Float32Array>();
   let label = "embedding";
-  const embedder: Embedder & { label(text: string): void } = {
-    spec: inner.spec,
-    dimension: inner.dimension,
-    label: (text) => (label = text),
-    async embed(texts, role = "passage") {
-      const key = (t: string) => `${role}\u0000${t}`;
-      const missing = [...new Set(texts.filter((t) => !known.has(key(t))))];
-      if (missing.length) {
-        bar = progressReporter(label);
-        const vectors = await inner.embed(missing, role);
-        bar.done();
-        missing.forEach((t, i) => known.set(key(t), vectors[i]));
-      }
-      return texts.map((t) => known.get(key(t))!);
-    },
-    close: async () => inner.close?.(),
-  };
-  return embedder;
+  const inner = await createEmbedder(spec, { ollamaHost, onProgress: (done, total) => bar?.onProgress(done, total) });
+  const memo = memoizeEmbedder(inner, async (run) => {
+    bar = progressReporter(label);
+    const vectors = await run();
+    bar.done();
+    return vectors;
+  });
+  return Object.assign(memo, { label: (text: string) => (label = text) });
 }
 
-/** The main job: chunk -> index -> questions -> paraphrases -> paraphrase index, into one folder. */
+/** The main job: chunk -> index -> questions -> paraphrases -> checks -> environments -> report, into one folder. */
 export async function buildDataset(options: BuildOptions): Promise<BuildRecord> {
   const out = options.out;
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -118,7 +109,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     concurrency: options.concurrency,
     onNotice: log,
   });
-  const embedder = await memoEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
+  const embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
   const cache = openCache(path.join(out, "cache", "llm.jsonl"));
   const llm = withCache(generator, cache);
   const file = (name: string) => path.join(out, name);
@@ -149,49 +140,61 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       return rows;
     });
 
-    const { paraphrases, failures } = await stage("paraphrases", async () => {
-      const bar = progressReporter("paraphrases");
-      const result = await generateParaphrases(chunks, llm, {
-        styles,
-        perStyle: options.paraphrasesPerStyle,
-        byParagraph: options.byParagraph,
-        retries: options.retries,
-        seed: options.seed,
-        signal: options.signal,
-        onProgress: bar.onProgress,
-      });
+    const paraphraseOptions = { styles, perStyle: options.paraphrasesPerStyle, byParagraph: options.byParagraph, retries: options.retries, seed: options.seed, signal: options.signal };
+    const paraphrases: Paraphrase[] = [];
+    const failures: ParaphraseFailure[] = [];
+    const paraphraseRound = async (targets: readonly Chunk[], round: number) => {
+      const bar = progressReporter(round ? `paraphrases, round ${round + 1}` : "paraphrases");
+      // Later rounds ask for whole chunks: only those stand in for a chunk in the paraphrased environment.
+      const result = await generateParaphrases(targets, llm, { ...paraphraseOptions, byParagraph: round ? false : options.byParagraph, round, onProgress: bar.onProgress });
       bar.done();
-      return result;
-    });
+      paraphrases.push(...result.paraphrases);
+      failures.push(...result.failures);
+      return result.paraphrases;
+    };
+    await stage("paraphrases", () => paraphraseRound(chunks, 0));
 
-    const { checked, checks, originals } = await stage("checks", async () => {
-      const byId = new Map(chunks.map((c) => [c.chunk_id, c]));
-      const originals = paraphrases.map((p) => paraphraseOriginal(p, byId));
+    const byId = new Map(chunks.map((c) => [c.chunk_id, c]));
+    const checks: Check[] = [];
+    const originals: string[] = [];
+    const checked: CheckedParaphrase[] = [];
+    const checkRows = async (rows: readonly Paraphrase[]) => {
+      const texts = rows.map((p) => paraphraseOriginal(p, byId));
       embedder.label("embedding for the checks");
-      const checks = await checkParaphrases(
-        paraphrases.map((p, i) => ({ original: originals[i], paraphrase: p.text })),
-        { embedder, signal: options.signal },
-      );
+      const results = await checkParaphrases(rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })), { embedder, signal: options.signal });
+      checks.push(...results);
+      originals.push(...texts);
       // The judged text has any preamble ("Here is a rewrite:") stripped; that is the text kept.
-      const checked: CheckedParaphrase[] = paraphrases.map((p, i) => ({ ...p, text: checks[i].text, verdict: checks[i].verdict, reasons: checks[i].reasons }));
+      checked.push(...rows.map((p, i) => ({ ...p, text: results[i].text, verdict: results[i].verdict, reasons: results[i].reasons })));
+    };
+    await stage("checks", () => checkRows(paraphrases));
+
+    // Chunks with no kept whole-chunk paraphrase get further rounds, so the paraphrased environment
+    // shows as few original texts as the generator allows.
+    const rounds = options.coverageRounds ?? DEFAULT_COVERAGE_ROUNDS;
+    await stage("coverage_rounds", async () => {
+      for (let round = 1; round <= rounds; round++) {
+        const covered = new Set(checked.filter((p) => isKept(p) && p.paragraph_index === null).map((p) => p.chunk_id));
+        const uncovered = chunks.filter((c) => !covered.has(c.chunk_id));
+        if (!uncovered.length) break;
+        await checkRows(await paraphraseRound(uncovered, round));
+      }
       writeFileAtomic(file("paraphrases.jsonl"), toJsonl(checked));
-      return { checked, checks, originals };
     });
 
-    const indexed = options.indexAllParaphrases ? checked : checked.filter((p) => p.verdict === "faithful");
-    await stage("paraphrase_index", async () => {
-      if (!indexed.length) {
-        // An index left from an earlier run would no longer match paraphrases.jsonl.
-        fs.rmSync(file("faiss_index_paraphrased"), { recursive: true, force: true });
-        log("paraphrase index: no paraphrase was judged faithful, so none is written (--index-all-paraphrases indexes them all)");
-        return;
+    const environments: BuildRecord["environments"] = {};
+    await stage("environments", async () => {
+      for (const mode of MODES) {
+        embedder.label(`embedding the ${mode} environment`);
+        const m = await writeEnvironment(envDir(out, mode), mode, chunks, checked, { embedder, factory: options.factory });
+        environments[mode] = { rows: m.rows, ...m.coverage };
       }
-      embedder.label("embedding paraphrases");
-      await embedAndIndex(embedder, indexed.map((p) => p.text), indexed.map((p) => p.chunk_id), { out: file("faiss_index_paraphrased"), chunksFile, factory: options.factory });
+      // The single paraphrase index of kit 0.1, replaced by env/paraphrased and env/merged.
+      fs.rmSync(file("faiss_index_paraphrased"), { recursive: true, force: true });
     });
 
     await stage("report", async () => {
-      const html = await qualityReport({ title: `Quality report: ${path.basename(out)}`, generator: generator.spec, chunks, questions, paraphrases: checked, checks, originals });
+      const html = await qualityReport({ title: `Quality report: ${path.basename(out)}`, generator: generator.spec, chunks, questions, paraphrases: checked, checks, originals, environments });
       writeFileAtomic(file("report.html"), html);
     });
 
@@ -212,7 +215,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         styles: styles.map((s) => s.name),
         paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
         by_paragraph: options.byParagraph ?? false,
-        index_all_paraphrases: options.indexAllParaphrases ?? false,
+        coverage_rounds: rounds,
         seed: options.seed ?? 42,
       },
       generator: { spec: generator.spec, model: generator.model, backend: generator.backend },
@@ -224,10 +227,12 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         paraphrases: paraphrases.length,
         paraphrases_failed: failures.length,
         ...Object.fromEntries(VERDICTS.map((v) => [`paraphrases_${v}`, checks.filter((c) => c.verdict === v).length])),
-        paraphrases_indexed: indexed.length,
+        paraphrases_kept: checked.filter(isKept).length,
+        chunks_paraphrased: environments.paraphrased.by_paraphrase,
       },
       failures: failuresByReason,
       llm_requests: { answered_from_cache: llm.hits, sent: llm.misses },
+      environments,
       seconds,
     };
     writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");

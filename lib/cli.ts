@@ -2,17 +2,19 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { loadCorpus } from "./corpus";
-import { type BuildRecord, buildDataset, embedAndIndex } from "./build";
+import { type BuildRecord, buildDataset, DEFAULT_COVERAGE_ROUNDS, embedAndIndex } from "./build";
+import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
 import { readJsonl, toJsonl, writeFileAtomic } from "./files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
-import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs } from "./evaluate";
+import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
 import { exportDataset, formatExport } from "./export";
 import { formatSeconds, progress, progressReporter } from "./progress";
 import { checkPairsFile, VERDICTS } from "./quality";
-import { DEFAULT_RETRIEVER, openSearch, type Retriever, RETRIEVERS, type SearchResult } from "./search";
+import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
+import { DEFAULT_HOST, DEFAULT_PORT, serve } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
 
 interface Option {
@@ -41,7 +43,7 @@ const OPTIONS = {
 
 const COMMANDS: Record<string, Command> = {
   build: {
-    summary: "the main job: chunks, index, questions, paraphrases and their index, in one dataset folder",
+    summary: "the main job: chunks, index, questions, paraphrases, checks and search environments, in one dataset folder",
     usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--styles a,b,c] [--embedder SPEC]",
     options: {
       corpus: OPTIONS.corpus,
@@ -56,7 +58,7 @@ const COMMANDS: Record<string, Command> = {
       "styles-file": { type: "string", help: 'JSON array of {"name", "prompt"} styles; prompts hold {text}, may hold {words}' },
       "paraphrases-per-style": { type: "string", help: "paraphrases per style and chunk", default: "1" },
       "by-paragraph": { type: "boolean", help: "paraphrase each paragraph of a chunk on its own" },
-      "index-all-paraphrases": { type: "boolean", help: "index every paraphrase, not only those the checks judge faithful" },
+      "coverage-rounds": { type: "string", help: "further paraphrase rounds for chunks with no kept paraphrase", default: String(DEFAULT_COVERAGE_ROUNDS) },
       embedder: OPTIONS.embedder,
       factory: OPTIONS.factory,
       "chunk-size": OPTIONS.chunkSize,
@@ -87,7 +89,7 @@ const COMMANDS: Record<string, Command> = {
           stylesFile: str(v, "styles-file"),
           paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
           byParagraph: v["by-paragraph"] === true,
-          indexAllParaphrases: v["index-all-paraphrases"] === true,
+          coverageRounds: optionalInteger(v, "coverage-rounds", 0),
           embedder: str(v, "embedder"),
           factory: str(v, "factory"),
           chunkSize: optionalInteger(v, "chunk-size", 1),
@@ -155,14 +157,16 @@ const COMMANDS: Record<string, Command> = {
   },
 
   search: {
-    summary: "search an index folder for one query or a file of queries",
-    usage: "kit search --index DIR (--query TEXT | --queries FILE.jsonl --out FILE.jsonl) [--k 5] [--retriever bm25|dense|hybrid]",
+    summary: "search a dataset's environment, or an index folder, for one query or a file of queries",
+    usage: "kit search (--dataset DIR [--mode paraphrased] | --index DIR) (--query TEXT | --queries FILE.jsonl --out FILE.jsonl) [--k 5] [--retriever bm25|dense|hybrid]",
     options: {
-      index: { type: "string", help: "index folder written by kit index" },
+      dataset: { type: "string", help: "dataset folder written by kit build" },
+      mode: { type: "string", help: `environment of --dataset to search: ${MODES.join(" | ")}`, default: "original" },
+      index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
       query: { type: "string", help: "one query; prints the hits" },
       queries: { type: "string", help: 'JSONL of {"id": ..., "text": ...} (other keys ignored)' },
-      out: { type: "string", help: 'JSONL to write, one {"id", "hits": [{chunk_id, score, text}]} per query, in input order' },
-      k: { type: "string", help: "hits per query", default: "5" },
+      out: { type: "string", help: 'JSONL to write, one {"id", "hits": [{row_id, chunk_id, kind, score, text, ...}]} per query, in input order' },
+      k: { type: "string", help: "hits per query, each from a different chunk", default: "5" },
       retriever: { type: "string", help: `${RETRIEVERS.join(" | ")}; bm25 measures best with the offline embedder`, default: DEFAULT_RETRIEVER },
       hybrid: { type: "boolean", help: "short for --retriever hybrid" },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
@@ -177,8 +181,8 @@ const COMMANDS: Record<string, Command> = {
       if (queriesFile && !out) throw new KitError("--queries needs --out FILE.jsonl for the results");
       const queries = query ? [{ id: "query", text: query }] : readQueries(queriesFile!);
       const k = integer(v, "k", 5, 1);
-      const searcher = await openSearch(required(v, "index"), {
-        retriever: (v.hybrid ? "hybrid" : (str(v, "retriever") ?? DEFAULT_RETRIEVER)) as Retriever,
+      const searcher = await openSearch(searchFolder(v), {
+        retriever: assertRetriever(v.hybrid ? "hybrid" : (str(v, "retriever") ?? DEFAULT_RETRIEVER)),
         embedder: str(v, "embedder"),
         ollamaHost: str(v, "ollama-host"),
       });
@@ -193,8 +197,8 @@ const COMMANDS: Record<string, Command> = {
         bar.done();
         if (query) {
           results[0].forEach((hit, rank) => {
-            const source = searcher.chunks.get(hit.chunk_id)?.source ?? "";
-            console.log(`${rank + 1}. ${hit.chunk_id}  score ${hit.score.toFixed(4)}  ${source}`);
+            const what = hit.kind === "paraphrase" ? `paraphrase ${hit.row_id} (${hit.style})` : "original";
+            console.log(`${rank + 1}. ${hit.chunk_id}  score ${hit.score.toFixed(4)}  ${what}`);
             console.log(indent(hit.text.length > 400 ? `${hit.text.slice(0, 400)}…` : hit.text));
           });
         } else {
@@ -206,6 +210,41 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+
+  serve: {
+    summary: "serve a dataset's environment over HTTP with Search-R1's retrieval contract (POST /retrieve), for trainers' rollouts",
+    usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1]",
+    options: {
+      dataset: { type: "string", help: "dataset folder written by kit build" },
+      mode: { type: "string", help: `environment to serve: ${MODES.join(" | ")}`, default: "paraphrased" },
+      index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
+      retriever: { type: "string", help: RETRIEVERS.join(" | "), default: DEFAULT_RETRIEVER },
+      port: { type: "string", help: "TCP port (0 picks a free one)", default: String(DEFAULT_PORT) },
+      host: { type: "string", help: "address to listen on (0.0.0.0 for other machines)", default: DEFAULT_HOST },
+      topk: { type: "string", help: "hits per query when a request gives no topk", default: "3" },
+      embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
+      "ollama-host": OPTIONS.ollamaHost,
+    },
+    async run(v) {
+      const folder = searchFolder(v, "paraphrased");
+      const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
+      const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
+      const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
+      const server = await serve(searcher, info, { port: integer(v, "port", DEFAULT_PORT, 0), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) });
+      console.log(`serve: ${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          server.close().then(resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      console.log("serve: stopped");
+    },
+  },
+
   "check-paraphrases": {
     summary: "check (original, paraphrase) pairs from a CSV or JSONL file for invented facts, refusals and copies",
     usage: "kit check-paraphrases --in FILE (.csv or .jsonl) [--original-col original] [--paraphrase-col paraphrase] --out FILE.jsonl",
@@ -276,11 +315,12 @@ const COMMANDS: Record<string, Command> = {
   },
 
   "eval-retrieval": {
-    summary: "recall@k and MRR of dense, BM25 and hybrid retrieval for a dataset's questions and paraphrases (eval.json)",
-    usage: "kit eval-retrieval --dataset DIR [--k 1,5,10]",
+    summary: "recall@k and MRR of dense, BM25 and hybrid retrieval in every environment mode, for a dataset's questions and paraphrases (eval.json)",
+    usage: "kit eval-retrieval --dataset DIR [--k 1,5,10] [--retrievers dense,bm25,hybrid]",
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
       k: { type: "string", help: "cut-offs for recall@k, comma-separated; MRR counts hits within the largest", default: DEFAULT_KS.join(",") },
+      retrievers: { type: "string", help: "retrievers to score, comma-separated", default: "dense,bm25,hybrid" },
       "ollama-host": OPTIONS.ollamaHost,
     },
     async run(v) {
@@ -288,6 +328,7 @@ const COMMANDS: Record<string, Command> = {
       const result = await evaluateRetrieval({
         dataset: required(v, "dataset"),
         ks: parseKs(str(v, "k") ?? DEFAULT_KS.join(",")),
+        retrievers: parseRetrievers(str(v, "retrievers") ?? "dense,bm25,hybrid"),
         ollamaHost: str(v, "ollama-host"),
         onProgress: bar.onProgress,
       });
@@ -296,6 +337,18 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The folder --dataset and --mode name, or --index. */
+function searchFolder(v: Record<string, string | boolean | undefined>, defaultMode = "original"): string {
+  const dataset = str(v, "dataset");
+  const index = str(v, "index");
+  if (!dataset === !index) throw new KitError("give exactly one of --dataset DIR (a kit build folder) or --index DIR (an index folder)");
+  if (index) {
+    if (str(v, "mode")) throw new KitError("--mode picks an environment of --dataset; with --index, point at the folder itself (e.g. DIR/env/merged)");
+    return index;
+  }
+  return envDir(dataset!, assertMode(str(v, "mode") ?? defaultMode));
+}
 
 function readChunks(file: string): Chunk[] {
   const chunks = readJsonl<Chunk>(file);
@@ -343,7 +396,8 @@ function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
   const lines = [
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}`,
-    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}; ${c.paraphrases_indexed} indexed), ${c.paraphrases_failed} failed`,
+    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
+    `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];

@@ -28,6 +28,29 @@ export interface EmbedderOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * Embeds each distinct (role, text) once per process: a build embeds chunks for the index and again for the
+ * checks and the environments, an evaluation the same questions for every mode. `around` wraps each call
+ * that has texts left to embed (a progress bar, say).
+ */
+export function memoizeEmbedder(inner: Embedder, around: <T>(run: () => Promise<T>) => Promise<T> = (run) => run()): Embedder {
+  const known = new Map<string, Float32Array>();
+  const key = (role: EmbedRole, text: string) => `${role}\u0000${text}`;
+  return {
+    spec: inner.spec,
+    dimension: inner.dimension,
+    async embed(texts, role = "passage") {
+      const missing = [...new Set(texts.filter((t) => !known.has(key(role, t))))];
+      if (missing.length) {
+        const vectors = await around(() => inner.embed(missing, role));
+        missing.forEach((t, i) => known.set(key(role, t), vectors[i]));
+      }
+      return texts.map((t) => known.get(key(role, t))!);
+    },
+    close: async () => inner.close?.(),
+  };
+}
+
 export const DEFAULT_EMBEDDER = "use-lite";
 const SPEC_FORMS = "use-lite, transformers:<model id or local folder>, ollama:<model>";
 const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";

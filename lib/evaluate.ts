@@ -1,11 +1,13 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { type Mode, MODES } from "./environment";
 import { KitError } from "./errors";
-import { type CheckedParaphrase, datasetFile, KEPT_VERDICTS, verdictOf } from "./export";
+import { datasetFile } from "./export";
 import { readJsonl, writeFileAtomic } from "./files";
+import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
 import { retrievalReward } from "./reward";
-import { openSearch, type Retriever } from "./search";
+import { createEmbedder, memoizeEmbedder } from "./embedders";
+import { loadSearchFolder, openEnvironment, type Retriever, RETRIEVERS } from "./search";
 
 export interface EvaluateOptions {
   /** Dataset folder written by kit build. */
@@ -14,6 +16,8 @@ export interface EvaluateOptions {
   ks?: number[];
   /** Ollama URL for an ollama: embedder (else OLLAMA_HOST). */
   ollamaHost?: string;
+  /** Retrievers to score. Default all three. */
+  retrievers?: Retriever[];
   /** Called after each batch of queries with the running total over every retriever and query set. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -36,14 +40,25 @@ export interface RetrievalEvaluation {
   dataset: string;
   embedder: string;
   ks: number[];
-  /** Accepted questions, each looking for the chunk it was written from. */
-  questions: QuerySetScores;
-  /** Kept paraphrases, each looking for its original chunk. */
+  retrievers: Retriever[];
+  /** Accepted questions, each looking for the chunk it was written from, in each environment mode. */
+  questions: Record<Mode, QuerySetScores>;
+  /** Kept paraphrases, each looking for its original chunk among the originals. */
   paraphrases: QuerySetScores;
+  /** Per mode, the retriever with the highest MRR on the questions. */
+  best: Record<Mode, Retriever>;
 }
 
 export const DEFAULT_KS = [1, 5, 10];
 const EVALUATED: Retriever[] = ["dense", "bm25", "hybrid"];
+
+/** Parses a --retrievers value such as "bm25,dense". */
+export function parseRetrievers(text: string): Retriever[] {
+  const list = [...new Set(text.split(",").map((s) => s.trim()))];
+  const bad = list.find((r) => !(RETRIEVERS as readonly string[]).includes(r));
+  if (bad !== undefined || !list.length) throw new KitError(`--retrievers takes a comma-separated list of ${RETRIEVERS.join(", ")}, got "${text}"`);
+  return list as Retriever[];
+}
 const BATCH = 256;
 
 /** Parses a --k value such as "1,5,10". */
@@ -63,70 +78,92 @@ export function scoreRankings(targets: readonly string[], rankings: readonly (re
 }
 
 /**
- * Recall@k and MRR of the dataset's chunk index for its accepted questions and its kept paraphrases,
- * by dense (the index's own embedder), BM25 and hybrid retrieval, through the same searcher as kit search.
- * Writes eval.json into the dataset folder.
+ * Recall@k and MRR of every environment mode of a dataset for its accepted questions, and of the original
+ * mode for its kept paraphrases, by dense (the build's embedder), BM25 and hybrid retrieval, through the
+ * same searcher as kit search and kit serve. Writes eval.json into the dataset folder.
  */
 export async function evaluateRetrieval(options: EvaluateOptions): Promise<RetrievalEvaluation> {
   const { dataset } = options;
   const ks = [...new Set(options.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
   if (!ks.length || !ks.every((k) => Number.isInteger(k) && k >= 1)) throw new KitError(`k values must be integers >= 1, got ${JSON.stringify(options.ks)}`);
-  const indexDir = datasetFile(dataset, "faiss_index");
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
   const questions = readJsonl<Question>(questionsFile).filter((q) => q.status === "accepted");
-  const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile).filter((p) => KEPT_VERDICTS.includes(verdictOf(p)));
+  const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile).filter(isKept);
   if (!questions.length) throw new KitError(`${questionsFile} has no accepted questions to evaluate with`);
-  if (!paraphrases.length) throw new KitError(`${paraphrasesFile} has no paraphrase judged ${KEPT_VERDICTS.join(" or ")} to evaluate with`);
-  const sets = {
-    questions: { texts: questions.map((q) => q.question), targets: questions.map((q) => q.chunk_id) },
-    paraphrases: { texts: paraphrases.map((p) => p.text), targets: paraphrases.map((p) => p.chunk_id) },
-  };
+  type QuerySet = { texts: string[]; targets: string[] };
+  const questionSet: QuerySet = { texts: questions.map((q) => q.question), targets: questions.map((q) => q.chunk_id) };
+  const paraphraseSet: QuerySet = { texts: paraphrases.map((p) => p.text), targets: paraphrases.map((p) => p.chunk_id) };
+  // A paraphrase would find itself in the paraphrased and merged modes, so it is asked only of the originals.
+  const runs: { mode: Mode; set: "questions" | "paraphrases"; queries: QuerySet }[] = [
+    ...MODES.map((mode) => ({ mode, set: "questions" as const, queries: questionSet })),
+    ...(paraphrases.length ? [{ mode: "original" as const, set: "paraphrases" as const, queries: paraphraseSet }] : []),
+  ];
 
-  const scores = { questions: {}, paraphrases: {} } as Record<keyof typeof sets, Record<Retriever, RetrieverScores>>;
-  const total = EVALUATED.length * (questions.length + paraphrases.length);
+  const retrievers = options.retrievers ?? EVALUATED;
+  const scores: Record<string, Record<string, RetrieverScores>> = {};
+  const total = retrievers.length * runs.reduce((n, r) => n + r.queries.texts.length, 0);
   let done = 0;
-  for (const retriever of EVALUATED) {
-    const searcher = await openSearch(indexDir, { retriever, ollamaHost: options.ollamaHost });
-    try {
-      for (const [name, set] of Object.entries(sets) as [keyof typeof sets, (typeof sets)["questions"]][]) {
-        const started = Date.now();
-        const rankings: string[][] = [];
-        for (let at = 0; at < set.texts.length; at += BATCH) {
-          const hits = await searcher.search(set.texts.slice(at, at + BATCH), ks[ks.length - 1]);
-          rankings.push(...hits.map((row) => row.map((h) => h.chunk_id)));
-          done += hits.length;
-          options.onProgress?.(done, total);
+  const spec = loadSearchFolder(datasetFile(dataset, "env/original")).index.manifest.embedder;
+  // One embedder for every mode and retriever, so each question is embedded once.
+  const shared = retrievers.some((r) => r !== "bm25") ? memoizeEmbedder(await createEmbedder(spec, { ollamaHost: options.ollamaHost })) : undefined;
+  try {
+    for (const retriever of retrievers) {
+      for (const mode of MODES) {
+        // Its embedder is the shared one (or none), so the searcher has nothing of its own to close.
+        const searcher = await openEnvironment(dataset, mode, { retriever, shared });
+        for (const run of runs.filter((r) => r.mode === mode)) {
+          const started = Date.now();
+          const rankings: string[][] = [];
+          for (let at = 0; at < run.queries.texts.length; at += BATCH) {
+            const hits = await searcher.search(run.queries.texts.slice(at, at + BATCH), ks[ks.length - 1]);
+            rankings.push(...hits.map((row) => row.map((h) => h.chunk_id)));
+            done += hits.length;
+            options.onProgress?.(done, total);
+          }
+          const key = `${run.set}/${mode}`;
+          scores[key] = { ...scores[key], [retriever]: { ...scoreRankings(run.queries.targets, rankings, ks), seconds: (Date.now() - started) / 1000 } };
         }
-        scores[name][retriever] = { ...scoreRankings(set.targets, rankings, ks), seconds: (Date.now() - started) / 1000 };
       }
-    } finally {
-      await searcher.close();
     }
+  } finally {
+    await shared?.close?.();
   }
+  const setScores = (key: string, queries: number): QuerySetScores => ({ queries, retrievers: scores[key] as Record<Retriever, RetrieverScores> });
+  const questionScores = Object.fromEntries(MODES.map((mode) => [mode, setScores(`questions/${mode}`, questions.length)])) as Record<Mode, QuerySetScores>;
   const result: RetrievalEvaluation = {
     dataset,
-    // openSearch has checked the manifest by now.
-    embedder: JSON.parse(fs.readFileSync(path.join(indexDir, "manifest.json"), "utf8")).embedder,
+    embedder: spec,
     ks,
-    questions: { queries: questions.length, retrievers: scores.questions },
-    paraphrases: { queries: paraphrases.length, retrievers: scores.paraphrases },
+    retrievers,
+    questions: questionScores,
+    paraphrases: paraphrases.length ? setScores("paraphrases/original", paraphrases.length) : { queries: 0, retrievers: {} as Record<Retriever, RetrieverScores> },
+    best: Object.fromEntries(MODES.map((mode) => [mode, bestRetriever(questionScores[mode])])) as Record<Mode, Retriever>,
   };
   writeFileAtomic(path.join(dataset, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   return result;
 }
 
+/** The retriever with the highest MRR (ties go to the one scored first). */
+function bestRetriever(set: QuerySetScores): Retriever {
+  const scored = Object.keys(set.retrievers) as Retriever[];
+  return scored.reduce((best, r) => (set.retrievers[r].mrr > set.retrievers[best].mrr ? r : best));
+}
+
 /** The evaluation as a table for stdout. */
 export function formatEvaluation(e: RetrievalEvaluation): string {
   const maxK = e.ks[e.ks.length - 1];
-  const head = ["queries".padEnd(20), "retriever".padEnd(9), ...e.ks.map((k) => `R@${k}`.padStart(6)), `MRR@${maxK}`.padStart(7)].join(" ");
+  const head = ["queries".padEnd(16), "mode".padEnd(12), "retriever".padEnd(9), ...e.ks.map((k) => `R@${k}`.padStart(6)), `MRR@${maxK}`.padStart(7)].join(" ");
   const lines = [`retrieval on ${e.dataset} (dense: ${e.embedder}; eval.json written there)`, head];
-  for (const [name, set] of [["questions", e.questions], ["paraphrases", e.paraphrases]] as const) {
-    EVALUATED.forEach((retriever, i) => {
+  const block = (name: string, mode: string, set: QuerySetScores) =>
+    e.retrievers.forEach((retriever, i) => {
       const s = set.retrievers[retriever];
       const label = i === 0 ? `${name} (${set.queries})` : "";
-      lines.push([label.padEnd(20), retriever.padEnd(9), ...e.ks.map((k) => s.recall[k].toFixed(3).padStart(6)), s.mrr.toFixed(3).padStart(7)].join(" "));
+      lines.push([label.padEnd(16), (i === 0 ? mode : "").padEnd(12), retriever.padEnd(9), ...e.ks.map((k) => s.recall[k].toFixed(3).padStart(6)), s.mrr.toFixed(3).padStart(7)].join(" "));
     });
-  }
+  for (const mode of MODES) block("questions", mode, e.questions[mode]);
+  if (e.paraphrases.queries) block("paraphrases", "original", e.paraphrases);
+  else lines.push(`paraphrases: none kept (judged ${KEPT_VERDICTS.join(" or ")}), so none searched for`);
+  lines.push(`best retriever by MRR: ${MODES.map((mode) => `${mode} ${e.best[mode]}`).join(", ")}`);
   return lines.join("\n");
 }

@@ -8,8 +8,9 @@ import type { BuildRecord } from "./build";
 import type { Chunk } from "./chunking";
 import { KitError } from "./errors";
 import { readJsonl, writeFileAtomic } from "./files";
-import type { Paraphrase } from "./paraphrase";
+import { type CheckedParaphrase, KEPT_VERDICTS, verdictOf } from "./paraphrase";
 import type { Question } from "./questions";
+import { type EnvManifest, type EnvRow, MODES } from "./environment";
 import { loadIndex } from "./vector-index";
 
 export interface ExportOptions {
@@ -47,12 +48,6 @@ export interface ExportResult {
   removed: Record<string, number>;
 }
 
-/** A paraphrases.jsonl row; verdict and reasons come from the faithfulness check, when it ran. */
-export type CheckedParaphrase = Paraphrase & { verdict?: string; reasons?: string[] };
-
-/** Paraphrases with any other verdict were judged unfaithful and are left out. */
-export const KEPT_VERDICTS = ["faithful", "unchecked"];
-export const verdictOf = (p: CheckedParaphrase) => p.verdict ?? "unchecked";
 
 type ConfigName = "questions" | "paraphrases" | "chunks";
 type Dtype = "string" | "int32" | "list<string>";
@@ -97,10 +92,12 @@ const WRITTEN_BY: Record<string, string> = {
   "faiss_index": "the index stage",
   "questions.jsonl": "the questions stage",
   "paraphrases.jsonl": "the paraphrase stage",
-  "faiss_index_paraphrased": "the paraphrase index stage",
+  "env/original": "the environments stage",
+  "env/paraphrased": "the environments stage",
+  "env/merged": "the environments stage",
   "build.json": "the last step",
 };
-const INDEX_FOLDERS = ["faiss_index", "faiss_index_paraphrased"];
+const INDEX_FOLDERS = ["faiss_index", ...MODES.map((mode) => `env/${mode}`)];
 
 /** The path of `name` in a dataset folder; a one-line error naming the kit build stage that makes it when it is missing. */
 export function datasetFile(dataset: string, name: string): string {
@@ -194,8 +191,7 @@ export function exportDataset(options: ExportOptions): ExportResult {
       questionModels: distinct(accepted.map((q) => q.model)),
       paraphraseModels: distinct(kept.map((p) => p.model)),
       questionCounts: countBy(input.questions.map((q) => q.status)),
-      paraphraseIndexRows: input.paraphraseIndexRows,
-      paraphrasesAtBuild: paraphrases.length,
+      environments: input.environments,
     });
     writeFileAtomic(path.join(tmp, "README.md"), card);
 
@@ -225,7 +221,7 @@ interface DatasetInput {
   questions: Question[];
   paraphrases: CheckedParaphrase[];
   build: BuildRecord;
-  paraphraseIndexRows: number;
+  environments: EnvManifest[];
 }
 
 /** Reads and cross-checks a dataset folder: every file present, ids consistent, indexes made by the build's embedder. */
@@ -254,25 +250,30 @@ function readDataset(dataset: string): DatasetInput {
   const stray = strayQuestion ? ([questionsFile, `id ${strayQuestion.id}`, strayQuestion.chunk_id] as const) : strayParaphrase && ([paraphrasesFile, `paraphrase_id ${strayParaphrase.paraphrase_id}`, strayParaphrase.chunk_id] as const);
   if (stray) throw new KitError(`${stray[0]}: ${stray[1]} refers to chunk ${stray[2]}, which chunks.jsonl does not hold; the folder mixes two builds: run kit build --out ${dataset} again`);
 
-  let paraphraseIndexRows = 0;
+  const environments: EnvManifest[] = [];
   for (const folder of INDEX_FOLDERS) {
     const dir = path.join(dataset, folder);
     const index = loadIndex(dir);
     if (index.manifest.embedder !== embedder) {
       throw new KitError(`index ${dir} was built with embedder ${index.manifest.embedder} but build.json says ${embedder}; rebuild the dataset with kit build --out ${dataset} --embedder ${embedder}`);
     }
-    const stray = index.ids.find((id) => !chunkIds.has(id));
+    const rowChunks = folder === "faiss_index" ? index.ids : readJsonl<EnvRow>(path.join(dir, index.manifest.chunks ?? "rows.jsonl")).map((r) => r.chunk_id);
+    const stray = rowChunks.find((id) => !chunkIds.has(id));
     if (stray !== undefined) throw new KitError(`index ${dir} maps a row to chunk ${stray}, which chunks.jsonl does not hold; run kit build --out ${dataset} again`);
-    if (folder === "faiss_index_paraphrased") paraphraseIndexRows = index.ids.length;
+    if (folder !== "faiss_index") environments.push(index.manifest as EnvManifest);
   }
-  return { chunks, questions, paraphrases, build, paraphraseIndexRows };
+  return { chunks, questions, paraphrases, build, environments };
 }
 
-/** Copies an index folder; its manifest loses `chunks`, whose chunks.jsonl stays behind (the chunks config holds them). */
+/**
+ * Copies an index folder. An environment's rows.jsonl comes along; the chunk index's manifest loses
+ * `chunks`, whose chunks.jsonl stays behind (the chunks config holds them).
+ */
 function copyIndex(from: string, to: string): void {
   const manifest = JSON.parse(fs.readFileSync(path.join(from, "manifest.json"), "utf8"));
-  delete manifest.chunks;
   fs.mkdirSync(to, { recursive: true });
+  if (manifest.chunks && !manifest.chunks.includes("/")) fs.copyFileSync(path.join(from, manifest.chunks), path.join(to, manifest.chunks));
+  else delete manifest.chunks;
   fs.copyFileSync(path.join(from, "index.faiss"), path.join(to, "index.faiss"));
   fs.copyFileSync(path.join(from, manifest.ids), path.join(to, manifest.ids));
   writeFileAtomic(path.join(to, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
@@ -342,8 +343,7 @@ interface CardInput {
   questionModels: string[];
   paraphraseModels: string[];
   questionCounts: Record<string, number>;
-  paraphraseIndexRows: number;
-  paraphrasesAtBuild: number;
+  environments: EnvManifest[];
 }
 
 /** README.md: Hub front matter (configs, features, split sizes) and how the data was made and is used. */
@@ -381,10 +381,14 @@ function datasetCard(c: CardInput): string {
       ? "The license is not set (`license: unknown`): set it in the front matter to the corpus's license before publishing (the questions and paraphrases derive from the corpus)."
       : `License: \`${c.license}\`.`;
   const styles = Array.isArray(p.styles) ? (p.styles as string[]).join(", ") : String(p.styles);
-  const indexNote =
-    c.paraphraseIndexRows === c.paraphrasesAtBuild && c.paraphrasesAtBuild === result.configs.find((x) => x.name === "paraphrases")!.splits.reduce((n, s) => n + s.rows, 0)
-      ? `one row per paraphrase (${c.paraphraseIndexRows} rows)`
-      : `${c.paraphraseIndexRows} rows, one per paraphrase the build wrote, including those the \`paraphrases\` config leaves out`;
+  const envNote = (e: EnvManifest) => {
+    const what = {
+      original: "the chunks",
+      paraphrased: `each chunk through its kept paraphrases; the ${e.coverage.by_original_only} chunks with none through their original text`,
+      merged: "the chunks, plus every kept paraphrase as a distractor",
+    }[e.mode];
+    return `- \`env/${e.mode}\`: ${e.rows} rows, ${what}; ${e.coverage.by_paraphrase} of ${e.coverage.chunks} chunks appear through a kept paraphrase.`;
+  };
 
   const prose = [
     `# ${c.name}`,
@@ -438,7 +442,9 @@ function datasetCard(c: CardInput): string {
     "hits = [[row_to_chunk[r] for r in row if r >= 0] for row in rows]",
     "```",
     "",
-    `\`faiss_index\` has one row per chunk; \`faiss_index_paraphrased\` has ${indexNote}, each mapped to its original chunk id, for searching a noisy copy of the corpus.`,
+    "`faiss_index` has one row per chunk. Each `env/<mode>/` folder is a search environment: every chunk appears in every mode, and `rows.jsonl` gives each FAISS row (in `ids.json` order) its `row_id`, `chunk_id` (what a reward checks), `kind` (original or paraphrase), `paraphrase_id`, `style` and `text` (what the agent reads).",
+    "",
+    ...c.environments.map(envNote),
     "",
     "## Rewards",
     "",

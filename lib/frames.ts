@@ -6,7 +6,7 @@ import { version as KIT_VERSION } from "../package.json";
 import type { BuildRecord } from "./build";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { KitError } from "./errors";
-import type { CheckedParaphrase } from "./export";
+import type { CheckedParaphrase } from "./paraphrase";
 import { writeFileAtomic } from "./files";
 import type { Check } from "./quality";
 import type { Question } from "./questions";
@@ -353,7 +353,7 @@ export const barsOf = (counts: Readonly<Record<string, number>>, group?: string)
 // ---------------------------------------------------------------------------------------------------------------
 // Notebook state: the notebooks build a dataset folder one step at a time
 
-type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "llm_requests">>;
+type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "llm_requests" | "environments">>;
 
 /**
  * Records what a notebook step made in the dataset's build.json (what kit export reads for the dataset card),
@@ -384,6 +384,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): voi
       answered_from_cache: parts.reduce((n, p) => n + (p.llm_requests?.answered_from_cache ?? 0), 0),
       sent: parts.reduce((n, p) => n + (p.llm_requests?.sent ?? 0), 0),
     },
+    environments: Object.assign({}, ...parts.map((p) => p.environments ?? {})),
     seconds: {},
     notebook_steps: steps,
   };

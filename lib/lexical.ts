@@ -1,8 +1,8 @@
 import MiniSearch from "minisearch";
 
-/** A retrieved chunk; scores are only comparable within one retriever and one query. */
+/** A retrieved text by its id; scores are only comparable within one retriever and one query. */
 export interface Hit {
-  chunk_id: string;
+  id: string;
   score: number;
 }
 
@@ -17,25 +17,25 @@ const STOP_WORDS = new Set(
 );
 
 /**
- * BM25 over chunk texts (minisearch's BM25+). On 1000-character chunks of the Apollo report it
+ * BM25 over texts (minisearch's BM25+). On 1000-character chunks of the Apollo report it
  * finds the chunk a question is about far more often than USE-lite vectors do, so it is the
  * kit's default retriever.
  */
-export function buildLexicalIndex(chunks: readonly { chunk_id: string; text: string }[]): LexicalIndex {
-  const index = new MiniSearch<{ chunk_id: string; text: string }>({
-    idField: "chunk_id",
+export function buildLexicalIndex(docs: readonly { id: string; text: string }[]): LexicalIndex {
+  const index = new MiniSearch<{ id: string; text: string }>({
+    idField: "id",
     fields: ["text"],
     processTerm: (term) => {
       const t = term.toLowerCase();
       return STOP_WORDS.has(t) ? null : t;
     },
   });
-  index.addAll(chunks);
+  index.addAll(docs);
   return {
     search: (query, k) =>
       index
         .search(query, { combineWith: "OR" })
         .slice(0, k)
-        .map((r) => ({ chunk_id: String(r.id), score: r.score })),
+        .map((r) => ({ id: String(r.id), score: r.score })),
   };
 }

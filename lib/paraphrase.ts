@@ -14,6 +14,14 @@ export interface Paraphrase {
   model: string;
 }
 
+/** A paraphrases.jsonl row; verdict and reasons come from the faithfulness check, when it ran. */
+export type CheckedParaphrase = Paraphrase & { verdict?: string; reasons?: string[] };
+
+/** Paraphrases with any other verdict were judged unfaithful: they enter no environment and no export. */
+export const KEPT_VERDICTS = ["faithful", "unchecked"];
+export const verdictOf = (p: CheckedParaphrase) => p.verdict ?? "unchecked";
+export const isKept = (p: CheckedParaphrase) => KEPT_VERDICTS.includes(verdictOf(p));
+
 export interface ParaphraseFailure {
   chunk_id: string;
   paragraph_index: number | null;
@@ -59,6 +67,8 @@ export interface ParaphraseOptions {
   /** Further tries for an empty or unchanged answer. Default 2. */
   retries?: number;
   seed?: number;
+  /** A further round for chunks with no kept paraphrase: variants (and seeds) continue after the earlier rounds'. Default 0. */
+  round?: number;
   temperature?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -114,10 +124,11 @@ export async function generateParaphrases(
   const styles = options.styles ?? DEFAULT_STYLES;
   const perStyle = options.perStyle ?? 1;
   const retries = options.retries ?? 2;
+  const first = (options.round ?? 0) * perStyle;
   const jobs = chunks.flatMap((chunk) => {
     const parts: [number | null, string][] = options.byParagraph ? splitParagraphs(chunk.text).map((p, i) => [i, p]) : [[null, chunk.text]];
     return parts.flatMap(([paragraph_index, text]) =>
-      styles.flatMap((style) => Array.from({ length: perStyle }, (_, variant) => ({ chunk, paragraph_index, text, style, variant }))),
+      styles.flatMap((style) => Array.from({ length: perStyle }, (_, v) => ({ chunk, paragraph_index, text, style, variant: first + v }))),
     );
   });
   let done = 0;

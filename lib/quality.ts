@@ -780,13 +780,15 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
       if (options.signal?.aborted) throw options.signal.reason;
     }
   }
+  // Cheap checks first: only rows they judge faithful are embedded (a copy or a refusal needs no drift check).
+  const drift = (i: number) => checks[i].verdict === "faithful";
   if (options.embedder) {
-    const texts = [...new Set(pairs.flatMap((pair, i) => (checks[i].verdict === "refusal" ? [] : [pair.original, checks[i].text])))];
+    const texts = [...new Set(pairs.flatMap((pair, i) => (drift(i) ? [pair.original, checks[i].text] : [])))];
     const vectors = texts.length ? await options.embedder.embed(texts, "passage") : [];
     const byText = new Map(texts.map((s, i) => [s, vectors[i]]));
     pairs.forEach((pair, i) => {
       const check = checks[i];
-      if (check.verdict === "refusal") return;
+      if (!drift(i)) return;
       const similarity = round(dot(byText.get(pair.original)!, byText.get(check.text)!));
       check.scores.similarity = similarity;
       if (similarity < t.minSimilarity) demote(check, `meaning drifted: embedding similarity ${similarity} < ${t.minSimilarity}`);

@@ -1,5 +1,6 @@
 import type { Chunk } from "./chunking";
-import type { CheckedParaphrase } from "./export";
+import type { Coverage } from "./environment";
+import type { CheckedParaphrase } from "./paraphrase";
 import { barSvg, countBy, diffHtml, escapeHtml, histogramSvg, tableHtml } from "./frames";
 import { type Check, VERDICTS } from "./quality";
 import type { Question } from "./questions";
@@ -14,6 +15,8 @@ export interface ReportInput {
   checks: readonly Check[];
   /** The originals the paraphrases rewrote (chunk or paragraph), in the same order. */
   originals: readonly string[];
+  /** Each environment mode's rows and chunk coverage. */
+  environments: Record<string, Coverage & { rows: number }>;
 }
 
 /** Rows shown side by side with their original: the least faithful first. */
@@ -68,6 +71,11 @@ export async function qualityReport(input: ReportInput): Promise<string> {
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
 <p>${input.chunks.length} chunks, ${questions.length} question rows, ${paraphrases.length} paraphrases, made by ${escapeHtml(input.generator)}.</p>
+${section(
+  "Search environments",
+  "<p>Every mode holds every chunk. In the paraphrased mode a chunk with no kept paraphrase is searched through its original text.</p>",
+  tableHtml(Object.entries(input.environments).map(([mode, e]) => ({ mode, rows: e.rows, chunks: e.chunks, "chunks with a kept paraphrase": e.by_paraphrase, "chunks through their original only": e.by_original_only }))),
+)}
 ${section(
   "Paraphrases by verdict",
   tableHtml([verdicts]),

@@ -2,13 +2,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Chunk } from "./chunking";
 import { createEmbedder, type Embedder } from "./embedders";
+import { type EnvRow, envDir, type Mode, originalRow } from "./environment";
 import { KitError } from "./errors";
 import { readJsonl } from "./files";
 import { buildLexicalIndex, type Hit } from "./lexical";
-import { assertEmbedder, loadIndex, searchIndex } from "./vector-index";
+import { assertEmbedder, loadIndex, searchIndex, type VectorIndex } from "./vector-index";
 
 /**
- * bm25: lexical, the default because it measures best with the offline embedder;
+ * bm25: lexical, the default because it measures best with the offline embedder in every mode;
  * dense: the FAISS index with its embedder (the one to pick with a strong embedding model);
  * hybrid: reciprocal rank fusion of the two.
  */
@@ -16,13 +17,18 @@ export const RETRIEVERS = ["bm25", "dense", "hybrid"] as const;
 export type Retriever = (typeof RETRIEVERS)[number];
 export const DEFAULT_RETRIEVER: Retriever = "bm25";
 
-export interface SearchResult extends Hit {
-  text: string;
+/** A hit: the row the agent reads (text) and the chunk a reward checks (chunk_id). */
+export interface SearchResult extends EnvRow {
+  score: number;
 }
 
 export interface Searcher {
   retriever: Retriever;
-  chunks: Map<string, Chunk>;
+  /** Spec of the embedder the FAISS index was built with (null without an index). */
+  embedder: string | null;
+  /** The searchable rows by row_id. */
+  rows: ReadonlyMap<string, EnvRow>;
+  /** Top-k hits per query, best first, each from a different chunk. */
   search(queries: readonly string[], k: number): Promise<SearchResult[][]>;
   close(): Promise<void>;
 }
@@ -39,56 +45,114 @@ const RRF_K = 60;
 // Each retriever contributes this many candidates per wanted hit to the fusion.
 const FUSION_DEPTH = 4;
 
-/** Opens the index folder written by `kit index` (and the chunks it names) for searching. */
-export async function openSearch(indexDir: string, options: SearchOptions = {}): Promise<Searcher> {
-  const retriever = options.retriever ?? DEFAULT_RETRIEVER;
-  if (!RETRIEVERS.includes(retriever)) throw new KitError(`unknown retriever "${retriever}": use ${RETRIEVERS.join(", ")}`);
-  const index = loadIndex(indexDir);
-  const chunks = loadIndexedChunks(indexDir, index.manifest.chunks);
-  const lexical = retriever === "dense" ? undefined : buildLexicalIndex([...chunks.values()]);
-  let embedder: Embedder | undefined;
-  if (retriever !== "bm25") {
-    const spec = options.embedder ?? index.manifest.embedder;
-    assertEmbedder(index.manifest, spec, indexDir);
-    embedder = await createEmbedder(spec, { ollamaHost: options.ollamaHost });
-  }
+export function assertRetriever(retriever: string): Retriever {
+  if (!(RETRIEVERS as readonly string[]).includes(retriever)) throw new KitError(`unknown retriever "${retriever}": use ${RETRIEVERS.join(", ")}`);
+  return retriever as Retriever;
+}
 
-  const dense = async (queries: readonly string[], k: number) => searchIndex(index, await embedder!.embed([...queries], "query"), k);
-  const bm25 = (queries: readonly string[], k: number) => queries.map((q) => lexical!.search(q, k));
+/**
+ * Searches rows in memory: BM25 needs only the rows; dense and hybrid need the FAISS index over the
+ * rows (ids = row ids) and the embedder that built it. No folder is needed.
+ */
+export function createSearcher(rows: readonly EnvRow[], options: { retriever?: Retriever; index?: VectorIndex; embedder?: Embedder } = {}): Searcher {
+  const retriever = assertRetriever(options.retriever ?? DEFAULT_RETRIEVER);
+  const { index, embedder } = options;
+  if (retriever !== "bm25") {
+    if (!(index && embedder)) throw new KitError(`the ${retriever} retriever needs a FAISS index and its embedder; use --retriever bm25 or build the index`);
+    assertEmbedder(index.manifest, embedder.spec, "in memory");
+  }
+  const byId = new Map(rows.map((r) => [r.row_id, r]));
+  const lexical = retriever === "dense" ? undefined : buildLexicalIndex(rows.map((r) => ({ id: r.row_id, text: r.text })));
+  // Hits are distinct chunks, so each retriever is asked deep enough to find k of them.
+  const perChunk = mostRowsPerChunk(rows);
+
+  const dense = async (queries: readonly string[], depth: number): Promise<Hit[][]> => searchIndex(index!, await embedder!.embed([...queries], "query"), depth);
+  const bm25 = (queries: readonly string[], depth: number): Hit[][] => queries.map((q) => lexical!.search(q, depth));
+  const ranked = async (queries: readonly string[], k: number): Promise<Hit[][]> => {
+    if (retriever === "bm25") return bm25(queries, k * perChunk);
+    if (retriever === "dense") return dense(queries, k * perChunk);
+    const depth = k * FUSION_DEPTH * perChunk;
+    const [d, l] = [await dense(queries, depth), bm25(queries, depth)];
+    return queries.map((_, i) => fuseRanks([d[i], l[i]], depth));
+  };
 
   return {
     retriever,
-    chunks,
+    embedder: index?.manifest.embedder ?? null,
+    rows: byId,
     async search(queries, k) {
-      let hits: Hit[][];
-      if (retriever === "bm25") hits = bm25(queries, k);
-      else if (retriever === "dense") hits = await dense(queries, k);
-      else {
-        const depth = k * FUSION_DEPTH;
-        const [d, l] = [await dense(queries, depth), bm25(queries, depth)];
-        hits = queries.map((_, i) => fuseRanks([d[i], l[i]], k));
-      }
-      return hits.map((row) => row.map((h) => ({ ...h, text: chunks.get(h.chunk_id)?.text ?? "" })));
+      if (!Number.isInteger(k) || k < 1) throw new KitError(`k (results per query) must be a positive integer, got ${k}`);
+      return (await ranked(queries, k)).map((hits) => distinctChunks(hits, byId, k));
     },
     close: async () => embedder?.close?.(),
   };
 }
 
-/** Reciprocal rank fusion: each list adds 1 / (RRF_K + rank) to the chunks it ranks. */
+/**
+ * Opens a folder for searching: an environment folder (env/<mode>/, rows.jsonl beside the index) or an
+ * index folder written by `kit index` (its rows are the chunks of the chunks.jsonl it names).
+ * `options.shared` may be an open embedder to use (it is not closed with the searcher).
+ */
+export async function openSearch(dir: string, options: SearchOptions & { shared?: Embedder } = {}): Promise<Searcher> {
+  const retriever = assertRetriever(options.retriever ?? DEFAULT_RETRIEVER);
+  const { index, rows } = loadSearchFolder(dir);
+  if (retriever === "bm25") return createSearcher(rows, { retriever, index });
+  const spec = options.shared?.spec ?? options.embedder ?? index.manifest.embedder;
+  assertEmbedder(index.manifest, spec, dir);
+  const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost }));
+  const searcher = createSearcher(rows, { retriever, index, embedder });
+  return options.shared ? { ...searcher, close: async () => {} } : searcher;
+}
+
+/** The FAISS index of a folder and the rows its ids refer to, every id checked to have one. */
+export function loadSearchFolder(dir: string): { index: VectorIndex; rows: EnvRow[] } {
+  const index = loadIndex(dir);
+  const rowsPath = index.manifest.chunks;
+  if (!rowsPath) throw new KitError(`index ${dir} does not name its chunks file; rebuild it with kit index --chunks FILE`);
+  const file = path.resolve(dir, rowsPath);
+  if (!fs.existsSync(file)) throw new KitError(`index ${dir} refers to ${file}, which is missing; run kit chunk again or rebuild the index`);
+  const rows = readJsonl<EnvRow | Chunk>(file).map((r) => ("row_id" in r ? r : originalRow(r)));
+  const known = new Set(rows.map((r) => r.row_id));
+  const stray = index.ids.find((id) => !known.has(id));
+  if (stray !== undefined) throw new KitError(`index ${dir}: row ${stray} of ids.json is not in ${file}; the two come from different builds: rebuild the index`);
+  return { index, rows };
+}
+
+/** Opens the environment `mode` of a dataset folder written by kit build. */
+export function openEnvironment(dataset: string, mode: Mode, options: SearchOptions & { shared?: Embedder } = {}): Promise<Searcher> {
+  const dir = envDir(dataset, mode);
+  if (!fs.existsSync(dir)) throw new KitError(`${dataset} has no environment ${mode} (${dir}); run kit build --out ${dataset} again`);
+  return openSearch(dir, options);
+}
+
+/** Reciprocal rank fusion: each list adds 1 / (RRF_K + rank) to the ids it ranks. */
 export function fuseRanks(lists: readonly Hit[][], k: number): Hit[] {
   const scores = new Map<string, number>();
   for (const list of lists) {
-    list.forEach((hit, rank) => scores.set(hit.chunk_id, (scores.get(hit.chunk_id) ?? 0) + 1 / (RRF_K + rank + 1)));
+    list.forEach((hit, rank) => scores.set(hit.id, (scores.get(hit.id) ?? 0) + 1 / (RRF_K + rank + 1)));
   }
   return [...scores]
-    .map(([chunk_id, score]) => ({ chunk_id, score }))
+    .map(([id, score]) => ({ id, score }))
     .sort((a, b) => b.score - a.score)
     .slice(0, k);
 }
 
-function loadIndexedChunks(indexDir: string, chunksPath: string | undefined): Map<string, Chunk> {
-  if (!chunksPath) throw new KitError(`index ${indexDir} does not name its chunks file; rebuild it with kit index --chunks FILE`);
-  const file = path.resolve(indexDir, chunksPath);
-  if (!fs.existsSync(file)) throw new KitError(`index ${indexDir} refers to ${file}, which is missing; run kit chunk again or rebuild the index`);
-  return new Map(readJsonl<Chunk>(file).map((c) => [c.chunk_id, c]));
+/** The best row of each chunk, k chunks at most: a second rewording of a chunk already shown tells the agent nothing new. */
+function distinctChunks(hits: readonly Hit[], rows: ReadonlyMap<string, EnvRow>, k: number): SearchResult[] {
+  const seen = new Set<string>();
+  const out: SearchResult[] = [];
+  for (const hit of hits) {
+    const row = rows.get(hit.id)!;
+    if (seen.has(row.chunk_id)) continue;
+    seen.add(row.chunk_id);
+    out.push({ ...row, score: hit.score });
+    if (out.length === k) break;
+  }
+  return out;
+}
+
+function mostRowsPerChunk(rows: readonly EnvRow[]): number {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.chunk_id, (counts.get(r.chunk_id) ?? 0) + 1);
+  return Math.max(1, ...counts.values());
 }

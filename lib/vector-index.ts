@@ -14,24 +14,25 @@ export interface IndexManifest {
   /** FAISS factory string: Flat, HNSW<M> or IVF<n>,Flat. */
   factory: string;
   count: number;
-  /** File (in the index folder) holding the chunk id of each row. */
+  /** File (in the index folder) holding the id of each row: a chunk id, or an environment's row id. */
   ids: string;
-  /** The chunks.jsonl the ids refer to, relative to the index folder. */
+  /** The JSONL of the rows' texts (chunks.jsonl or an environment's rows.jsonl), relative to the index folder. */
   chunks?: string;
   kit_version: string;
 }
 
 export interface VectorIndex {
   faiss: Index;
-  /** Row -> chunk id. Several rows may share a chunk (an index over paraphrases of the chunks). */
+  /** Row -> id. Rows sharing an id count as one hit. */
   ids: string[];
   manifest: IndexManifest;
-  /** Most rows any one chunk has; search asks FAISS for this many times k to return k distinct chunks. */
+  /** Most rows any one id has; search asks FAISS for this many times k to return k distinct ids. */
   rowsPerChunk: number;
 }
 
+/** A row of the index: its id (a chunk id, or an environment's row id) and its inner product with the query. */
 export interface SearchHit {
-  chunk_id: string;
+  id: string;
   score: number;
 }
 
@@ -129,22 +130,24 @@ function flatten(vectors: readonly Float32Array[], from: number, to: number): nu
 }
 
 /**
- * Writes index.faiss, ids.json and manifest.json into a temp folder next to `dir` and then swaps it
- * in, so `dir` holds either the previous complete index or the new one, never a mix.
- * `chunks` is the path of the chunks.jsonl the ids refer to, relative to `dir` (so the two can move together).
+ * Writes index.faiss, ids.json, manifest.json and any `files` (name -> content) into a temp folder next to
+ * `dir` and then swaps it in, so `dir` holds either the previous complete folder or the new one, never a mix.
+ * `chunks` is the path of the JSONL the ids refer to, relative to `dir` (so the two can move together);
+ * it may be one of `files`.
  */
-export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string } = {}): void {
+export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; files?: Record<string, string> } = {}): void {
   const target = path.resolve(dir);
+  const files = options.files ?? {};
   if (fs.existsSync(target)) {
     if (!fs.statSync(target).isDirectory()) throw new KitError(`cannot save the index to ${dir}: it is a file; choose a folder path`);
-    const foreign = fs.readdirSync(target).filter((f) => !INDEX_FILES.includes(f));
+    const foreign = fs.readdirSync(target).filter((f) => !INDEX_FILES.includes(f) && !(f in files));
     // Replacing the folder would delete these, so refuse rather than guess.
     if (foreign.length) throw new KitError(`cannot save the index to ${dir}: it holds other files (${foreign.slice(0, 3).join(", ")}); give the index its own folder`);
   }
   const manifest: IndexManifest = { ...index.manifest };
   delete manifest.chunks;
   if (options.chunks !== undefined) {
-    if (!fs.existsSync(path.resolve(target, options.chunks))) {
+    if (!(options.chunks in files) && !fs.existsSync(path.resolve(target, options.chunks))) {
       throw new KitError(`chunks file ${options.chunks} (relative to the index folder ${dir}) does not exist; pass the chunks.jsonl the index was built from`);
     }
     manifest.chunks = options.chunks;
@@ -158,6 +161,7 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
     fs.mkdirSync(tmp);
     index.faiss.write(path.join(tmp, INDEX_FILE));
     writeFileAtomic(path.join(tmp, IDS_FILE), JSON.stringify(index.ids));
+    for (const [name, content] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), content);
     writeFileAtomic(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
     const replacing = fs.existsSync(target);
     if (replacing) fs.renameSync(target, old);
@@ -192,7 +196,7 @@ export function loadIndex(dir: string): VectorIndex {
   if (manifest.metric !== "inner_product") throw new KitError(`index folder ${dir}: manifest.json metric is ${JSON.stringify(manifest.metric)}, the kit only reads "inner_product"; rebuild the index`);
   if (!fs.existsSync(path.join(dir, manifest.ids))) throw new KitError(`index folder ${dir} has no ${manifest.ids}; rebuild the index`);
   const ids = readJson(dir, manifest.ids);
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) throw new KitError(`index folder ${dir}: ${manifest.ids} is not an array of chunk ids; rebuild the index`);
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) throw new KitError(`index folder ${dir}: ${manifest.ids} is not an array of ids; rebuild the index`);
   if (ids.length !== manifest.count) throw new KitError(`index folder ${dir}: ${manifest.ids} has ${ids.length} ids but manifest.json says ${manifest.count}; rebuild the index`);
   let faiss: Index;
   try {
@@ -227,7 +231,7 @@ export function assertEmbedder(manifest: IndexManifest, spec: string, dir: strin
   }
 }
 
-/** Top-k distinct chunks (best first, score = inner product of the best row) for each query; k is clamped to the index size. */
+/** Top-k distinct ids (best first, score = inner product of the best row) for each query; k is clamped to the index size. */
 export function searchIndex(index: VectorIndex, queries: Float32Array | readonly Float32Array[], k: number): SearchHit[][] {
   if (!Number.isInteger(k) || k < 1) throw new KitError(`k (results per query) must be a positive integer, got ${k}`);
   const list = queries instanceof Float32Array ? [queries] : queries;
@@ -250,7 +254,7 @@ export function searchIndex(index: VectorIndex, queries: Float32Array | readonly
         const id = index.ids[labels[r]];
         if (labels[r] < 0 || seen.has(id)) continue;
         seen.add(id);
-        hits.push({ chunk_id: id, score: distances[r] });
+        hits.push({ id, score: distances[r] });
       }
       results.push(hits);
     }

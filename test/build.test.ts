@@ -69,8 +69,8 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator\n  chunks \d+ \| questions \d+ accepted/);
-  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, paraphrase_index [\d.]+s, report [\d.]+s/);
-  for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index_paraphrased/index.faiss", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
+  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, coverage_rounds [\d.]+s, environments [\d.]+s, report [\d.]+s/);
+  for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
   assert.ok(seed.length > 20);
   assert.equal(Object.keys(seed[0]), ["chunk_id", "question", "answer", "difficulty"]);
@@ -80,10 +80,14 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const paraphrases = readJsonl<{ chunk_id: string; style: string; model: string; verdict: string; reasons: string[] }>(path.join(out, "paraphrases.jsonl"));
   assert.equal([...new Set(paraphrases.map((p) => p.style))], ["reworded", "reordered", "condensed"]);
   assert.ok(paraphrases.every((p) => ["faithful", "hallucinated", "refusal", "copy"].includes(p.verdict) && Array.isArray(p.reasons)));
-  const manifest = JSON.parse(read(out, "faiss_index_paraphrased/manifest.json"));
-  assert.is(manifest.count, paraphrases.filter((p) => p.verdict === "faithful").length, "only faithful paraphrases are indexed");
+  const manifest = JSON.parse(read(out, "env/merged/manifest.json"));
+  const chunks = readJsonl(path.join(out, "chunks.jsonl")).length;
+  assert.is(manifest.count, chunks + paraphrases.filter((p) => p.verdict === "faithful").length, "the chunks and the faithful paraphrases");
   assert.is(manifest.embedder, EMBEDDER);
+  assert.match(stdout, new RegExp(`environments \\(.*\\): original ${chunks} rows, paraphrased \\d+ rows, merged ${manifest.count} rows; all cover ${chunks} chunks, \\d+ of them through a kept paraphrase`));
   const build = JSON.parse(read(out, "build.json"));
+  assert.equal(Object.keys(build.environments), ["original", "paraphrased", "merged"]);
+  assert.is(build.environments.paraphrased.covered, chunks);
   assert.is(build.generator.model, "builtin");
   assert.is(build.counts.questions_accepted, seed.length);
 });

@@ -65,7 +65,7 @@ test("search --queries writes one line per query, in input order, ignoring other
   assert.equal(rows.map((x) => x.id), ["b", 7]);
   assert.is(rows[0].hits.length, 2);
   assert.match(rows[0].hits[0].text, /99 ampere-hours/);
-  assert.equal(Object.keys(rows[0].hits[0]), ["chunk_id", "score", "text"]);
+  assert.equal(Object.keys(rows[0].hits[0]), ["row_id", "chunk_id", "kind", "paraphrase_id", "style", "text", "score"]);
 });
 
 test("check-paraphrases: one verdict line per CSV row, in order, and the counts", () => {

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
 import { KitError } from "../lib/errors";
 import { evaluateRetrieval, formatEvaluation, parseKs, type RetrievalEvaluation, scoreRankings } from "../lib/evaluate";
-import { type CheckedParaphrase, KEPT_VERDICTS, verdictOf } from "../lib/export";
+import { type CheckedParaphrase, KEPT_VERDICTS, verdictOf } from "../lib/paraphrase";
 import { readJsonl } from "../lib/files";
 import { buildLexicalIndex } from "../lib/lexical";
 import { hashedEmbedding, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
@@ -59,15 +59,20 @@ test("parseKs", () => {
   for (const bad of ["", "0", "1,x", "2.5"]) assert.throws(() => parseKs(bad), (e: Error) => e instanceof KitError && /--k must be comma-separated integers >= 1/.test(e.message));
 });
 
-test("every retriever is scored on questions and paraphrases, and eval.json holds the result", () => {
+test("every retriever is scored on questions in every mode and on paraphrases, and eval.json holds the result", () => {
   const questions = readJsonl<{ status: string }>(path.join(dataset, "questions.jsonl")).filter((q) => q.status === "accepted");
   const paraphrases = readJsonl<CheckedParaphrase>(path.join(dataset, "paraphrases.jsonl")).filter((p) => KEPT_VERDICTS.includes(verdictOf(p)));
   assert.ok(paraphrases.length > 0);
-  assert.is(evaluation.questions.queries, questions.length);
+  assert.equal(Object.keys(evaluation.questions), ["original", "paraphrased", "merged"]);
+  for (const set of Object.values(evaluation.questions)) assert.is(set.queries, questions.length);
   assert.is(evaluation.paraphrases.queries, paraphrases.length);
   assert.equal(evaluation.ks, [1, 5, 10]);
   assert.is(evaluation.embedder, "ollama:nomic-embed-text");
-  for (const set of [evaluation.questions, evaluation.paraphrases]) {
+  for (const mode of ["original", "paraphrased", "merged"] as const) {
+    const mrr = (r: "dense" | "bm25" | "hybrid") => evaluation.questions[mode].retrievers[r].mrr;
+    assert.is(mrr(evaluation.best[mode]), Math.max(mrr("dense"), mrr("bm25"), mrr("hybrid")));
+  }
+  for (const set of [...Object.values(evaluation.questions), evaluation.paraphrases]) {
     assert.equal(Object.keys(set.retrievers), ["dense", "bm25", "hybrid"]);
     for (const s of Object.values(set.retrievers)) {
       const r = [s.recall["1"], s.recall["5"], s.recall["10"]];
@@ -99,26 +104,28 @@ test("dense scores match a brute-force search over the server's embeddings; BM25
   });
   const targets = questions.map((q) => q.chunk_id);
   const expected = scoreRankings(targets, dense, [1, 5, 10]);
-  assert.equal(evaluation.questions.retrievers.dense.recall, expected.recall);
-  assert.ok(approx(evaluation.questions.retrievers.dense.mrr, expected.mrr));
+  assert.equal(evaluation.questions.original.retrievers.dense.recall, expected.recall);
+  assert.ok(approx(evaluation.questions.original.retrievers.dense.mrr, expected.mrr));
 
-  const lexical = buildLexicalIndex(chunks);
-  const bm25 = scoreRankings(targets, questions.map((q) => lexical.search(q.question, 10).map((h) => h.chunk_id)), [1, 5, 10]);
-  assert.equal(evaluation.questions.retrievers.bm25.recall, bm25.recall);
+  const lexical = buildLexicalIndex(chunks.map((c) => ({ id: c.chunk_id, text: c.text })));
+  const bm25 = scoreRankings(targets, questions.map((q) => lexical.search(q.question, 10).map((h) => h.id)), [1, 5, 10]);
+  assert.equal(evaluation.questions.original.retrievers.bm25.recall, bm25.recall);
 });
 
-test("the table names every set and retriever with its scores", () => {
+test("the table names every set, mode and retriever with its scores, and the best retriever per mode", () => {
   const table = formatEvaluation(evaluation);
   const lines = table.split("\n");
   assert.match(lines[0], `retrieval on ${dataset} (dense: ollama:nomic-embed-text`);
-  assert.match(lines[1], /queries\s+retriever\s+R@1\s+R@5\s+R@10\s+MRR@10/);
-  assert.is(lines.length, 2 + 6);
-  const q = evaluation.questions.retrievers.hybrid;
-  assert.match(lines[4], new RegExp(`^\\s+hybrid\\s+${q.recall["1"].toFixed(3)}\\s+${q.recall["5"].toFixed(3)}\\s+${q.recall["10"].toFixed(3)}\\s+${q.mrr.toFixed(3)}$`));
-  assert.match(lines[5], new RegExp(`^paraphrases \\(${evaluation.paraphrases.queries}\\)\\s+dense`));
+  assert.match(lines[1], /queries\s+mode\s+retriever\s+R@1\s+R@5\s+R@10\s+MRR@10/);
+  assert.is(lines.length, 2 + 3 * 3 + 3 + 1);
+  assert.match(lines[5], /^questions \(\d+\)\s+paraphrased\s+dense/);
+  const q = evaluation.questions.paraphrased.retrievers.hybrid;
+  assert.match(lines[7], new RegExp(`^\\s+hybrid\\s+${q.recall["1"].toFixed(3)}\\s+${q.recall["5"].toFixed(3)}\\s+${q.recall["10"].toFixed(3)}\\s+${q.mrr.toFixed(3)}$`));
+  assert.match(lines[11], new RegExp(`^paraphrases \\(${evaluation.paraphrases.queries}\\)\\s+original\\s+dense`));
+  assert.is(lines[14], `best retriever by MRR: original ${evaluation.best.original}, paraphrased ${evaluation.best.paraphrased}, merged ${evaluation.best.merged}`);
 });
 
-test("unfaithful paraphrases are not queries; custom ks; progress; a missing index names its build stage", async () => {
+test("unfaithful paraphrases are not queries; custom ks; progress; a missing environment says how to make it", async () => {
   const dir = path.join(tmp, "verdicts");
   fs.cpSync(dataset, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}cache`) });
   // The index manifest refers to ../chunks.jsonl, which the copy carries along.
@@ -128,19 +135,19 @@ test("unfaithful paraphrases are not queries; custom ks; progress; a missing ind
   const progress: [number, number][] = [];
   const result = await evaluateRetrieval({ dataset: dir, ks: [3, 1], ollamaHost: server.url, onProgress: (done, total) => progress.push([done, total]) });
   assert.is(result.paraphrases.queries, Math.ceil(rows.length / 2));
-  const total = 3 * (result.questions.queries + result.paraphrases.queries);
+  const total = 3 * (3 * result.questions.original.queries + result.paraphrases.queries);
   assert.ok(progress.every(([done, t], i) => t === total && done > (progress[i - 1]?.[0] ?? 0)), "one running total over every retriever and query set");
   assert.equal(progress.at(-1), [total, total]);
   assert.equal(result.ks, [1, 3]);
-  assert.equal(Object.keys(result.questions.retrievers.bm25.recall), ["1", "3"]);
+  assert.equal(Object.keys(result.questions.merged.retrievers.bm25.recall), ["1", "3"]);
 
-  fs.rmSync(path.join(dir, "faiss_index"), { recursive: true });
+  fs.rmSync(path.join(dir, "env", "merged"), { recursive: true });
   try {
     await evaluateRetrieval({ dataset: dir, ollamaHost: server.url });
     assert.unreachable("expected a KitError");
   } catch (e) {
     assert.instance(e, KitError);
-    assert.is((e as Error).message, `${dir} has no faiss_index; it is written by the index stage of kit build: run kit build --out ${dir} again`);
+    assert.is((e as Error).message, `${dir} has no environment merged (${path.join(dir, "env", "merged")}); run kit build --out ${dir} again`);
   }
 });
 

@@ -26,7 +26,7 @@ test.before(async () => {
   const corpus = path.join(tmp, "apollo-part.md");
   fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 16_000));
   // Asynchronously: the test server answering the build's embedding requests lives in this process.
-  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", EMBEDDER, "--ollama-host", server.url, "--index-all-paraphrases"];
+  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", EMBEDDER, "--ollama-host", server.url];
   const child = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -174,11 +174,12 @@ test("Debian's python3-faiss reads both exported indexes, with ids.json as their
     "    index = faiss.read_index(d + '/index.faiss')",
     "    ids = json.load(open(d + '/ids.json'))",
     "    manifest = json.load(open(d + '/manifest.json'))",
-    "    _, rows = index.search(index.reconstruct_n(0, index.ntotal), 1)",
-    "    out.append({'ntotal': index.ntotal, 'd': index.d, 'ids': len(ids), 'count': manifest['count'], 'dimension': manifest['dimension'], 'self_hits': int(sum(int(r[0]) == i or ids[int(r[0])] == ids[i] for i, r in enumerate(rows)))})",
+    "    scores, rows = index.search(index.reconstruct_n(0, index.ntotal), 1)",
+    "    # a row finds itself, or a row with the same text (the same unit vector)",
+    "    out.append({'ntotal': index.ntotal, 'd': index.d, 'ids': len(ids), 'count': manifest['count'], 'dimension': manifest['dimension'], 'self_hits': int(sum(int(r[0]) == i or s[0] > 0.9999 for i, (r, s) in enumerate(zip(rows, scores))))})",
     "print(json.dumps(out))",
   ].join("\n");
-  const dirs = ["faiss_index", "faiss_index_paraphrased"].map((d) => path.join(tmp, "hf", "main", d));
+  const dirs = ["faiss_index", "env/merged"].map((d) => path.join(tmp, "hf", "main", d));
   const run = spawnSync("/usr/bin/python3", ["-c", script, ...dirs], { encoding: "utf8" });
   assert.is(run.status, 0, run.stderr);
   const [chunkIndex, paraphraseIndex] = JSON.parse(run.stdout);
@@ -189,6 +190,11 @@ test("Debian's python3-faiss reads both exported indexes, with ids.json as their
   const manifest = JSON.parse(fs.readFileSync(path.join(dirs[0], "manifest.json"), "utf8"));
   assert.is(manifest.embedder, EMBEDDER);
   assert.not.ok("chunks" in manifest, "the manifest no longer points at a chunks.jsonl the export lacks");
+  // An environment carries its rows: FAISS row i is rows.jsonl line i, with its chunk and paraphrase ids.
+  const envManifest = JSON.parse(fs.readFileSync(path.join(dirs[1], "manifest.json"), "utf8"));
+  const rows = readJsonl<{ row_id: string; chunk_id: string; kind: string; paraphrase_id: string | null }>(path.join(dirs[1], envManifest.chunks));
+  assert.equal(rows.map((r) => r.row_id), JSON.parse(fs.readFileSync(path.join(dirs[1], "ids.json"), "utf8")));
+  assert.ok(rows.every((r) => (r.kind === "paraphrase" ? r.paraphrase_id === r.row_id : r.paraphrase_id === null && r.row_id === r.chunk_id)));
 });
 
 test("the split is by chunk, exact in size and the same for the same seed", async () => {
@@ -241,13 +247,13 @@ test("a missing file names the kit build stage that writes it, and nothing is wr
     ["paraphrases.jsonl", "the paraphrase stage"],
     ["questions.jsonl", "the questions stage"],
     ["chunks.jsonl", "the chunk stage"],
-    ["faiss_index_paraphrased", "the paraphrase index stage"],
+    ["env/paraphrased", "the environments stage"],
     ["build.json", "the last step"],
   ];
   for (const [file, stage] of cases) {
-    const dir = copyDataset(`missing-${file}`);
+    const dir = copyDataset(`missing-${file.replace("/", "-")}`);
     fs.rmSync(path.join(dir, file), { recursive: true });
-    const out = path.join(tmp, "hf", `missing-${file}`);
+    const out = path.join(tmp, "hf", `missing-${file.replace("/", "-")}`);
     assert.is(kitError(() => exportDataset({ dataset: dir, out })), `${dir} has no ${file}; it is written by ${stage} of kit build: run kit build --out ${dir} again`);
     assert.not.ok(fs.existsSync(out));
   }
@@ -279,7 +285,8 @@ test("paraphrases judged unfaithful are left out and counted in the card", async
   ]);
   const card = fs.readFileSync(path.join(out, "README.md"), "utf8");
   assert.match(card, `| paraphrase verdict: unfaithful | ${rows.length - kept.length} |`);
-  assert.match(card, `has ${rows.length} rows, one per paraphrase the build wrote, including those the \`paraphrases\` config leaves out`);
+  const merged = JSON.parse(fs.readFileSync(path.join(dir, "env/merged/manifest.json"), "utf8"));
+  assert.match(card, `- \`env/merged\`: ${merged.rows} rows, the chunks, plus every kept paraphrase as a distractor; ${merged.coverage.by_paraphrase} of ${merged.coverage.chunks} chunks appear through a kept paraphrase.`);
 });
 
 test("bad options are one-line errors", () => {

@@ -19,7 +19,7 @@ async function report(): Promise<string> {
   const paraphrases = texts.map((text, i) => ({ paraphrase_id: `chunk_1_s_${i + 1}`, chunk_id: "chunk_1", paragraph_index: null, style: ["reworded", "reordered", "condensed"][i], text, model: "test" }));
   const checks = texts.map((t) => checkParaphrase(HOSTILE, t));
   const questions: Question[] = [{ id: "chunk_1_q1", chunk_id: "chunk_1", question: "When did <i>it</i> fail?", answer: "55:54:53", difficulty: "easy", window: ["chunk_1"], model: "test", prompt_version: "v", status: "rejected", reason: "<script>x</script>" }];
-  return qualityReport({ title: "Quality <report>", generator: "test", chunks, questions, paraphrases, checks, originals: texts.map(() => HOSTILE) });
+  return qualityReport({ title: "Quality <report>", generator: "test", chunks, questions, paraphrases, checks, originals: texts.map(() => HOSTILE), environments: { paraphrased: { rows: 1, chunks: 1, covered: 1, by_paraphrase: 1, by_original_only: 0 } } });
 }
 
 test("corpus and model text is escaped, and the charts are inline SVG", async () => {

@@ -32,7 +32,7 @@ const IDS = VECTORS.map((_, i) => `chunk_${i + 1}`);
 const QUERIES = randomUnitVectors(20, DIM, 2);
 
 function bruteForce(query: Float32Array, k: number): SearchHit[] {
-  return VECTORS.map((v, i) => ({ chunk_id: IDS[i], score: v.reduce((sum, x, j) => sum + x * query[j], 0) }))
+  return VECTORS.map((v, i) => ({ id: IDS[i], score: v.reduce((sum, x, j) => sum + x * query[j], 0) }))
     .sort((a, b) => b.score - a.score)
     .slice(0, k);
 }
@@ -71,7 +71,7 @@ test("Flat returns the exact neighbours, best first, with inner-product scores",
   assert.is(results.length, QUERIES.length);
   results.forEach((hits, q) => {
     const expected = bruteForce(QUERIES[q], 10);
-    assert.equal(hits.map((h) => h.chunk_id), expected.map((h) => h.chunk_id));
+    assert.equal(hits.map((h) => h.id), expected.map((h) => h.id));
     hits.forEach((h, r) => assert.ok(Math.abs(h.score - expected[r].score) < 1e-5, `score of rank ${r}`));
   });
 });
@@ -81,7 +81,7 @@ test("one query vector gives one result list; k above the count is clamped", () 
   const results = searchIndex(index, QUERIES[0], 50);
   assert.is(results.length, 1);
   assert.is(results[0].length, 5);
-  assert.equal(new Set(results[0].map((h) => h.chunk_id)), new Set(IDS.slice(0, 5)));
+  assert.equal(new Set(results[0].map((h) => h.id)), new Set(IDS.slice(0, 5)));
 });
 
 test("many queries (more than one faiss call) match one-by-one search", () => {
@@ -91,7 +91,7 @@ test("many queries (more than one faiss call) match one-by-one search", () => {
   assert.is(batched.length, many.length);
   for (const q of [0, 2047, 2048, 2499]) {
     const alone = searchIndex(index, many[q], 3)[0];
-    assert.equal(batched[q].map((h) => h.chunk_id), alone.map((h) => h.chunk_id), `query ${q}`);
+    assert.equal(batched[q].map((h) => h.id), alone.map((h) => h.id), `query ${q}`);
     // Batches go through BLAS, single queries not: scores agree to float precision only.
     batched[q].forEach((h, r) => assert.ok(Math.abs(h.score - alone[r].score) < 1e-5, `query ${q} rank ${r} score`));
   }
@@ -101,11 +101,11 @@ test("HNSW32 finds each stored vector first and nearly all exact neighbours", ()
   const index = build("HNSW32");
   assert.is(index.faiss.ntotal(), VECTORS.length);
   const self = searchIndex(index, VECTORS.slice(0, 50), 1);
-  self.forEach((hits, i) => assert.is(hits[0].chunk_id, IDS[i]));
+  self.forEach((hits, i) => assert.is(hits[0].id, IDS[i]));
   let found = 0;
   searchIndex(index, QUERIES, 10).forEach((hits, q) => {
-    const exact = new Set(bruteForce(QUERIES[q], 10).map((h) => h.chunk_id));
-    found += hits.filter((h) => exact.has(h.chunk_id)).length;
+    const exact = new Set(bruteForce(QUERIES[q], 10).map((h) => h.id));
+    found += hits.filter((h) => exact.has(h.id)).length;
   });
   assert.ok(found / (10 * QUERIES.length) >= 0.9, `recall@10 ${found / (10 * QUERIES.length)}`);
 });
@@ -115,7 +115,7 @@ test("IVF trains on the vectors and finds each stored vector first", () => {
   assert.ok(index.faiss.isTrained());
   assert.is(index.faiss.ntotal(), VECTORS.length);
   searchIndex(index, VECTORS.slice(0, 50), 1).forEach((hits, i) => {
-    assert.is(hits[0].chunk_id, IDS[i]);
+    assert.is(hits[0].id, IDS[i]);
     assert.ok(Math.abs(hits[0].score - 1) < 1e-5);
   });
 });
@@ -139,7 +139,7 @@ test("bad vectors are KitErrors naming the chunk", () => {
   assert.match(kitError(() => build("Flat", [VECTORS[0], VECTORS[1].slice(1)], IDS.slice(0, 2))), "chunk_2 has dimension 31, the first has 32");
 });
 
-test("rows sharing a chunk (a paraphrase index) give distinct chunks, each at its best row's score", () => {
+test("rows sharing an id give distinct ids, each at its best row's score", () => {
   // Three rows per chunk: the 300 vectors grouped into 100 chunks.
   const shared = IDS.map((_, i) => `chunk_${Math.floor(i / 3) + 1}`);
   const index = build("Flat", VECTORS, shared);
@@ -147,10 +147,10 @@ test("rows sharing a chunk (a paraphrase index) give distinct chunks, each at it
     const [hits] = searchIndex(index, q, 5);
     const expected: SearchHit[] = [];
     for (const hit of bruteForce(q, 300)) {
-      const chunk = shared[IDS.indexOf(hit.chunk_id)];
-      if (!expected.some((e) => e.chunk_id === chunk)) expected.push({ chunk_id: chunk, score: hit.score });
+      const chunk = shared[IDS.indexOf(hit.id)];
+      if (!expected.some((e) => e.id === chunk)) expected.push({ id: chunk, score: hit.score });
     }
-    assert.equal(hits.map((h) => h.chunk_id), expected.slice(0, 5).map((e) => e.chunk_id));
+    assert.equal(hits.map((h) => h.id), expected.slice(0, 5).map((e) => e.id));
     hits.forEach((h, i) => assert.ok(Math.abs(h.score - expected[i].score) < 1e-5));
   }
 });
@@ -295,7 +295,7 @@ for (const [factory, pythonClass] of [["Flat", "IndexFlat"], ["HNSW32", "IndexHN
     assert.equal([python.class, python.ntotal, python.d, python.metric_type], [pythonClass, VECTORS.length, DIM, 0]);
     searchIndex(loaded, QUERIES, 64).forEach((hits, q) => {
       const rows = (python.labels[q] as number[]).map((label, r) => ({ label, score: python.distances[q][r] as number })).filter((r) => r.label >= 0);
-      assert.equal(hits.map((h) => h.chunk_id), rows.map((r) => IDS[r.label]), `query ${q}`);
+      assert.equal(hits.map((h) => h.id), rows.map((r) => IDS[r.label]), `query ${q}`);
       hits.forEach((h, r) => assert.ok(Math.abs(h.score - rows[r].score) < 1e-5, `query ${q} rank ${r} score`));
     });
   });

@@ -1,0 +1,139 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { EnvRow } from "./environment";
+import { KitError } from "./errors";
+import type { Searcher } from "./search";
+
+/**
+ * A retrieval server speaking Search-R1's contract (search_r1/search/retrieval_server.py), so verl,
+ * Search-R1 and TRL tool loops call it by URL during rollouts:
+ *   POST /retrieve {"queries": [...], "topk": 3, "return_scores": true}
+ *   -> {"result": [[{"document": {"id", "contents", ...}, "score"}, ...], ...]}, one list per query, in order
+ *   (without return_scores, each list holds the documents alone).
+ * A document also carries chunk_id (what a reward checks), kind, title and text.
+ */
+export interface ServeOptions {
+  port?: number;
+  host?: string;
+  /** Hits per query when a request gives no topk (Search-R1's default is 3). */
+  topk?: number;
+  /** Largest topk a request may ask for. */
+  maxTopk?: number;
+  /** Most queries in one request. */
+  maxQueries?: number;
+  /** Largest request body in bytes. */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_PORT = 8000;
+export const DEFAULT_HOST = "127.0.0.1";
+const DEFAULTS = { topk: 3, maxTopk: 100, maxQueries: 1024, maxBodyBytes: 1 << 20 };
+
+/** A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. */
+export interface SearchR1Document {
+  id: string;
+  contents: string;
+  title: string;
+  text: string;
+  chunk_id: string;
+  kind: EnvRow["kind"];
+}
+
+export function searchR1Document(row: EnvRow): SearchR1Document {
+  // The chunk id is the title: the same for a chunk's original and its paraphrases, so it says nothing of the kind.
+  const title = row.chunk_id;
+  return { id: row.row_id, contents: `"${title}"\n${row.text}`, title, text: row.text, chunk_id: row.chunk_id, kind: row.kind };
+}
+
+class BadRequest extends Error {}
+
+/** Validates a /retrieve body; a message naming the field otherwise. */
+function parseRequest(body: string, limits: typeof DEFAULTS): { queries: string[]; topk: number; scores: boolean } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new BadRequest('body is not valid JSON; send {"queries": ["..."], "topk": 3, "return_scores": true}');
+  }
+  const request = json as { queries?: unknown; topk?: unknown; return_scores?: unknown };
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new BadRequest('body must be a JSON object with "queries"');
+  const { queries, topk = null, return_scores = false } = request;
+  if (!Array.isArray(queries) || !queries.length) throw new BadRequest('"queries" must be a non-empty list of strings');
+  if (queries.length > limits.maxQueries) throw new BadRequest(`"queries" holds ${queries.length} queries; at most ${limits.maxQueries} a request`);
+  if (!queries.every((q) => typeof q === "string" && q.trim())) throw new BadRequest('every entry of "queries" must be a non-empty string');
+  // Search-R1 treats a missing, null or 0 topk as "use the server's default".
+  if (topk !== null && topk !== 0 && !(Number.isInteger(topk) && (topk as number) >= 1 && (topk as number) <= limits.maxTopk)) {
+    throw new BadRequest(`"topk" must be an integer from 1 to ${limits.maxTopk}, got ${JSON.stringify(topk)}`);
+  }
+  if (typeof return_scores !== "boolean") throw new BadRequest('"return_scores" must be true or false');
+  return { queries, topk: (topk as number | null) || limits.topk, scores: return_scores };
+}
+
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > maxBytes) return reject(new BadRequest(`body of ${declared} bytes is over the limit of ${maxBytes}`));
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on("data", (part: Buffer) => {
+      size += part.length;
+      if (size > maxBytes) {
+        reject(new BadRequest(`body is over the limit of ${maxBytes} bytes`));
+        req.pause();
+        return;
+      }
+      parts.push(part);
+    });
+    req.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  // After an error the rest of a request's body may be unread, so that connection is not reused.
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(status >= 400 && { connection: "close" }) });
+  res.end(data);
+}
+
+/** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher. */
+export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
+  const limits = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  if (limits.topk > limits.maxTopk) throw new KitError(`--topk ${limits.topk} is above the largest topk a request may ask for (${limits.maxTopk})`);
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = (req.url ?? "/").split("?")[0];
+      if (url === "/health" && req.method === "GET") return send(res, 200, { status: "ok", ...info });
+      if (url !== "/retrieve") return send(res, 404, { error: `no route ${url}: POST /retrieve or GET /health` });
+      if (req.method !== "POST") return send(res, 405, { error: "use POST /retrieve" });
+      const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
+      const hits = await searcher.search(request.queries, request.topk);
+      const result = hits.map((list) => list.map((hit) => (request.scores ? { document: searchR1Document(hit), score: hit.score } : searchR1Document(hit))));
+      send(res, 200, { result });
+    } catch (err) {
+      if (err instanceof BadRequest || err instanceof KitError) return send(res, 400, { error: err.message });
+      send(res, 500, { error: (err as Error).message });
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(err.code === "EADDRINUSE" ? new KitError(`port ${options.port ?? DEFAULT_PORT} on ${options.host ?? DEFAULT_HOST} is in use; pick another with --port`) : err),
+    );
+    server.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await searcher.close();
+    },
+  };
+}
