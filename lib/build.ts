@@ -10,7 +10,7 @@ import { toJsonl, writeFileAtomic } from "./files";
 import { createGenerator, DEFAULT_GENERATOR } from "./generators";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles } from "./paraphrase";
 import { progressReporter } from "./progress";
-import { type Check, checkParaphrases, paraphraseOriginal, VERDICTS } from "./quality";
+import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
 import { generateQuestions, seedFormat } from "./questions";
 import { qualityReport } from "./report";
 import { buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
@@ -52,6 +52,8 @@ export interface BuildRecord {
   corpus: string;
   parameters: Record<string, unknown>;
   generator: { spec: string; model: string; backend: string };
+  /** What judged the paraphrases: the rules, or the rules and an LLM or NLI judge. */
+  judge: string;
   counts: Record<string, number>;
   failures: Record<string, number>;
   llm_requests: { answered_from_cache: number; sent: number };
@@ -216,9 +218,11 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
         by_paragraph: options.byParagraph ?? false,
         coverage_rounds: rounds,
+        thresholds: DEFAULT_THRESHOLDS,
         seed: options.seed ?? 42,
       },
       generator: { spec: generator.spec, model: generator.model, backend: generator.backend },
+      judge: "rules",
       counts: {
         chunks: chunks.length,
         questions_accepted: questions.filter((q) => q.status === "accepted").length,

@@ -10,7 +10,8 @@ import { readJsonl, toJsonl, writeFileAtomic } from "./files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
-import { exportDataset, formatExport } from "./export";
+import { DEFAULT_DATA_SOURCE, exportDataset, formatExport } from "./export";
+import { DEFAULT_BLOCK_CHUNKS } from "./export/split";
 import { formatSeconds, progress, progressReporter } from "./progress";
 import { checkPairsFile, VERDICTS } from "./quality";
 import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
@@ -286,29 +287,35 @@ const COMMANDS: Record<string, Command> = {
   },
 
   export: {
-    summary: "write a dataset folder as a Hugging Face dataset repo: parquet configs, both FAISS indexes, a dataset card",
-    usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--rows-per-shard N] [--force]",
+    summary: "write a dataset folder as a Hugging Face dataset repo: parquet configs, indexes and environments, Search-R1/verl files, a dataset card",
+    usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--name NAME] [--prompt-template FILE] [--force]",
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
-      out: { type: "string", help: "folder to write, e.g. hf-export/NAME; an existing one needs --force" },
-      "test-fraction": { type: "string", help: "share of chunks whose questions and paraphrases go to the test split", default: "0.1" },
-      seed: { type: "string", help: "seed of the shuffle that picks the test chunks", default: "42" },
+      out: { type: "string", help: "folder to write, e.g. hf-export/NAME; an existing export needs --force" },
+      "test-fraction": { type: "string", help: "share of chunks whose rows go to the test split", default: "0.1" },
+      "block-chunks": { type: "string", help: "consecutive chunks per block of the split", default: String(DEFAULT_BLOCK_CHUNKS) },
+      seed: { type: "string", help: "seed of the shuffle that picks the test blocks", default: "42" },
       "rows-per-shard": { type: "string", help: "most rows in one parquet file", default: "100000" },
       license: { type: "string", help: "Hub license id for the card (e.g. cc0-1.0); unknown makes the card ask for one", default: "unknown" },
-      name: { type: "string", help: "name in the card and its load_dataset example, e.g. user/apollo13 (default: the --out folder name)" },
-      force: { type: "boolean", help: "replace an existing --out folder" },
+      name: { type: "string", help: "the card's pretty_name and load_dataset id, e.g. user/apollo13 (default: the corpus's name)" },
+      "prompt-template": { type: "string", help: "file with the search agent's instructions for the prompt column ({question} marks a one-message prompt)" },
+      "data-source": { type: "string", help: "data_source of the search-r1/ rows (nq for Search-R1's own trainer)", default: DEFAULT_DATA_SOURCE },
+      force: { type: "boolean", help: "replace an existing export folder" },
     },
     async run(v) {
       const fraction = str(v, "test-fraction");
-      const result = exportDataset({
+      const result = await exportDataset({
         dataset: required(v, "dataset"),
         out: required(v, "out"),
         testFraction: fraction === undefined ? undefined : Number(fraction),
+        blockChunks: optionalInteger(v, "block-chunks", 1),
         seed: optionalInteger(v, "seed", 0),
         rowsPerShard: optionalInteger(v, "rows-per-shard", 1),
         force: v.force === true,
         license: str(v, "license"),
         name: str(v, "name"),
+        promptTemplate: str(v, "prompt-template"),
+        dataSource: str(v, "data-source"),
       });
       console.log(formatExport(result));
     },

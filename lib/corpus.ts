@@ -4,6 +4,7 @@ import { KitError } from "./errors";
 
 /** One loaded source file: `text` is what the chunker sees, and what chunk offsets point into. */
 export interface Document {
+  /** The file's path relative to the corpus root (its name, for a single-file corpus): no machine's paths leak into a dataset. */
   source: string;
   text: string;
 }
@@ -18,10 +19,10 @@ export function loadCorpus(corpusPath: string): Document[] {
   } catch {
     throw new KitError(`corpus ${corpusPath}: no such file or folder; pass a .md file or a folder of .md files`);
   }
-  if (!stat.isDirectory()) return [loadMarkdownFile(corpusPath)];
+  if (!stat.isDirectory()) return [{ ...loadMarkdownFile(corpusPath), source: path.basename(corpusPath) }];
   const files = listMarkdown(corpusPath);
   if (!files.length) throw new KitError(`corpus ${corpusPath} is a folder with no .md files; pass a .md file or a folder holding some`);
-  return files.map(loadMarkdownFile);
+  return files.map((file) => ({ ...loadMarkdownFile(file), source: path.relative(corpusPath, file) }));
 }
 
 function listMarkdown(dir: string): string[] {

@@ -378,6 +378,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): voi
     corpus: parts.find((p) => p.corpus)?.corpus ?? "",
     parameters: merged("parameters"),
     generator: parts.find((p) => p.generator)?.generator ?? { spec: "", model: "", backend: "" },
+    judge: "rules",
     counts: merged("counts"),
     failures: merged("failures"),
     llm_requests: {

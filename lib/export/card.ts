@@ -1,0 +1,178 @@
+import * as path from "node:path";
+import { stringify as toYaml } from "yaml";
+import type { BuildRecord } from "../build";
+import type { EnvManifest } from "../environment";
+import { KEPT_VERDICTS } from "../paraphrase";
+import { type Bucket, GOLD_RANK_DEPTH } from "./difficulty";
+import { type Columns, features } from "./parquet";
+
+export interface CardConfig {
+  name: string;
+  columns: Columns;
+  splits: { name: string; rows: number; bytes: number }[];
+  downloadBytes: number;
+  /** What each row is, and its columns, for the card's table. */
+  about: string;
+}
+
+export interface CardInput {
+  name: string;
+  prettyName: string;
+  license: string;
+  build: BuildRecord;
+  configs: CardConfig[];
+  chunks: number;
+  split: { testChunks: number; blocks: number; testBlocks: number; blockChunks: number; seed: number; testFraction: number; dropped: number };
+  environments: EnvManifest[];
+  questionModels: string[];
+  paraphraseModels: string[];
+  verdicts: Record<string, number>;
+  /** Measured difficulty (rows) by self-labelled difficulty (columns). */
+  difficulty: Record<Bucket, Record<string, number>>;
+  removed: Record<string, number>;
+  dataSource: string;
+}
+
+const SIZE_CATEGORIES: [number, string][] = [[1e3, "n<1K"], [1e4, "1K<n<10K"], [1e5, "10K<n<100K"], [1e6, "100K<n<1M"], [1e7, "1M<n<10M"]];
+const sizeCategory = (n: number) => SIZE_CATEGORIES.find(([limit]) => n < limit)?.[1] ?? "n>10M";
+
+/** Markdown-safe text from the corpus, a model or the user: no table breaks, no HTML, one line. */
+export const md = (text: string) => text.replace(/[\\`*_<>|[\]]/g, (c) => `\\${c}`).replace(/\s+/g, " ");
+/** The same as a code span, where backslash escapes would show: no backticks, pipes or line breaks inside. */
+export const code = (text: string) => `\`${text.replace(/[`|]/g, "'").replace(/\s+/g, " ")}\``;
+
+/** How a generator is named in the card; the builtin one is not a language model and says so. */
+const describeModel = (model: string) => (model === "builtin" ? "builtin (rule-based, no LLM)" : `${code(model)}`);
+
+/** README.md: Hub front matter (configs, features, split sizes) and how the data was made and is used. */
+export function datasetCard(c: CardInput): string {
+  const { build } = c;
+  const p = build.parameters;
+  const questions = c.configs.find((x) => x.name === "questions")!;
+  const total = (config: CardConfig) => config.splits.reduce((n, s) => n + s.rows, 0);
+  const frontMatter = {
+    pretty_name: c.prettyName,
+    license: c.license,
+    language: ["en"],
+    annotations_creators: ["machine-generated"],
+    language_creators: ["found"],
+    size_categories: [sizeCategory(total(questions))],
+    source_datasets: ["original"],
+    task_categories: ["question-answering", "text-retrieval"],
+    task_ids: ["open-domain-qa", "document-retrieval"],
+    tags: ["grpo", "retrieval", "search-agent", "synthetic"],
+    configs: c.configs.map((config) => ({
+      config_name: config.name,
+      ...(config.name === "questions" ? { default: true } : {}),
+      data_files: config.splits.map((s) => ({ split: s.name, path: `data/${config.name}/${s.name}-*` })),
+    })),
+    dataset_info: c.configs.map((config) => ({
+      config_name: config.name,
+      features: features(config.columns),
+      splits: config.splits.map((s) => ({ name: s.name, num_bytes: s.bytes, num_examples: s.rows })),
+      download_size: config.downloadBytes,
+      dataset_size: config.splits.reduce((n, s) => n + s.bytes, 0),
+    })),
+  };
+  const rows = (config: CardConfig) => config.splits.map((s) => `${s.rows} ${s.name}`).join(", ");
+  const loadFrom = JSON.stringify(c.name.includes("/") ? c.name : `path/to/${c.name}`);
+  const licenseNote =
+    c.license === "unknown"
+      ? "The license is not set (`license: unknown`): set it in the front matter to the corpus's license before publishing (the questions and paraphrases derive from the corpus)."
+      : `License: ${code(c.license)}.`;
+  const s = c.split;
+  const envNote = (e: EnvManifest) => {
+    const what = {
+      original: "the chunks",
+      paraphrased: `each chunk through its kept paraphrases; the ${e.coverage.by_original_only} chunks with none through their original text`,
+      merged: "the chunks, plus every kept paraphrase as a distractor",
+    }[e.mode];
+    return `- \`env/${e.mode}\`: ${e.rows} rows, ${what}; ${e.coverage.by_paraphrase} of ${e.coverage.chunks} chunks appear through a kept paraphrase.`;
+  };
+  const order = ["easy", "medium", "hard"];
+  const rank = (l: string) => (order.includes(l) ? order.indexOf(l) : order.length);
+  const labels = [...new Set(Object.values(c.difficulty).flatMap((row) => Object.keys(row)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const thresholds = (p.thresholds ?? {}) as Record<string, number>;
+
+  const prose = [
+    `# ${md(c.prettyName)}`,
+    "",
+    `A dataset for training search agents with reinforcement learning (GRPO): questions whose short answers are in one chunk of a corpus, with a chat \`prompt\` ready for TRL; the seed's recovery task (find the chunk a paraphrase was made from); the chunks and their kept paraphrases; search environments with FAISS indexes; and Search-R1/verl files. Made with retrieval-dataset-kit ${build.kit_version} (\`kit build\`, then \`kit export\`).`,
+    "",
+    licenseNote,
+    "",
+    "## Configs",
+    "",
+    "| config | rows | what |",
+    "|---|---|---|",
+    ...c.configs.map((config) => `| \`${config.name}\`${config.name === "questions" ? " (default)" : ""} | ${rows(config)} | ${config.about} |`),
+    "",
+    `Splits are by contiguous blocks of ${s.blockChunks} chunks in document order: ${s.testBlocks} of ${s.blocks} blocks, picked by a shuffle with seed ${s.seed} (test fraction ${s.testFraction}), hold the ${s.testChunks} test chunks of ${c.chunks}, and every question, paraphrase and recovery row of a test chunk is in \`test\`. A question's prompt showed its chunk's neighbours, so the ${s.dropped} questions that were shown a chunk of the other split (at block edges) are dropped: no test question saw a train chunk, and no train question a test chunk. \`chunks\` holds every chunk in \`train\`: it is the corpus the agent searches.`,
+    "",
+    "## Measured difficulty",
+    "",
+    `\`gold_rank_<mode>\` is the rank of a question's chunk when the question itself is searched with the default retriever (\`${"bm25"}\`) in that environment (null past the top ${GOLD_RANK_DEPTH}); \`measured_difficulty\` buckets the paraphrased environment's rank: easy (first), medium (2-5), hard (lower, or not found). Beside the generator's own \`difficulty\` label, for a curriculum:`,
+    "",
+    `| measured \\ labelled | ${labels.join(" | ")} |`,
+    `|---|${labels.map(() => "---|").join("")}`,
+    ...(order as Bucket[]).map((b) => `| ${b} | ${labels.map((l) => c.difficulty[b]?.[l] ?? 0).join(" | ")} |`),
+    "",
+    "## How it was made",
+    "",
+    "| step | how |",
+    "|---|---|",
+    `| corpus | ${code(path.basename(build.corpus))}, ${c.chunks} chunks of at most ${p.chunk_size} characters, ${p.chunk_overlap} overlap (recursive markdown splitter: headings, paragraphs, sentences) |`,
+    `| embedder | ${code(String(p.embedder))}; FAISS ${code(String(p.factory))} over L2-normalised vectors, inner product (cosine) |`,
+    `| questions | ${c.questionModels.map(describeModel).join(", ")}, ${p.questions_per_chunk} per chunk, each prompt showing the chunk and its neighbours; every answer found in its chunk |`,
+    `| paraphrases | ${c.paraphraseModels.map(describeModel).join(", ")}; styles ${md(String(p.styles))}; ${p.paraphrases_per_style} per style and ${p.by_paragraph ? "paragraph" : "chunk"}; ${p.coverage_rounds ?? 0} further rounds for chunks left with none |`,
+    `| judge | ${md(String(build.judge ?? "rules only (no LLM judge)"))} |`,
+    `| thresholds | ${Object.entries(thresholds).map(([k, v]) => `${k} ${v}`).join(", ") || "the kit's defaults"} |`,
+    `| verdicts | ${Object.entries(c.verdicts).map(([v, n]) => `${n} ${v}`).join(", ")}; only ${KEPT_VERDICTS.join(" or ")} rows are kept |`,
+    "",
+    "Rows not kept, by filter:",
+    "",
+    "| filter | rows |",
+    "|---|---|",
+    ...(Object.keys(c.removed).length ? Object.entries(c.removed).sort((a, b) => b[1] - a[1]).map(([reason, n]) => `| ${md(reason)} | ${n} |`) : ["| (none) | 0 |"]),
+    "",
+    "## Loading and training",
+    "",
+    "```python",
+    "from datasets import load_dataset",
+    "from trl import GRPOConfig, GRPOTrainer",
+    "from rewards import answer_reward  # rewards.py, beside this card",
+    "",
+    `questions = load_dataset(${loadFrom}, "questions")  # a local path to this folder, or the Hub repo id`,
+    'trainer = GRPOTrainer(model="Qwen/Qwen2.5-0.5B-Instruct", reward_funcs=[answer_reward], train_dataset=questions["train"], args=GRPOConfig(output_dir="out"))',
+    "```",
+    "",
+    "`prompt` is a list of `{role, content}` messages: the search agent's instructions (search with `<search> query </search>`, results come back in `<information>`, answer in `<answer> </answer>`) and the question. Serve the corpus the agent searches with `kit serve --dataset DIR --mode paraphrased` (the contract of Search-R1's retrieval server).",
+    "",
+    "## Rewards",
+    "",
+    "`rewards.py` (beside this card) has the kit's rewards with the same semantics as its `lib/reward.ts`:",
+    "",
+    "```python",
+    'retrieval_reward(target, retrieved, k=None, discount="none")  # 1 if the first result is the target chunk id; k: a hit in the top k; discount "reciprocal" (1/rank) or "log2"',
+    "exact_answer_reward(predicted, gold)  # 1 if equal after lower-casing and dropping punctuation, articles, thousands separators",
+    "answer_reward(completions, answer, **kwargs)  # TRL: exact_answer_reward of each completion's last <answer>",
+    "search_reward(retrieved, chunk_id, k=5, **kwargs)  # TRL: retrieval_reward of the chunk ids each rollout's searches returned",
+    "```",
+    "",
+    "## Indexes and environments",
+    "",
+    `The indexes are standard FAISS files over vectors of ${code(String(p.embedder))} (queries must use the same embedder, L2-normalised); \`ids.json\` maps each FAISS row to an id, \`manifest.json\` names the embedder.`,
+    "",
+    `- \`faiss_index\`: one row per chunk (${c.chunks} rows), ids are chunk ids.`,
+    ...c.environments.map(envNote),
+    "",
+    "In each `env/<mode>/`, `rows.jsonl` line i is FAISS row i: its `row_id` (a chunk id, or the `paraphrase_id` of the `paraphrases` config), the `chunk_id` a reward checks, `kind` (original or paraphrase), `paraphrase_id`, `style` and the `text` the agent reads.",
+    "",
+    "## Search-R1 and verl",
+    "",
+    `\`search-r1/train.parquet\` and \`test.parquet\` have Search-R1's columns (\`data_source\`, \`prompt\`, \`ability\`, \`reward_model.ground_truth.target\` = the accepted answers, \`extra_info\` with the question id, \`gold_chunk_ids\` and verl's \`tools_kwargs\`); \`data_source\` is ${code(c.dataSource)}, which selects the exact-match reward in verl (set \`kit export --data-source nq\` for Search-R1's own trainer). \`search-r1/corpus-<mode>.jsonl\` holds each environment as \`{id, contents}\` (a quoted title line, then the text) plus \`chunk_id\` and \`kind\`.`,
+    "",
+  ];
+  // No YAML anchors: the Hub's card parser and readers of the front matter expect every entry spelled out.
+  return `---\n${toYaml(frontMatter, { aliasDuplicateObjects: false })}---\n\n${prose.join("\n")}`;
+}

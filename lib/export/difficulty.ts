@@ -1,0 +1,37 @@
+import { type Mode, MODES } from "../environment";
+import { DEFAULT_RETRIEVER, openEnvironment } from "../search";
+
+/** Ranks past this are not looked for: the gold chunk counts as not found (null). */
+export const GOLD_RANK_DEPTH = 20;
+
+export type Bucket = "easy" | "medium" | "hard";
+
+/**
+ * Measured difficulty from the gold chunk's rank in the paraphrased environment (the one kit serve
+ * serves by default): first is easy, second to fifth medium, lower or not in the top 20 hard.
+ */
+export function bucketOf(rank: number | null): Bucket {
+  if (rank === 1) return "easy";
+  return rank !== null && rank <= 5 ? "medium" : "hard";
+}
+
+/**
+ * The rank (1-based) of each question's gold chunk under the default retriever, in each environment
+ * mode of a dataset folder; null when it is not in the top GOLD_RANK_DEPTH. The same search as kit search.
+ */
+export async function goldRanks(dataset: string, questions: readonly { question: string; chunk_id: string }[]): Promise<Record<Mode, (number | null)[]>> {
+  const ranks = {} as Record<Mode, (number | null)[]>;
+  for (const mode of MODES) {
+    const searcher = await openEnvironment(dataset, mode, { retriever: DEFAULT_RETRIEVER });
+    try {
+      const hits = await searcher.search(questions.map((q) => q.question), GOLD_RANK_DEPTH);
+      ranks[mode] = questions.map((q, i) => {
+        const at = hits[i].findIndex((h) => h.chunk_id === q.chunk_id);
+        return at < 0 ? null : at + 1;
+      });
+    } finally {
+      await searcher.close();
+    }
+  }
+  return ranks;
+}

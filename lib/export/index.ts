@@ -1,0 +1,276 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { KitError } from "../errors";
+import { writeFileAtomic } from "../files";
+import { type CheckedParaphrase, isKept, verdictOf } from "../paraphrase";
+import type { Question } from "../questions";
+import { type CardConfig, datasetCard } from "./card";
+import { INDEX_FOLDERS, readDataset } from "./dataset";
+import { type Bucket, bucketOf, goldRanks } from "./difficulty";
+import { arrowBytes, arrowTable, type Columns, int32, list, messages, string, toParquet } from "./parquet";
+import { chatPrompt, readTemplate, RECOVERY_TEMPLATE, SEARCH_AGENT_TEMPLATE } from "./prompts";
+import { writeSearchR1 } from "./search-r1";
+import { blockSplit, DEFAULT_BLOCK_CHUNKS } from "./split";
+
+export { datasetFile } from "./dataset";
+
+export interface ExportOptions {
+  /** Dataset folder written by kit build. */
+  dataset: string;
+  /** Folder to write the Hugging Face dataset repo into. */
+  out: string;
+  /** Share of chunks whose questions and paraphrases go to the test split. Default 0.1. */
+  testFraction?: number;
+  /** Seed of the shuffle that picks the test blocks. Default 42. */
+  seed?: number;
+  /** Consecutive chunks in one block of the split. Default 16. */
+  blockChunks?: number;
+  /** Most rows in one parquet file. Default 100,000. */
+  rowsPerShard?: number;
+  /** Replace an existing `out`. */
+  force?: boolean;
+  /** The dataset's name in the card (its pretty_name), and the path or repo id in its loading example. Default: the corpus's name. */
+  name?: string;
+  /** Hub license identifier for the card. Default "unknown": the card then asks for it to be set. */
+  license?: string;
+  /** A file holding the search agent's instructions for the `prompt` column (see prompts.ts). Default: lib/export/search-agent-prompt.md. */
+  promptTemplate?: string;
+  /** `data_source` of the Search-R1/verl rows. Default "searchR1_nq" (verl's exact-match reward); Search-R1's own trainer wants "nq". */
+  dataSource?: string;
+}
+
+export interface ExportedSplit {
+  name: "train" | "test";
+  rows: number;
+  /** Parquet files, relative to the export folder. */
+  files: string[];
+}
+
+export type ConfigName = "questions" | "recovery" | "paraphrases" | "chunks";
+
+export interface ExportResult {
+  out: string;
+  configs: { name: ConfigName; splits: ExportedSplit[] }[];
+  chunks: number;
+  testChunks: number;
+  /** Questions dropped because their prompt showed a chunk of the other split. */
+  crossing: number;
+  /** Files of the Search-R1/verl layout, relative to the export folder. */
+  searchR1: string[];
+  /** Rows left out, by reason (build failures, then the export's own filters). */
+  removed: Record<string, number>;
+}
+
+export const DEFAULT_DATA_SOURCE = "searchR1_nq";
+
+const COLUMNS: Record<ConfigName, Columns> = {
+  questions: {
+    id: string,
+    prompt: messages,
+    question: string,
+    answer: string,
+    chunk_id: string,
+    difficulty: string,
+    measured_difficulty: string,
+    gold_rank_original: int32(true),
+    gold_rank_paraphrased: int32(true),
+    gold_rank_merged: int32(true),
+    context_chunk_ids: list(string),
+    model: string,
+    prompt_version: string,
+  },
+  recovery: { id: string, prompt: messages, chunk_id: string, style: string, paraphrase: string, original: string },
+  paraphrases: { paraphrase_id: string, chunk_id: string, paragraph_index: int32(true), style: string, text: string, verdict: string, model: string },
+  chunks: { chunk_id: string, text: string, source: string, start: int32(), end: int32() },
+};
+
+const ABOUT: Record<ConfigName, string> = {
+  questions:
+    "`prompt` (system instructions for a search agent, then the question), `question`, `answer` (short, no reasoning), `chunk_id` (the chunk holding the answer), `difficulty` (the generator's label), `measured_difficulty` and `gold_rank_<mode>` (below), `context_chunk_ids` (the chunks the generator was shown), `model`, `prompt_version`",
+  recovery: "the seed's task: `prompt` holds a kept paraphrase, the target is `chunk_id`, the chunk it was made from; `paraphrase`, `original` (the chunk's text), `style`",
+  paraphrases: "`paraphrase_id`, `chunk_id` (the original chunk), `paragraph_index` (null: the whole chunk), `style`, `text`, `verdict`, `model`",
+  chunks: "`chunk_id`, `text`, `source` (relative to the corpus root), `start`, `end` (character offsets into the loaded source)",
+};
+
+// Only an export folder carries this file, so --force never replaces any other folder.
+const MARKER = ".kit-export";
+
+/**
+ * Writes a dataset folder as a Hugging Face dataset repo: parquet configs (questions with a chat prompt,
+ * recovery, paraphrases, chunks), the chunk index and the environments, Search-R1/verl files, rewards.py
+ * and a dataset card. Written into a temp folder and swapped in whole.
+ */
+export async function exportDataset(options: ExportOptions): Promise<ExportResult> {
+  const { dataset, testFraction = 0.1, seed = 42, blockChunks = DEFAULT_BLOCK_CHUNKS, rowsPerShard = 100_000, force = false, license = "unknown" } = options;
+  const dataSource = options.dataSource ?? DEFAULT_DATA_SOURCE;
+  const out = path.resolve(options.out);
+  if (!(testFraction >= 0 && testFraction < 1)) throw new KitError(`test fraction must be at least 0 and below 1, got ${testFraction}`);
+  if (!Number.isInteger(seed)) throw new KitError(`seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(rowsPerShard) || rowsPerShard < 1) throw new KitError(`rows per shard must be an integer >= 1, got ${rowsPerShard}`);
+  if (!Number.isInteger(blockChunks) || blockChunks < 1) throw new KitError(`chunks per split block must be an integer >= 1, got ${blockChunks}`);
+  if (!/^[\w.:/-]+$/.test(dataSource)) throw new KitError(`--data-source "${dataSource}" must be letters, digits and _ . : / - (e.g. searchR1_nq)`);
+  if (!fs.existsSync(dataset) || !fs.statSync(dataset).isDirectory()) throw new KitError(`dataset folder ${dataset} does not exist; make it with kit build --out ${dataset}`);
+  const within = path.relative(out, path.resolve(dataset));
+  if (!within.startsWith("..") && !path.isAbsolute(within)) throw new KitError(`--out ${options.out} would replace the dataset folder ${dataset} itself; choose another folder, e.g. hf-export/NAME`);
+  if (fs.existsSync(out)) {
+    if (!force) throw new KitError(`${options.out} already exists; pass --force to replace it`);
+    if (!fs.existsSync(path.join(out, MARKER))) throw new KitError(`${options.out} is not a kit export (it has no ${MARKER}), so --force will not replace it; choose another --out`);
+  }
+  const template = readTemplate(options.promptTemplate ?? SEARCH_AGENT_TEMPLATE);
+  const recoveryTemplate = readTemplate(RECOVERY_TEMPLATE);
+
+  const input = readDataset(dataset);
+  const split = blockSplit(input.chunks.map((c) => c.chunk_id), testFraction, seed, blockChunks);
+  const side = (chunkId: string): ExportedSplit["name"] => (split.test.has(chunkId) ? "test" : "train");
+  const accepted = input.questions.filter((q) => q.status === "accepted");
+  if (!accepted.length) throw new KitError(`${path.join(dataset, "questions.jsonl")} has no accepted questions, so there is nothing to train on; rebuild with another --llm or more chunks`);
+  const kept = input.paraphrases.filter(isKept);
+  if (!kept.length) throw new KitError(`${path.join(dataset, "paraphrases.jsonl")} has no paraphrase judged faithful; rebuild the paraphrases`);
+
+  const removed: Record<string, number> = { ...input.build.failures };
+  const count = (reason: string) => (removed[reason] = (removed[reason] ?? 0) + 1);
+  for (const p of input.paraphrases) if (!isKept(p)) count(`paraphrase verdict: ${verdictOf(p)}`);
+  // A question whose prompt showed a chunk of the other split would leak it; it goes.
+  const clean = accepted.filter((q) => (q.window ?? [q.chunk_id]).every((id) => side(id) === side(q.chunk_id)));
+  const crossing = accepted.length - clean.length;
+  if (crossing) removed["question dropped: its prompt showed a chunk of the other split"] = crossing;
+
+  const ranks = await goldRanks(dataset, clean);
+  const questionRows = clean.map((q, i) => questionRow(q, template, ranks.original[i], ranks.paraphrased[i], ranks.merged[i]));
+  const chunkText = new Map(input.chunks.map((c) => [c.chunk_id, c.text]));
+  const recoveryRows = kept.map((p) => recoveryRow(p, recoveryTemplate, chunkText.get(p.chunk_id)!));
+  const bySide = <T extends { chunk_id: string }>(rows: T[]) => ({ train: rows.filter((r) => side(r.chunk_id) === "train"), test: rows.filter((r) => side(r.chunk_id) === "test") });
+  const plan: { name: ConfigName; idField: string; file: string; splits: Record<ExportedSplit["name"], readonly Record<string, unknown>[]> }[] = [
+    { name: "questions", idField: "id", file: "questions.jsonl", splits: bySide(questionRows) },
+    { name: "recovery", idField: "id", file: "paraphrases.jsonl", splits: bySide(recoveryRows) },
+    { name: "paraphrases", idField: "paraphrase_id", file: "paraphrases.jsonl", splits: bySide(kept.map((p) => ({ ...p, verdict: verdictOf(p) }))) },
+    { name: "chunks", idField: "chunk_id", file: "chunks.jsonl", splits: { train: input.chunks as unknown as Record<string, unknown>[], test: [] } },
+  ];
+
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}`;
+  const old = `${out}.old-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    const configs: ExportResult["configs"] = [];
+    const cardConfigs: CardConfig[] = [];
+    for (const config of plan) {
+      const splits: ExportedSplit[] = [];
+      const card: CardConfig = { name: config.name, columns: COLUMNS[config.name], splits: [], downloadBytes: 0, about: ABOUT[config.name] };
+      for (const name of ["train", "test"] as const) {
+        const rows = config.splits[name];
+        // An empty split (e.g. test with --test-fraction 0) is left out of the card rather than written as an empty file.
+        if (!rows.length) continue;
+        const shards = Math.ceil(rows.length / rowsPerShard);
+        const files: string[] = [];
+        let bytes = 0;
+        for (let s = 0; s < shards; s++) {
+          const file = `data/${config.name}/${name}-${pad(s)}-of-${pad(shards)}.parquet`;
+          const table = arrowTable(COLUMNS[config.name], rows.slice(s * rowsPerShard, (s + 1) * rowsPerShard), (row) => `${path.join(dataset, config.file)}: ${config.idField} ${String(row[config.idField])}`);
+          const parquet = toParquet(table);
+          writeFileAtomic(path.join(tmp, file), parquet);
+          bytes += arrowBytes(table);
+          card.downloadBytes += parquet.length;
+          files.push(file);
+        }
+        splits.push({ name, rows: rows.length, files });
+        card.splits.push({ name, rows: rows.length, bytes });
+      }
+      configs.push({ name: config.name, splits });
+      cardConfigs.push(card);
+    }
+    for (const folder of INDEX_FOLDERS) copyIndex(path.join(dataset, folder), path.join(tmp, folder));
+    const searchR1 = writeSearchR1(path.join(tmp, "search-r1"), bySide(questionRows), input.rows, dataSource).map((f) => `search-r1/${f}`);
+    fs.copyFileSync(path.join(__dirname, "rewards.py"), path.join(tmp, "rewards.py"));
+
+    const difficulty = {} as Record<Bucket, Record<string, number>>;
+    for (const q of questionRows) {
+      const row = (difficulty[q.measured_difficulty] ??= {});
+      row[q.difficulty] = (row[q.difficulty] ?? 0) + 1;
+    }
+    const verdicts: Record<string, number> = {};
+    for (const p of input.paraphrases) verdicts[verdictOf(p)] = (verdicts[verdictOf(p)] ?? 0) + 1;
+    const card = datasetCard({
+      name: options.name ?? path.basename(out),
+      prettyName: options.name ?? corpusTitle(input.build.corpus),
+      license,
+      build: input.build,
+      configs: cardConfigs,
+      chunks: input.chunks.length,
+      split: { testChunks: split.test.size, blocks: split.blocks, testBlocks: split.testBlocks, blockChunks, seed, testFraction, dropped: crossing },
+      environments: input.environments,
+      questionModels: distinct(clean.map((q) => q.model)),
+      paraphraseModels: distinct(kept.map((p) => p.model)),
+      verdicts,
+      difficulty,
+      removed,
+      dataSource,
+    });
+    writeFileAtomic(path.join(tmp, "README.md"), card);
+    writeFileAtomic(path.join(tmp, MARKER), `written by kit export from ${path.basename(dataset)}\n`);
+
+    const replacing = fs.existsSync(out);
+    if (replacing) fs.renameSync(out, old);
+    try {
+      fs.renameSync(tmp, out);
+    } catch (e) {
+      if (replacing) fs.renameSync(old, out);
+      throw e;
+    }
+    fs.rmSync(old, { recursive: true, force: true });
+    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, searchR1, removed };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function questionRow(q: Question, template: string, original: number | null, paraphrased: number | null, merged: number | null) {
+  return {
+    id: q.id,
+    prompt: chatPrompt(template, q.question),
+    question: q.question,
+    answer: q.answer,
+    chunk_id: q.chunk_id,
+    difficulty: q.difficulty,
+    measured_difficulty: bucketOf(paraphrased),
+    gold_rank_original: original,
+    gold_rank_paraphrased: paraphrased,
+    gold_rank_merged: merged,
+    context_chunk_ids: q.window,
+    model: q.model,
+    prompt_version: q.prompt_version,
+  };
+}
+
+function recoveryRow(p: CheckedParaphrase, template: string, original: string) {
+  return { id: p.paraphrase_id, prompt: chatPrompt(template, p.text), chunk_id: p.chunk_id, style: p.style, paraphrase: p.text, original };
+}
+
+/** The card's pretty_name without --name: the corpus file's (or folder's) name as words, "Apollo13 mission report". */
+function corpusTitle(corpus: string): string {
+  const words = path.basename(corpus).replace(/\.(md|markdown)$/i, "").replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** One line per config for the CLI: rows per split and the folder written. */
+export function formatExport(result: ExportResult): string {
+  const configs = result.configs.map((c) => `${c.name} ${c.splits.map((s) => `${s.rows} ${s.name}`).join(" / ")}`);
+  return `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); search-r1/ for Search-R1 and verl -> ${result.out}`;
+}
+
+/**
+ * Copies an index folder. An environment's rows.jsonl comes along; the chunk index's manifest loses
+ * `chunks`, whose chunks.jsonl stays behind (the chunks config holds them).
+ */
+function copyIndex(from: string, to: string): void {
+  const manifest = JSON.parse(fs.readFileSync(path.join(from, "manifest.json"), "utf8"));
+  fs.mkdirSync(to, { recursive: true });
+  if (manifest.chunks && !manifest.chunks.includes("/")) fs.copyFileSync(path.join(from, manifest.chunks), path.join(to, manifest.chunks));
+  else delete manifest.chunks;
+  fs.copyFileSync(path.join(from, "index.faiss"), path.join(to, "index.faiss"));
+  fs.copyFileSync(path.join(from, manifest.ids), path.join(to, manifest.ids));
+  writeFileAtomic(path.join(to, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+}
+
+const pad = (n: number) => String(n).padStart(5, "0");
+const distinct = (values: readonly string[]) => [...new Set(values)].sort();

@@ -1,0 +1,91 @@
+"""Rewards for a search agent trained on this dataset: a Python port of retrieval-dataset-kit's lib/reward.ts,
+with the same semantics (the kit's tests check the two agree case by case).
+
+    retrieval_reward(target, retrieved, k=None, discount="none") -> float
+    exact_answer_reward(predicted, gold) -> float
+    answer_reward / search_reward: the same, in the shape TRL's GRPOTrainer calls reward functions.
+"""
+import math
+import re
+import unicodedata
+
+DISCOUNTS = ("none", "reciprocal", "log2")
+
+
+def _normalise_text(text):
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def normalise_answer(text):
+    """SQuAD's answer normalisation plus numbers: NFKC, lower case, thousands separators dropped ("1,000" -> "1000"),
+    punctuation removed except a decimal point between digits, the articles a/an/the removed, whitespace collapsed.
+    Symbols ($, °, +) and % are kept: they change the answer."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    kept = []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch).startswith("P") and ch != "%":
+            between_digits = ch == "." and 0 < i < len(text) - 1 and "0" <= text[i - 1] <= "9" and "0" <= text[i + 1] <= "9"
+            if not between_digits:
+                continue
+        kept.append(ch)
+    text = re.sub(r"\b(a|an|the)\b", " ", "".join(kept), flags=re.ASCII)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def retrieval_reward(target, retrieved, k=None, discount="none"):
+    """Did the agent retrieve the chunk the question was written from? `target` is its chunk id (or text),
+    `retrieved` the search results, best first, as chunk ids (or texts); entries match when equal after NFKC and
+    whitespace collapsing. Default: 1 if the first result is the target, else 0. `k` rewards a hit in the top k;
+    `discount` gives 1/rank ("reciprocal") or 1/log2(rank + 1) ("log2"), over all results unless `k` is given."""
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("retrieval_reward: target must be a non-empty chunk id or chunk text")
+    if not isinstance(retrieved, (list, tuple)):
+        raise ValueError("retrieval_reward: retrieved must be a list of chunk ids or texts (best first)")
+    if discount not in DISCOUNTS:
+        raise ValueError(f"retrieval_reward: unknown discount {discount!r}; use {', '.join(DISCOUNTS)}")
+    if k is None:
+        k = 1 if discount == "none" else math.inf
+    elif isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"retrieval_reward: k must be an integer >= 1, got {k!r}")
+    wanted = _normalise_text(target)
+    for i, item in enumerate(retrieved[: int(min(k, len(retrieved)))]):
+        if not isinstance(item, str):
+            raise ValueError(f"retrieval_reward: retrieved[{i}] must be a string (a chunk id or text)")
+        if _normalise_text(item) == wanted:
+            rank = i + 1
+            return 1.0 if discount == "none" else 1 / rank if discount == "reciprocal" else 1 / math.log2(rank + 1)
+    return 0.0
+
+
+def exact_answer_reward(predicted, gold):
+    """1 if the predicted answer equals the gold one after normalise_answer, else 0. Extract the answer from the
+    completion (the text inside <answer> tags) first."""
+    if not isinstance(predicted, str):
+        raise ValueError('exact_answer_reward: predicted must be a string (pass "" for no answer)')
+    if not isinstance(gold, str) or not gold.strip():
+        raise ValueError("exact_answer_reward: gold must be a non-empty answer string")
+    return 1.0 if normalise_answer(predicted) == normalise_answer(gold) else 0.0
+
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+
+
+def _completion_text(completion):
+    # TRL passes a conversational completion as a list of messages, a standard one as a string.
+    return completion if isinstance(completion, str) else "".join(m.get("content", "") for m in completion)
+
+
+def answer_reward(completions, answer, **kwargs):
+    """TRL reward function: exact_answer_reward of the last <answer>...</answer> of each completion."""
+    scores = []
+    for completion, gold in zip(completions, answer):
+        found = _ANSWER.findall(_completion_text(completion))
+        scores.append(exact_answer_reward(found[-1] if found else "", gold))
+    return scores
+
+
+def search_reward(retrieved, chunk_id, k=5, **kwargs):
+    """TRL reward function: retrieval_reward of the chunk ids each rollout's searches returned (your tool loop
+    collects them, e.g. the `chunk_id` of every document kit serve sent back), counting a hit in the top k."""
+    return [retrieval_reward(target, ids, k=k) for ids, target in zip(retrieved, chunk_id)]
