@@ -11,6 +11,7 @@ import { createGenerator, DEFAULT_GENERATOR } from "./generators";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles } from "./paraphrase";
 import { progressReporter } from "./progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
+import { createJudge, DEFAULT_JUDGE } from "./quality/judge";
 import { generateQuestions, seedFormat } from "./questions";
 import { qualityReport } from "./report";
 import { buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
@@ -27,6 +28,8 @@ export interface BuildOptions {
   ollamaHost?: string;
   /** Ollama model `auto` looks for. */
   model?: string;
+  /** Judge spec for the paraphrase checks: auto | rules | ollama:<model> | openai:<model>@<url> | transformers:<model>. */
+  judge?: string;
   concurrency?: number;
   questionsPerChunk?: number;
   retries?: number;
@@ -111,9 +114,11 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     concurrency: options.concurrency,
     onNotice: log,
   });
-  const embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
   const cache = openCache(path.join(out, "cache", "llm.jsonl"));
   const llm = withCache(generator, cache);
+  // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
+  const judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
+  const embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
   const file = (name: string) => path.join(out, name);
   try {
     const chunks: Chunk[] = await stage("chunk", async () => {
@@ -163,7 +168,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const checkRows = async (rows: readonly Paraphrase[]) => {
       const texts = rows.map((p) => paraphraseOriginal(p, byId));
       embedder.label("embedding for the checks");
-      const results = await checkParaphrases(rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })), { embedder, signal: options.signal });
+      const results = await checkParaphrases(rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })), { embedder, judge, signal: options.signal });
       checks.push(...results);
       originals.push(...texts);
       // The judged text has any preamble ("Here is a rewrite:") stripped; that is the text kept.
@@ -213,6 +218,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         embedder: options.embedder ?? DEFAULT_EMBEDDER,
         factory: options.factory ?? DEFAULT_FACTORY,
         llm: options.llm ?? DEFAULT_GENERATOR,
+        judge: options.judge ?? DEFAULT_JUDGE,
         questions_per_chunk: options.questionsPerChunk ?? 2,
         styles: styles.map((s) => s.name),
         paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
@@ -222,7 +228,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         seed: options.seed ?? 42,
       },
       generator: { spec: generator.spec, model: generator.model, backend: generator.backend },
-      judge: "rules",
+      judge: judge?.spec ?? "rules",
       counts: {
         chunks: chunks.length,
         questions_accepted: questions.filter((q) => q.status === "accepted").length,
@@ -242,6 +248,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
     return record;
   } finally {
+    await judge?.close();
     cache.close();
     await generator.close();
     await embedder.close?.();

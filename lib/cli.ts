@@ -7,13 +7,15 @@ import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
 import { readJsonl, toJsonl, writeFileAtomic } from "./files";
-import { createGenerator, DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
+import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
 import { DEFAULT_DATA_SOURCE, exportDataset, formatExport } from "./export";
 import { DEFAULT_BLOCK_CHUNKS } from "./export/split";
 import { formatSeconds, progress, progressReporter } from "./progress";
 import { checkPairsFile, VERDICTS } from "./quality";
+import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "./quality/judge";
+import { openCache, withCache } from "./cache";
 import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
 import { DEFAULT_HOST, DEFAULT_PORT, serve } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
@@ -51,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
       out: { type: "string", help: "dataset folder (re-running resumes: answered LLM requests are cached in it)" },
       llm: { type: "string", help: "auto | builtin | ollama:<model> | openai:<model>@<base-url>", default: DEFAULT_GENERATOR },
       model: { type: "string", help: "the Ollama model --llm auto looks for", default: DEFAULT_OLLAMA_MODEL },
+      judge: { type: "string", help: `claim-by-claim judge of paraphrases the rules pass: ${JUDGE_SPECS}`, default: DEFAULT_JUDGE },
       "ollama-host": OPTIONS.ollamaHost,
       concurrency: { type: "string", help: "requests in flight per LLM host" },
       "questions-per-chunk": { type: "string", help: "questions asked per chunk", default: "2" },
@@ -82,6 +85,7 @@ const COMMANDS: Record<string, Command> = {
           out,
           llm: str(v, "llm"),
           model: str(v, "model"),
+          judge: str(v, "judge"),
           ollamaHost: str(v, "ollama-host"),
           concurrency: optionalInteger(v, "concurrency", 1),
           questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
@@ -248,25 +252,27 @@ const COMMANDS: Record<string, Command> = {
 
   "check-paraphrases": {
     summary: "check (original, paraphrase) pairs from a CSV or JSONL file for invented facts, refusals and copies",
-    usage: "kit check-paraphrases --in FILE (.csv or .jsonl) [--original-col original] [--paraphrase-col paraphrase] --out FILE.jsonl",
+    usage: "kit check-paraphrases --in FILE (.csv or .jsonl) --out FILE.jsonl [--original-col original] [--paraphrase-col paraphrase] [--judge auto|rules|ollama:M|openai:M@URL|transformers:M]",
     options: {
       in: { type: "string", help: "a .csv (with a header row) or .jsonl file of pairs" },
       "original-col": { type: "string", help: "column or key holding the original", default: "original" },
       "paraphrase-col": { type: "string", help: "column or key holding the paraphrase", default: "paraphrase" },
       out: { type: "string", help: 'JSONL to write: {"row", "verdict", "reasons", "scores"} per input row, in input order' },
       embedder: { type: "string", help: "also check meaning drift with this embedder (e.g. use-lite); off by default" },
-      judge: { type: "string", help: "also ask this LLM (ollama:<model> or openai:<model>@<url>) to list unsupported claims" },
+      judge: { type: "string", help: `claim-by-claim judge of rows the rules pass: ${JUDGE_SPECS} (auto: ${MINICHECK_MODEL} if Ollama has it, else rules)`, default: DEFAULT_JUDGE },
+      cache: { type: "string", help: "judge answers cached here, so a re-run resumes (default: OUT.judge-cache.jsonl)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
     async run(v) {
       const started = Date.now();
       const out = required(v, "out");
       const input = required(v, "in");
+      if (path.resolve(input) === path.resolve(out)) throw new KitError(`--out ${out} is the --in file; write the verdicts to another file`);
       const embedderSpec = str(v, "embedder");
-      const judgeSpec = str(v, "judge");
       const ollamaHost = str(v, "ollama-host");
       const embedder = embedderSpec ? await createEmbedder(embedderSpec, { ollamaHost }) : undefined;
-      const judge = judgeSpec ? await createGenerator(judgeSpec, { ollamaHost }) : undefined;
+      const cache = openCache(str(v, "cache") ?? `${out}.judge-cache.jsonl`);
+      const judge = await createJudge(str(v, "judge") ?? DEFAULT_JUDGE, { ollamaHost, wrap: (g) => withCache(g, cache), onNotice: (line) => console.log(line) });
       const bar = progressReporter("checking");
       try {
         const counts = await checkPairsFile(input, out, {
@@ -278,10 +284,11 @@ const COMMANDS: Record<string, Command> = {
         });
         bar.done();
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
-        console.log(`check-paraphrases: ${total} rows: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")} -> ${out} in ${elapsed(started)}`);
+        console.log(`check-paraphrases: ${total} rows: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")} (judge: ${judge?.spec ?? "rules only"}) -> ${out} in ${elapsed(started)}`);
       } finally {
         await embedder?.close?.();
         await judge?.close();
+        cache.close();
       }
     },
   },
@@ -402,7 +409,7 @@ function integer(v: Record<string, string | boolean | undefined>, name: string, 
 function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
   const lines = [
-    `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}`,
+    `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}, judged by ${r.judge === "rules" ? "the rules alone" : `the rules and ${r.judge}`}`,
     `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,

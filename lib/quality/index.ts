@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Chunk, splitParagraphs } from "./chunking";
-import type { Embedder } from "./embedders";
-import { KitError } from "./errors";
-import { toJsonl, writeFileAtomic } from "./files";
-import type { GenerateRequest, Generator } from "./generators";
-import type { Paraphrase } from "./paraphrase";
-import { type Difficulty, DIFFICULTIES, isGrounded, markDuplicates, type Question, validateQuestion } from "./questions";
+import { type Chunk, splitParagraphs } from "../chunking";
+import type { Embedder } from "../embedders";
+import { KitError } from "../errors";
+import { toJsonl, writeFileAtomic } from "../files";
+import type { Paraphrase } from "../paraphrase";
+import { type Judge, splitClaims } from "./judge";
+import { type Difficulty, DIFFICULTIES, isGrounded, markDuplicates, type Question, validateQuestion } from "../questions";
 
 /**
  * Quality checks of generated rows against their source text.
@@ -41,7 +41,7 @@ export interface Check {
  * copy: share of the paraphrase's word trigrams found in the original (0-1); length_ratio: characters of
  * `text` / characters of the original; new_*: counts of items not in the original; refusal: refusal or
  * meta-talk phrases found; similarity: embedding cosine (only with an embedder); judge_unsupported: claims
- * the LLM judge listed (only with a judge).
+ * the judge found unsupported (only with a judge).
  */
 export interface Scores {
   copy: number;
@@ -53,6 +53,8 @@ export interface Scores {
   refusal: number;
   similarity?: number;
   judge_unsupported?: number;
+  /** Claims the judge was asked about (only with a judge). */
+  judge_claims?: number;
 }
 
 /**
@@ -751,8 +753,8 @@ export interface PairInput {
 export interface BatchCheckOptions extends CheckOptions {
   /** Adds the semantic-drift check: cosine of original and paraphrase below minSimilarity is hallucinated. */
   embedder?: Embedder;
-  /** Adds an LLM judge: any unsupported claim it lists makes the row hallucinated. */
-  judge?: Generator;
+  /** Adds a claim-level judge (lib/quality/judge.ts): any claim it finds unsupported makes the row hallucinated. */
+  judge?: Judge;
   /** (done, total) over the rows: once through the checks, and with a judge once more through its answers. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -767,9 +769,6 @@ const ROWS_PER_TURN = 64;
  */
 export async function checkParaphrases(pairs: readonly PairInput[], options: BatchCheckOptions = {}): Promise<Check[]> {
   const t = thresholdsOf(options);
-  if (options.judge?.backend === "builtin") {
-    throw new KitError("the builtin generator cannot judge paraphrases: pass an LLM (ollama:<model> or openai:<model>@<url>) as the judge");
-  }
   const total = pairs.length * (options.judge ? 2 : 1);
   const checks: Check[] = [];
   for (const [i, pair] of pairs.entries()) {
@@ -780,35 +779,33 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
       if (options.signal?.aborted) throw options.signal.reason;
     }
   }
-  // Cheap checks first: only rows they judge faithful are embedded (a copy or a refusal needs no drift check).
-  const drift = (i: number) => checks[i].verdict === "faithful";
+  // Cheap checks first: only rows still faithful are embedded, and then judged (a copy or a refusal needs neither).
+  const passing = () => pairs.flatMap((pair, i) => (checks[i].verdict === "faithful" ? [{ pair, check: checks[i] }] : []));
   if (options.embedder) {
-    const texts = [...new Set(pairs.flatMap((pair, i) => (drift(i) ? [pair.original, checks[i].text] : [])))];
+    const rows = passing();
+    const texts = [...new Set(rows.flatMap(({ pair, check }) => [pair.original, check.text]))];
     const vectors = texts.length ? await options.embedder.embed(texts, "passage") : [];
     const byText = new Map(texts.map((s, i) => [s, vectors[i]]));
-    pairs.forEach((pair, i) => {
-      const check = checks[i];
-      if (!drift(i)) return;
+    for (const { pair, check } of rows) {
       const similarity = round(dot(byText.get(pair.original)!, byText.get(check.text)!));
       check.scores.similarity = similarity;
       if (similarity < t.minSimilarity) demote(check, `meaning drifted: embedding similarity ${similarity} < ${t.minSimilarity}`);
-    });
+    }
   }
   if (options.judge) {
     const judge = options.judge;
-    let done = pairs.length;
+    const rows = passing();
+    let done = total - rows.length;
+    options.onProgress?.(done, total);
     await Promise.all(
-      pairs.map(async (pair, i) => {
-        const check = checks[i];
-        if (check.verdict === "faithful" || check.verdict === "copy") {
-          const answer = await judge.generate(judgeRequest(pair.original, check.text), options.signal);
-          const claims = parseJudgeAnswer(answer);
-          if (claims === undefined) check.reasons.push("judge: unreadable answer, not counted");
-          else {
-            check.scores.judge_unsupported = claims.length;
-            if (claims.length) demote(check, `judge: unsupported claims: ${quoteList(claims)}`);
-          }
-        }
+      rows.map(async ({ pair, check }) => {
+        const verdicts = await judge.judge(pair.original, splitClaims(check.text), options.signal);
+        const unsupported = verdicts.filter((v) => v.supported === false).map((v) => v.claim);
+        const unreadable = verdicts.filter((v) => v.supported === null).length;
+        check.scores.judge_claims = verdicts.length;
+        check.scores.judge_unsupported = unsupported.length;
+        if (unreadable) check.reasons.push(`judge: ${unreadable} of ${verdicts.length} claims got no readable answer, not counted`);
+        if (unsupported.length) demote(check, `judge: unsupported claims: ${quoteList(unsupported)}`);
         options.onProgress?.(++done, total);
       }),
     );
@@ -836,49 +833,6 @@ function dot(a: Float32Array, b: Float32Array): number {
 function demote(check: Check, reason: string): void {
   check.reasons.push(reason);
   if (check.verdict !== "refusal") check.verdict = "hallucinated";
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// LLM judge
-
-const JUDGE_FORMAT = {
-  type: "object",
-  properties: { unsupported: { type: "array", items: { type: "string" } } },
-  required: ["unsupported"],
-};
-
-export function judgeRequest(original: string, paraphrase: string): GenerateRequest {
-  return {
-    system:
-      "You check paraphrases for unsupported content. A claim is unsupported when the original does not state it: a number, date, time, name, identifier, component, cause, purpose or evaluation that is new or different. Rewording, reordering and leaving things out are fine.",
-    prompt: [
-      "Original:",
-      original,
-      "",
-      "Paraphrase:",
-      paraphrase,
-      "",
-      'List every claim of the paraphrase that the original does not support, quoting the paraphrase\'s words. Reply with JSON only: {"unsupported": ["..."]} (an empty list when everything is supported).',
-    ].join("\n"),
-    format: JUDGE_FORMAT,
-    options: { temperature: 0, seed: 42 },
-    task: { kind: "judge", original, paraphrase },
-  };
-}
-
-/** The claims of a judge's answer, or undefined when it is not the JSON asked for. */
-export function parseJudgeAnswer(answer: string): string[] | undefined {
-  const candidates = [answer, /```(?:json)?\s*([\s\S]*?)```/.exec(answer)?.[1], answer.slice(answer.indexOf("{"), answer.lastIndexOf("}") + 1)];
-  for (const c of candidates) {
-    if (!c?.trim()) continue;
-    try {
-      const list = (JSON.parse(c) as { unsupported?: unknown })?.unsupported;
-      if (Array.isArray(list)) return list.map(String).filter((s) => s.trim());
-    } catch {
-      // the next reading
-    }
-  }
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
