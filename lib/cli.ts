@@ -235,7 +235,7 @@ const COMMANDS: Record<string, Command> = {
       const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
       const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
       const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
-      const server = await serve(searcher, info, { port: integer(v, "port", DEFAULT_PORT, 0), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) });
+      const server = await serve(searcher, info, { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) });
       console.log(`serve: ${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -362,6 +362,12 @@ function searchFolder(v: Record<string, string | boolean | undefined>, defaultMo
     return index;
   }
   return envDir(dataset!, assertMode(str(v, "mode") ?? defaultMode));
+}
+
+function port(v: Record<string, string | boolean | undefined>): number {
+  const n = integer(v, "port", DEFAULT_PORT, 0);
+  if (n > 65535) throw new KitError(`--port must be at most 65535, got ${n}`);
+  return n;
 }
 
 function readChunks(file: string): Chunk[] {

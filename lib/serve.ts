@@ -89,24 +89,30 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  // After an error the rest of a request's body may be unread, so that connection is not reused.
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(status >= 400 && { connection: "close" }) });
-  res.end(data);
-}
+/** How long close() lets requests in flight finish before it drops their connections. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher. */
 export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
   const limits = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   if (limits.topk > limits.maxTopk) throw new KitError(`--topk ${limits.topk} is above the largest topk a request may ask for (${limits.maxTopk})`);
 
+  let closing = false;
+  const send = (res: http.ServerResponse, status: number, body: unknown) => {
+    const data = JSON.stringify(body);
+    // After an error the rest of a request's body may be unread, and once closing no connection may stay
+    // open for another request, so those answers close their connection.
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...((status >= 400 || closing) && { connection: "close" }) });
+    res.end(data);
+  };
+  const routes: Record<string, string> = { "/retrieve": "POST", "/health": "GET" };
+
   const server = http.createServer(async (req, res) => {
     try {
       const url = (req.url ?? "/").split("?")[0];
-      if (url === "/health" && req.method === "GET") return send(res, 200, { status: "ok", ...info });
-      if (url !== "/retrieve") return send(res, 404, { error: `no route ${url}: POST /retrieve or GET /health` });
-      if (req.method !== "POST") return send(res, 405, { error: "use POST /retrieve" });
+      if (!(url in routes)) return send(res, 404, { error: `no route ${url}: POST /retrieve or GET /health` });
+      if (req.method !== routes[url]) return send(res, 405, { error: `use ${routes[url]} ${url}` });
+      if (url === "/health") return send(res, 200, { status: "ok", ...info });
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
       const hits = await searcher.search(request.queries, request.topk);
       const result = hits.map((list) => list.map((hit) => (request.scores ? { document: searchR1Document(hit), score: hit.score } : searchR1Document(hit))));
@@ -129,9 +135,12 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
     url: `http://${host}:${address.port}`,
     server,
     async close() {
+      closing = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // A client that keeps its connection busy (or half-sends a request) must not keep the server up.
+        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
       });
       await searcher.close();
     },

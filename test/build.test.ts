@@ -69,7 +69,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator\n  chunks \d+ \| questions \d+ accepted/);
-  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, coverage_rounds [\d.]+s, environments [\d.]+s, report [\d.]+s/);
+  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
   assert.ok(seed.length > 20);

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { chunkDocuments } from "../lib/chunking";
 import { loadCorpus } from "../lib/corpus";
-import { builtinParaphrase, createBuiltinGenerator, synonyms, type BuiltinQuestion } from "../lib/builtin";
+import { builtinParaphrase, createBuiltinGenerator, synonyms, type BuiltinQuestion } from "../lib/generators/builtin";
 import type { Task } from "../lib/generators";
 
 const chunks = chunkDocuments(loadCorpus("datasets/corpora/apollo13_mission_report.md"));

@@ -6,9 +6,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { parse as parseYaml } from "yaml";
+import { type EnvRow, MODES, type Mode } from "../lib/environment";
 import { KitError } from "../lib/errors";
-import { exportDataset, type ExportOptions, testChunkIds } from "../lib/export";
+import { exportDataset, type ExportOptions, type ExportResult } from "../lib/export";
+import { bucketOf } from "../lib/export/difficulty";
+import { blockSplit } from "../lib/export/split";
 import { readJsonl, toJsonl } from "../lib/files";
+import type { Question } from "../lib/questions";
+import { type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -16,10 +21,16 @@ const dataset = path.join(tmp, "dataset");
 const EMBEDDER = "ollama:nomic-embed-text";
 // Few rows a shard, so every config is written as several files.
 const ROWS_PER_SHARD = 7;
+// The main export: blocks of 4 of the ~19 chunks, so the split has several blocks and questions at their edges.
+const SPLIT = { testFraction: 0.3, seed: 42, blockChunks: 4 };
+const SPLITS = ["train", "test"] as const;
+const SEARCH_AGENT_PROMPT = fs.readFileSync("lib/export/search-agent-prompt.md", "utf8").trim();
+const RECOVERY_PROMPT = fs.readFileSync("lib/export/recovery-prompt.md", "utf8").trim();
 
 let server: OllamaServer;
 let db: DuckDBInstance;
 let sql: DuckDBConnection;
+let main: ExportResult;
 
 test.before(async () => {
   server = await startOllamaServer({ models: ["nomic-embed-text"] });
@@ -32,49 +43,92 @@ test.before(async () => {
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise((resolve) => child.once("exit", resolve));
   assert.is(code, 0, stderr);
-  // As a dataset from a build without the quality checks: every paraphrase unchecked, and indexed. The
+  // As a dataset from a build without the quality checks: every paraphrase unchecked, and kept. The
   // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
   const file = path.join(dataset, "paraphrases.jsonl");
   fs.writeFileSync(file, toJsonl(readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row)));
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
+  main = await exportTo("main", SPLIT);
 });
 test.after(async () => {
-  sql.closeSync();
-  db.closeSync();
-  await server.close();
+  sql?.closeSync();
+  db?.closeSync();
+  await server?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// ---------------------------------------------------------------- helpers
+
+const hf = (name: string) => path.join(tmp, "hf", name);
+const exportTo = (name: string, options: Partial<ExportOptions> = {}) => exportDataset({ dataset, out: hf(name), rowsPerShard: ROWS_PER_SHARD, ...options });
 const query = async (text: string) => (await sql.runAndReadAll(text)).getRowObjectsJson() as Record<string, any>[];
-const exportTo = (name: string, options: Partial<ExportOptions> = {}) => exportDataset({ dataset, out: path.join(tmp, "hf", name), rowsPerShard: ROWS_PER_SHARD, ...options });
+const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8"));
 
-function frontMatter(dir: string): any {
+const chunkIds = () => readJsonl<{ chunk_id: string }>(path.join(dataset, "chunks.jsonl")).map((c) => c.chunk_id);
+const acceptedQuestions = () => readJsonl<Question>(path.join(dataset, "questions.jsonl")).filter((q) => q.status === "accepted");
+/** The main export's test chunks. */
+const testChunks = () => blockSplit(chunkIds(), SPLIT.testFraction, SPLIT.seed, SPLIT.blockChunks).test;
+/** An accepted question is exported when its context (its window) lies on one side of the split. */
+const crosses = (q: Question, testSet: Set<string>) => new Set(q.window.map((id) => testSet.has(id))).size > 1;
+
+function readCard(dir: string): { front: any; prose: string } {
   const card = fs.readFileSync(path.join(dir, "README.md"), "utf8");
-  const match = /^---\n([\s\S]*?\n)---\n/.exec(card);
+  const match = /^---\n([\s\S]*?\n)---\n([\s\S]*)$/.exec(card);
   assert.ok(match, "README.md starts with YAML front matter");
-  return parseYaml(match![1]);
+  return { front: parseYaml(match![1]), prose: match![2] };
 }
 
-/** The files a data_files glob (data/<config>/<split>-*) matches. */
+/** The files a data_files glob (data/<config>/<split>-*) matches, in shard order. */
 function filesOf(dir: string, glob: string): string[] {
-  const folder = path.dirname(glob);
+  const folder = path.join(dir, path.dirname(glob));
   const prefix = path.basename(glob).replace(/\*$/, "");
-  return fs.readdirSync(path.join(dir, folder)).filter((f) => f.startsWith(prefix)).sort().map((f) => path.join(dir, folder, f));
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder).filter((f) => f.startsWith(prefix)).sort().map((f) => path.join(folder, f));
 }
 
-const parquetList = (files: string[]) => `[${files.map((f) => `'${f}'`).join(", ")}]`;
+/** Rows of parquet files as DuckDB reads them, file after file, each in its own order. */
+async function parquetRows(files: string[], select = "*"): Promise<Record<string, any>[]> {
+  const rows: Record<string, any>[] = [];
+  for (const file of files) rows.push(...(await query(`SELECT ${select} FROM read_parquet('${file}')`)));
+  return rows;
+}
+const configRows = (dir: string, config: string, split: string, select = "*") => parquetRows(filesOf(dir, `data/${config}/${split}-*`), select);
 
-/** Copy of the dataset folder to break in one way. */
+/** Column name -> DuckDB type of a parquet file; the type's quotes (DuckDB quotes keywords such as "role") dropped unless `exact`. */
+async function columnTypes(file: string, exact = false): Promise<[string, string][]> {
+  const columns = await query(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+  return columns.map((c) => [c.column_name, exact ? c.column_type : c.column_type.replaceAll('"', "")]);
+}
+
+/** The DuckDB type a Hugging Face feature reads as (without quotes). */
+function duckType(feature: any): string {
+  const struct = (fields: any[]) => `STRUCT(${fields.map((f) => `${f.name} ${duckType(f)}`).join(", ")})`;
+  if (feature.dtype) return ({ string: "VARCHAR", int32: "INTEGER", bool: "BOOLEAN" } as Record<string, string>)[feature.dtype] ?? `?${feature.dtype}`;
+  if (feature.sequence) return `${duckType(typeof feature.sequence === "string" ? { dtype: feature.sequence } : feature.sequence)}[]`;
+  if (feature.list) return `${struct(feature.list)}[]`;
+  if (feature.struct) return struct(feature.struct);
+  return `?${JSON.stringify(feature)}`;
+}
+
+const PROMPT_TYPE = 'STRUCT("role" VARCHAR, "content" VARCHAR)[]';
+
+/** Copy of the dataset folder to change in one way. */
 function copyDataset(name: string): string {
   const dir = path.join(tmp, name);
   fs.cpSync(dataset, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}cache`) });
   return dir;
 }
 
-function kitError(run: () => unknown): string {
+/** Rewrites a JSONL file of a dataset copy row by row. */
+function editJsonl<T>(file: string, edit: (row: T, i: number) => T): void {
+  fs.writeFileSync(file, toJsonl(readJsonl<T>(file).map(edit)));
+}
+
+/** The message of the one-line KitError `run` rejects with. */
+async function kitError(run: () => Promise<unknown>): Promise<string> {
   try {
-    run();
+    await run();
   } catch (err) {
     assert.instance(err, KitError);
     assert.not.match((err as Error).message, /\n/);
@@ -84,34 +138,85 @@ function kitError(run: () => unknown): string {
   return "";
 }
 
-test("DuckDB reads every parquet file, and each agrees with the card's features and num_examples", async () => {
-  const out = path.join(tmp, "hf", "main");
-  exportTo("main", { testFraction: 0.2 });
-  const card = frontMatter(out);
+/** Export folders left half-written beside `dir`. */
+const leftovers = (dir: string) => fs.readdirSync(path.dirname(dir)).filter((f) => f.startsWith(`${path.basename(dir)}.`));
+
+/** Runs a Python script with JSON on stdin and returns the JSON it prints. */
+function python(script: string, input: unknown, args: string[] = []): any {
+  const run = spawnSync("/usr/bin/python3", ["-c", script, ...args], { input: JSON.stringify(input), encoding: "utf8" });
+  assert.is(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+/** `kit search --dataset <dataset> --mode <mode> --queries F --out F2 --k k`: the hits of each query. */
+function kitSearch(mode: Mode, queries: { id: string; text: string }[], k: number): Map<string, { chunk_id: string }[]> {
+  const dir = fs.mkdtempSync(path.join(tmp, "search-"));
+  const [queriesFile, out] = [path.join(dir, "queries.jsonl"), path.join(dir, "hits.jsonl")];
+  fs.writeFileSync(queriesFile, toJsonl(queries));
+  const run = spawnSync(process.execPath, ["bin/kit.js", "search", "--dataset", dataset, "--mode", mode, "--queries", queriesFile, "--out", out, "--k", String(k)], {
+    encoding: "utf8",
+    env: { ...process.env, CI: "true" },
+  });
+  assert.is(run.status, 0, run.stderr);
+  return new Map(readJsonl<{ id: string; hits: { chunk_id: string }[] }>(out).map((r) => [r.id, r.hits]));
+}
+
+const byId = <T extends Record<string, any>>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+// ---------------------------------------------------------------- layout, card and configs
+
+test("the export holds the configs, indexes, environments, Search-R1 files, rewards.py, the card and its marker", () => {
+  const out = hf("main");
+  assert.equal(main.configs.map((c) => c.name), ["questions", "recovery", "paraphrases", "chunks"]);
+  assert.equal(main.searchR1, ["search-r1/train.parquet", "search-r1/test.parquet", ...MODES.map((m) => `search-r1/corpus-${m}.jsonl`)]);
+  for (const file of [...main.searchR1, ...main.configs.flatMap((c) => c.splits.flatMap((s) => s.files))]) assert.ok(fs.existsSync(path.join(out, file)), file);
+  for (const dir of ["faiss_index", ...MODES.map((m) => `env/${m}`)]) {
+    for (const file of ["index.faiss", "ids.json", "manifest.json"]) assert.ok(fs.existsSync(path.join(out, dir, file)), `${dir}/${file}`);
+  }
+  for (const mode of MODES) assert.is(fs.readFileSync(path.join(out, "env", mode, "rows.jsonl"), "utf8"), fs.readFileSync(path.join(dataset, "env", mode, "rows.jsonl"), "utf8"), `env/${mode}/rows.jsonl`);
+  assert.is(fs.readFileSync(path.join(out, "rewards.py"), "utf8"), fs.readFileSync("lib/export/rewards.py", "utf8"));
+  assert.ok(fs.existsSync(path.join(out, ".kit-export")));
+  assert.equal(fs.readdirSync(out).sort(), [".kit-export", "README.md", "data", "env", "faiss_index", "rewards.py", "search-r1"]);
+  assert.equal(leftovers(out), [], "no temp folder left behind");
+});
+
+test("DuckDB reads every config with the card's features, num_examples, num_bytes and sizes", async () => {
+  const out = hf("main");
+  const { front: card } = readCard(out);
+  assert.is(card.pretty_name, "Apollo part", "the corpus's file name as words");
   assert.is(card.license, "unknown");
   assert.equal(card.language, ["en"]);
+  assert.equal(card.annotations_creators, ["machine-generated"]);
+  assert.equal(card.size_categories, ["n<1K"]);
   assert.equal(card.task_categories, ["question-answering", "text-retrieval"]);
+  assert.equal(card.task_ids, ["open-domain-qa", "document-retrieval"]);
   assert.equal(card.tags, ["grpo", "retrieval", "search-agent", "synthetic"]);
-  assert.equal(card.configs.map((c: any) => c.config_name), ["questions", "paraphrases", "chunks"]);
-  assert.equal(card.configs.map((c: any) => c.default === true), [true, false, false]);
-  assert.equal(card.configs.map((c: any) => c.data_files.map((d: any) => d.split)), [["train", "test"], ["train", "test"], ["train"]]);
+  assert.equal(card.configs.map((c: any) => c.config_name), ["questions", "recovery", "paraphrases", "chunks"]);
+  assert.equal(card.configs.map((c: any) => c.default === true), [true, false, false, false]);
+  assert.equal(card.configs.map((c: any) => c.data_files.map((d: any) => d.split)), [["train", "test"], ["train", "test"], ["train", "test"], ["train"]]);
+  const questionInfo = card.dataset_info.find((i: any) => i.config_name === "questions");
+  assert.equal(questionInfo.features.find((f: any) => f.name === "prompt"), { name: "prompt", list: [{ name: "role", dtype: "string" }, { name: "content", dtype: "string" }] });
+  assert.equal(questionInfo.features.find((f: any) => f.name === "context_chunk_ids"), { name: "context_chunk_ids", sequence: "string" });
 
-  const duckType: Record<string, string> = { string: "VARCHAR", int32: "INTEGER" };
   const listed = new Set<string>();
   for (const config of card.configs) {
     const info = card.dataset_info.find((i: any) => i.config_name === config.config_name);
-    const expected = info.features.map((f: any) => [f.name, f.sequence ? `${duckType[f.sequence]}[]` : duckType[f.dtype]]);
-    assert.ok(expected.every(([, type]: string[]) => type && !type.startsWith("undefined")), JSON.stringify(info.features));
+    const expected: [string, string][] = info.features.map((f: any) => [f.name, duckType(f)]);
+    assert.not.match(JSON.stringify(expected), "?", `every feature has a type: ${JSON.stringify(info.features)}`);
+    const exported = main.configs.find((c) => c.name === config.config_name)!;
+    assert.equal(info.splits.map((s: any) => s.name), exported.splits.map((s) => s.name));
     for (const { split, path: glob } of config.data_files) {
       const files = filesOf(out, glob);
-      const rows = info.splits.find((s: any) => s.name === split).num_examples;
+      const { num_examples: rows, num_bytes: bytes } = info.splits.find((s: any) => s.name === split);
+      assert.ok(bytes > 0, `${glob}: num_bytes ${bytes}`);
       assert.is(files.length, Math.ceil(rows / ROWS_PER_SHARD), `${glob}: one shard per ${ROWS_PER_SHARD} rows`);
+      assert.equal(files.map((f) => path.relative(out, f)), exported.splits.find((s) => s.name === split)!.files);
       files.forEach((f, i) => assert.is(path.basename(f), `${split}-${String(i).padStart(5, "0")}-of-${String(files.length).padStart(5, "0")}.parquet`));
       let total = 0;
       for (const file of files) {
         listed.add(file);
-        const columns = await query(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
-        assert.equal(columns.map((c) => [c.column_name, c.column_type]), expected, file);
+        assert.equal(await columnTypes(file), expected, file);
+        if (info.features.some((f: any) => f.name === "prompt")) assert.equal((await columnTypes(file, true)).find(([name]) => name === "prompt"), ["prompt", PROMPT_TYPE]);
         const [{ n }] = await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${file}')`);
         assert.ok(n >= 1 && n <= ROWS_PER_SHARD, `${file}: ${n} rows`);
         total += n;
@@ -119,49 +224,84 @@ test("DuckDB reads every parquet file, and each agrees with the card's features 
         assert.equal(codecs.map((c) => c.compression), ["ZSTD"], file);
       }
       assert.is(total, rows, `${glob}: rows against num_examples`);
+      assert.is(total, exported.splits.find((s) => s.name === split)!.rows);
     }
-    const bytes = config.data_files.flatMap((d: any) => filesOf(out, d.path)).reduce((n: number, f: string) => n + fs.statSync(f).size, 0);
-    assert.is(info.download_size, bytes);
+    const fileBytes = config.data_files.flatMap((d: any) => filesOf(out, d.path)).reduce((n: number, f: string) => n + fs.statSync(f).size, 0);
+    assert.is(info.download_size, fileBytes, `${config.config_name}: download_size`);
+    assert.is(info.dataset_size, info.splits.reduce((n: number, s: any) => n + s.num_bytes, 0), `${config.config_name}: dataset_size`);
   }
   const written = (fs.readdirSync(path.join(out, "data"), { recursive: true }) as string[]).filter((f) => f.endsWith(".parquet"));
   assert.is(written.length, listed.size, "every parquet file is in a config");
 });
 
-test("exported rows are the accepted questions, the kept paraphrases and every chunk, values intact", async () => {
-  const out = path.join(tmp, "hf", "main");
-  const data = (config: string) => parquetList(fs.readdirSync(path.join(out, "data", config)).map((f) => path.join(out, "data", config, f)));
-  const questions = readJsonl<any>(path.join(dataset, "questions.jsonl")).filter((q) => q.status === "accepted");
-  assert.ok(questions.length >= 5, `${questions.length} accepted questions`);
-  const got = await query(`SELECT id, question, answer, chunk_id, difficulty, "window", model, prompt_version FROM read_parquet(${data("questions")}) ORDER BY id`);
-  const want = questions
-    .map(({ id, question, answer, chunk_id, difficulty, window, model, prompt_version }) => ({ id, question, answer, chunk_id, difficulty, window, model, prompt_version }))
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
-  assert.equal(got, want);
+test("questions: the accepted questions on one side of the split, values intact; prompt is {role, content} messages ending with the question", async () => {
+  const out = hf("main");
+  const testSet = testChunks();
+  const want = acceptedQuestions()
+    .filter((q) => !crosses(q, testSet))
+    .map(({ id, question, answer, chunk_id, difficulty, window, model, prompt_version }) => ({ id, question, answer, chunk_id, difficulty, context_chunk_ids: window, model, prompt_version }));
+  assert.ok(want.length >= 5, `${want.length} exported questions`);
+  const rows = [...(await configRows(out, "questions", "train")), ...(await configRows(out, "questions", "test"))];
+  const got = rows.map(({ id, question, answer, chunk_id, difficulty, context_chunk_ids, model, prompt_version }) => ({ id, question, answer, chunk_id, difficulty, context_chunk_ids, model, prompt_version }));
+  assert.equal(byId(got), byId(want));
+  for (const row of rows) {
+    assert.equal(row.prompt, [{ role: "system", content: SEARCH_AGENT_PROMPT }, { role: "user", content: row.question }], row.id);
+  }
+  // The same, in SQL: the last message of each prompt is the user's question.
+  const [{ n }] = await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/data/questions/*.parquet') WHERE prompt[len(prompt)].role = 'user' AND prompt[len(prompt)].content = question`);
+  assert.is(n, rows.length);
+});
 
-  const paraphrases = readJsonl<any>(path.join(dataset, "paraphrases.jsonl"));
-  const gotParaphrases = await query(`SELECT paraphrase_id, chunk_id, paragraph_index, style, text, verdict, model FROM read_parquet(${data("paraphrases")}) ORDER BY paraphrase_id`);
-  assert.equal(gotParaphrases, paraphrases.map((p) => ({ ...p, verdict: "unchecked" })).sort((a, b) => (a.paraphrase_id < b.paraphrase_id ? -1 : 1)));
-
+test("recovery, paraphrases and chunks: every kept paraphrase and every chunk, values intact", async () => {
+  const out = hf("main");
+  const both = async (config: string) => [...(await configRows(out, config, "train")), ...(await configRows(out, config, "test"))];
   const chunks = readJsonl<any>(path.join(dataset, "chunks.jsonl"));
-  const gotChunks = await query(`SELECT chunk_id, text, source, start, "end" FROM read_parquet(${data("chunks")})`);
-  assert.equal(gotChunks, chunks);
+  const textOf = new Map(chunks.map((c) => [c.chunk_id, c.text]));
+  const paraphrases = readJsonl<any>(path.join(dataset, "paraphrases.jsonl"));
+  const byParaphraseId = (rows: any[]) => [...rows].sort((a, b) => (a.paraphrase_id < b.paraphrase_id ? -1 : 1));
+  assert.equal(byParaphraseId(await both("paraphrases")), byParaphraseId(paraphrases.map((p) => ({ ...p, verdict: "unchecked" }))));
+  const recovery = paraphrases.map((p) => ({
+    id: p.paraphrase_id,
+    prompt: [{ role: "system", content: RECOVERY_PROMPT }, { role: "user", content: p.text }],
+    chunk_id: p.chunk_id,
+    style: p.style,
+    paraphrase: p.text,
+    original: textOf.get(p.chunk_id),
+  }));
+  assert.equal(byId(await both("recovery")), byId(recovery));
+  assert.equal(await configRows(out, "chunks", "train"), chunks, "every chunk, in document order, in train");
 });
 
-test("the card tells how the data was made, loaded and rewarded", () => {
-  const card = fs.readFileSync(path.join(tmp, "hf", "main", "README.md"), "utf8");
-  assert.match(card, "Questions: builtin (rule-based, no LLM)");
-  assert.match(card, `Embedder: \`${EMBEDDER}\``);
-  assert.match(card, "chunks of at most 1000 characters");
-  const build = JSON.parse(fs.readFileSync(path.join(dataset, "build.json"), "utf8"));
-  for (const [reason, n] of Object.entries(build.failures)) assert.match(card, `| ${reason} | ${n} |`);
-  assert.match(card, 'load_dataset("path/to/main", "questions")');
-  assert.match(card, 'faiss.read_index("faiss_index/index.faiss")');
-  assert.match(card, "retrievalReward(target: string, retrieved: readonly string[]");
-  assert.match(card, "reward_funcs=[answer_reward, search_reward]");
-  assert.match(card, "set it in the front matter");
+test("the card tells how the data was made, split, loaded, rewarded and searched", () => {
+  const { prose } = readCard(hf("main"));
+  const build = readJson(path.join(dataset, "build.json"));
+  const chunks = chunkIds().length;
+  assert.match(prose, "# Apollo part\n");
+  assert.match(prose, "set it in the front matter");
+  assert.match(prose, "## How it was made");
+  assert.match(prose, `| corpus | \`apollo-part.md\`, ${chunks} chunks of at most 1000 characters, 0 overlap`);
+  assert.match(prose, `| embedder | \`${EMBEDDER}\`; FAISS \`Flat\``);
+  assert.match(prose, "| questions | builtin (rule-based, no LLM), 2 per chunk");
+  assert.match(prose, `| verdicts | ${readJsonl(path.join(dataset, "paraphrases.jsonl")).length} unchecked; only faithful or unchecked rows are kept |`);
+  for (const [reason, n] of Object.entries(build.failures)) assert.match(prose, `| ${reason} | ${n} |`);
+  assert.match(prose, 'load_dataset("path/to/main", "questions")');
+  assert.match(prose, "reward_funcs=[answer_reward]");
+  assert.match(prose, "## Rewards\n\n`rewards.py` (beside this card)");
+  for (const signature of ['retrieval_reward(target, retrieved, k=None, discount="none")', "exact_answer_reward(predicted, gold)", "answer_reward(completions, answer, **kwargs)", "search_reward(retrieved, chunk_id, k=5, **kwargs)"]) {
+    assert.match(prose, signature);
+  }
+  assert.match(prose, `- \`faiss_index\`: one row per chunk (${chunks} rows), ids are chunk ids.`);
+  for (const mode of MODES) {
+    const m = readJson(path.join(dataset, "env", mode, "manifest.json"));
+    assert.match(prose, `- \`env/${mode}\`: ${m.rows} rows, `);
+    assert.match(prose, `; ${m.coverage.by_paraphrase} of ${m.coverage.chunks} chunks appear through a kept paraphrase.`);
+  }
+  assert.match(prose, "## Search-R1 and verl");
+  assert.match(prose, "`data_source` is `searchR1_nq`");
+  assert.match(prose, "`search-r1/corpus-<mode>.jsonl`");
 });
 
-test("Debian's python3-faiss reads both exported indexes, with ids.json as their row map", () => {
+test("Debian's python3-faiss reads the exported indexes, with ids.json as their row map", () => {
   const probe = spawnSync("/usr/bin/python3", ["-c", "import faiss"], { encoding: "utf8" });
   if (probe.status !== 0) {
     console.log(`  skipped the python3-faiss check: /usr/bin/python3 cannot import faiss (${probe.stderr.trim().split("\n").pop()})`);
@@ -170,7 +310,7 @@ test("Debian's python3-faiss reads both exported indexes, with ids.json as their
   const script = [
     "import json, sys, faiss",
     "out = []",
-    "for d in sys.argv[1:]:",
+    "for d in json.load(sys.stdin):",
     "    index = faiss.read_index(d + '/index.faiss')",
     "    ids = json.load(open(d + '/ids.json'))",
     "    manifest = json.load(open(d + '/manifest.json'))",
@@ -179,120 +319,462 @@ test("Debian's python3-faiss reads both exported indexes, with ids.json as their
     "    out.append({'ntotal': index.ntotal, 'd': index.d, 'ids': len(ids), 'count': manifest['count'], 'dimension': manifest['dimension'], 'self_hits': int(sum(int(r[0]) == i or s[0] > 0.9999 for i, (r, s) in enumerate(zip(rows, scores))))})",
     "print(json.dumps(out))",
   ].join("\n");
-  const dirs = ["faiss_index", "env/merged"].map((d) => path.join(tmp, "hf", "main", d));
-  const run = spawnSync("/usr/bin/python3", ["-c", script, ...dirs], { encoding: "utf8" });
-  assert.is(run.status, 0, run.stderr);
-  const [chunkIndex, paraphraseIndex] = JSON.parse(run.stdout);
-  const chunks = readJsonl(path.join(dataset, "chunks.jsonl")).length;
+  const folders = ["faiss_index", ...MODES.map((m) => `env/${m}`)];
+  const dirs = folders.map((d) => path.join(hf("main"), d));
+  const [chunkIndex, ...environments] = python(script, dirs);
+  const chunks = chunkIds().length;
   assert.equal(chunkIndex, { ntotal: chunks, d: 64, ids: chunks, count: chunks, dimension: 64, self_hits: chunks });
-  assert.is(paraphraseIndex.ntotal, paraphraseIndex.ids);
-  assert.is(paraphraseIndex.self_hits, paraphraseIndex.ntotal);
-  const manifest = JSON.parse(fs.readFileSync(path.join(dirs[0], "manifest.json"), "utf8"));
+  const manifest = readJson(path.join(dirs[0], "manifest.json"));
   assert.is(manifest.embedder, EMBEDDER);
   assert.not.ok("chunks" in manifest, "the manifest no longer points at a chunks.jsonl the export lacks");
-  // An environment carries its rows: FAISS row i is rows.jsonl line i, with its chunk and paraphrase ids.
-  const envManifest = JSON.parse(fs.readFileSync(path.join(dirs[1], "manifest.json"), "utf8"));
-  const rows = readJsonl<{ row_id: string; chunk_id: string; kind: string; paraphrase_id: string | null }>(path.join(dirs[1], envManifest.chunks));
-  assert.equal(rows.map((r) => r.row_id), JSON.parse(fs.readFileSync(path.join(dirs[1], "ids.json"), "utf8")));
-  assert.ok(rows.every((r) => (r.kind === "paraphrase" ? r.paraphrase_id === r.row_id : r.paraphrase_id === null && r.row_id === r.chunk_id)));
+  environments.forEach((env: any, i: number) => {
+    const dir = dirs[i + 1];
+    const envManifest = readJson(path.join(dir, "manifest.json"));
+    // An environment carries its rows: FAISS row i is rows.jsonl line i, with its chunk and paraphrase ids.
+    const rows = readJsonl<EnvRow>(path.join(dir, envManifest.chunks));
+    assert.equal(env, { ntotal: rows.length, d: 64, ids: rows.length, count: rows.length, dimension: 64, self_hits: rows.length }, folders[i + 1]);
+    assert.is(envManifest.rows, rows.length);
+    assert.equal(rows.map((r) => r.row_id), readJson(path.join(dir, "ids.json")));
+    assert.ok(rows.every((r) => (r.kind === "paraphrase" ? r.paraphrase_id === r.row_id : r.paraphrase_id === null && r.row_id === r.chunk_id)));
+  });
 });
 
-test("the split is by chunk, exact in size and the same for the same seed", async () => {
-  const chunkIds = readJsonl<{ chunk_id: string }>(path.join(dataset, "chunks.jsonl")).map((c) => c.chunk_id);
-  const picked = testChunkIds(chunkIds, 0.25, 7);
-  assert.is(picked.size, Math.round(0.25 * chunkIds.length));
-  assert.equal([...testChunkIds([...chunkIds].reverse(), 0.25, 7)].sort(), [...picked].sort(), "input order does not matter");
-  assert.not.equal([...testChunkIds(chunkIds, 0.25, 8)].sort(), [...picked].sort(), "another seed, other chunks");
-  assert.is(testChunkIds(chunkIds, 0, 7).size, 0);
+// ---------------------------------------------------------------- split
 
-  const sides = async (name: string) => {
-    const out = path.join(tmp, "hf", name);
-    const chunksOf = async (config: string, split: string) =>
-      (await query(`SELECT DISTINCT chunk_id FROM read_parquet('${out}/data/${config}/${split}-*.parquet') ORDER BY chunk_id`)).map((r) => r.chunk_id as string);
-    return { train: [...(await chunksOf("questions", "train")), ...(await chunksOf("paraphrases", "train"))], test: [...(await chunksOf("questions", "test")), ...(await chunksOf("paraphrases", "test"))] };
+/** Checks that `test` is whole blocks of `blockChunks` consecutive ids, but for one run cut short; returns the blocks it touches. */
+function assertWholeBlocks(ids: string[], testSet: Set<string>, blockChunks: number, what: string): number {
+  const inBlock = new Map<number, number[]>();
+  ids.forEach((id, i) => {
+    if (!testSet.has(id)) return;
+    const block = Math.floor(i / blockChunks);
+    inBlock.set(block, [...(inBlock.get(block) ?? []), i]);
+  });
+  let cut = 0;
+  for (const [block, positions] of inBlock) {
+    const size = Math.min(blockChunks, ids.length - block * blockChunks);
+    if (positions.length === size) continue;
+    cut++;
+    assert.ok(positions.every((p, i) => i === 0 || p === positions[i - 1] + 1), `${what}: block ${block} is cut into a run of consecutive chunks, got ${positions}`);
+  }
+  assert.ok(cut <= 1, `${what}: ${cut} blocks cut`);
+  return inBlock.size;
+}
+
+test("blockSplit: whole blocks of consecutive chunks, exact in size, the same for the same seed", () => {
+  const datasetIds = chunkIds();
+  const synthetic = Array.from({ length: 50 }, (_, i) => `c${i}`);
+  for (const ids of [datasetIds, synthetic]) {
+    for (const blockChunks of [1, 3, 4, 16, 64]) {
+      for (const fraction of [0.1, 0.25, SPLIT.testFraction, 0.5, 0.9]) {
+        for (const seed of [1, 42]) {
+          const what = `${ids.length} chunks, blocks of ${blockChunks}, fraction ${fraction}, seed ${seed}`;
+          const split = blockSplit(ids, fraction, seed, blockChunks);
+          assert.is(split.test.size, Math.round(fraction * ids.length), what);
+          assert.ok([...split.test].every((id) => ids.includes(id)), what);
+          assert.is(split.blocks, Math.ceil(ids.length / blockChunks), what);
+          assert.is(assertWholeBlocks(ids, split.test, blockChunks, what), split.testBlocks, what);
+          assert.equal([...blockSplit(ids, fraction, seed, blockChunks).test], [...split.test], `${what}: the same again`);
+        }
+      }
+    }
+    assert.is(blockSplit(ids, 0, 42, 4).test.size, 0);
+  }
+  const picked = (seed: number) => [...blockSplit(datasetIds, SPLIT.testFraction, seed, SPLIT.blockChunks).test].sort();
+  assert.not.equal(picked(7), picked(42), "another seed, other blocks");
+});
+
+test("the export's split: no chunk on both sides, no question shown a chunk of the other split, the dropped ones counted in the card", async () => {
+  const out = hf("main");
+  const ids = chunkIds();
+  const testSet = testChunks();
+  assert.is(main.chunks, ids.length);
+  assert.is(main.testChunks, Math.round(SPLIT.testFraction * ids.length));
+  assert.is(testSet.size, main.testChunks);
+  for (const config of ["questions", "recovery", "paraphrases"]) {
+    const side = async (split: string) => new Set((await configRows(out, config, split, "chunk_id")).map((r) => r.chunk_id as string));
+    const [train, testSide] = [await side("train"), await side("test")];
+    assert.ok(train.size > 0 && testSide.size > 0, config);
+    assert.equal([...train].filter((id) => testSide.has(id)), [], `${config}: no chunk on both sides`);
+    assert.ok([...testSide].every((id) => testSet.has(id)), `${config}: test rows are of test chunks`);
+    assert.ok([...train].every((id) => !testSet.has(id)), `${config}: train rows are of train chunks`);
+  }
+  for (const split of SPLITS) {
+    for (const row of await configRows(out, "questions", split, "id, context_chunk_ids")) {
+      const strays = (row.context_chunk_ids as string[]).filter((id) => testSet.has(id) !== (split === "test"));
+      assert.equal(strays, [], `${split} question ${row.id} was shown chunks of the other split`);
+    }
+  }
+  const accepted = acceptedQuestions();
+  const exported = new Set((await parquetRows(filesOf(out, "data/questions/*"), "id")).map((r) => r.id));
+  const missing = accepted.filter((q) => !exported.has(q.id));
+  assert.ok(main.crossing > 0, "some questions sit at block edges, so the count is tested");
+  assert.is(main.crossing, missing.length);
+  assert.ok(missing.every((q) => crosses(q, testSet)), "only questions shown both sides are dropped");
+  const { prose } = readCard(out);
+  const split = blockSplit(ids, SPLIT.testFraction, SPLIT.seed, SPLIT.blockChunks);
+  assert.match(prose, `Splits are by contiguous blocks of ${SPLIT.blockChunks} chunks in document order: ${split.testBlocks} of ${split.blocks} blocks`);
+  assert.match(prose, `hold the ${main.testChunks} test chunks of ${ids.length}`);
+  assert.match(prose, `so the ${main.crossing} questions that were shown a chunk of the other split (at block edges) are dropped`);
+  assert.match(prose, `| question dropped: its prompt showed a chunk of the other split | ${main.crossing} |`);
+});
+
+test("the same seed writes the same files byte for byte; another seed other test chunks", async () => {
+  await exportTo("same-seed", SPLIT);
+  const files = (dir: string) => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".parquet") || f.endsWith(".jsonl")).sort();
+  const [a, b] = [hf("main"), hf("same-seed")];
+  assert.equal(files(b), files(a));
+  for (const f of files(a)) assert.ok(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))), `${f} byte for byte`);
+
+  const other = await exportTo("other-seed", { ...SPLIT, seed: 7 });
+  const testIds = async (dir: string) => (await configRows(dir, "paraphrases", "test", "DISTINCT chunk_id")).map((r) => r.chunk_id as string).sort();
+  assert.is(other.testChunks, main.testChunks);
+  assert.not.equal(await testIds(hf("other-seed")), await testIds(a));
+});
+
+// ---------------------------------------------------------------- Search-R1
+
+test("search-r1: DuckDB reads train and test.parquet with Search-R1's columns, the questions config's rows, and a corpus per environment", async () => {
+  const out = hf("main");
+  const groundTruth = 'STRUCT("target" VARCHAR[])';
+  const want: [string, string][] = [
+    ["data_source", "VARCHAR"],
+    ["prompt", PROMPT_TYPE],
+    ["ability", "VARCHAR"],
+    ["reward_model", `STRUCT(style VARCHAR, ground_truth ${groundTruth})`],
+    [
+      "extra_info",
+      `STRUCT("index" INTEGER, split VARCHAR, question VARCHAR, id VARCHAR, gold_chunk_ids VARCHAR[], need_tools_kwargs BOOLEAN, tools_kwargs STRUCT("search" STRUCT(create_kwargs STRUCT(ground_truth ${groundTruth}, question VARCHAR, data_source VARCHAR))))`,
+    ],
+  ];
+  const testSet = testChunks();
+  for (const split of SPLITS) {
+    const file = path.join(out, "search-r1", `${split}.parquet`);
+    assert.equal(await columnTypes(file, true), want, file);
+    const questions = await configRows(out, "questions", split);
+    const expected = questions.map((q, index) => {
+      const ground_truth = { target: [q.answer] };
+      return {
+        data_source: "searchR1_nq",
+        prompt: q.prompt,
+        ability: "fact-reasoning",
+        reward_model: { style: "rule", ground_truth },
+        extra_info: { index, split, question: q.question, id: q.id, gold_chunk_ids: [q.chunk_id], need_tools_kwargs: true, tools_kwargs: { search: { create_kwargs: { ground_truth, question: q.question, data_source: "searchR1_nq" } } } },
+      };
+    });
+    assert.ok(expected.length > 0, split);
+    assert.equal(await parquetRows([file]), expected, file);
+    const gold = await parquetRows([file], "unnest(extra_info.gold_chunk_ids) AS chunk_id");
+    assert.ok(gold.every((r) => testSet.has(r.chunk_id) === (split === "test")), `${split}: gold chunks on the split's side`);
+  }
+  for (const mode of MODES) {
+    const rows = readJsonl<EnvRow>(path.join(out, "env", mode, "rows.jsonl"));
+    const corpus = readJsonl(path.join(out, "search-r1", `corpus-${mode}.jsonl`));
+    assert.equal(corpus, rows.map((r) => ({ id: r.row_id, contents: `"${r.chunk_id}"\n${r.text}`, chunk_id: r.chunk_id, kind: r.kind })), mode);
+  }
+});
+
+// ---------------------------------------------------------------- measured difficulty
+
+test("gold_rank_<mode> is the gold chunk's rank under kit search, and measured_difficulty buckets the paraphrased one", async () => {
+  const out = hf("main");
+  const rows = await parquetRows(filesOf(out, "data/questions/*"), "id, question, chunk_id, difficulty, measured_difficulty, gold_rank_original, gold_rank_paraphrased, gold_rank_merged");
+  const queries = rows.map((r) => ({ id: r.id, text: r.question }));
+  for (const mode of MODES) {
+    const hits = kitSearch(mode, queries, 20);
+    const ranks = rows.map((r) => {
+      const at = hits.get(r.id)!.findIndex((h) => h.chunk_id === r.chunk_id);
+      return at < 0 ? null : at + 1;
+    });
+    assert.equal(rows.map((r) => r[`gold_rank_${mode}`]), ranks, `gold_rank_${mode}`);
+    if (mode === "paraphrased") assert.ok(new Set(ranks).size > 1, `ranks vary, so the check means something: ${ranks}`);
+  }
+  const bucket = (rank: number | null) => (rank === 1 ? "easy" : rank !== null && rank <= 5 ? "medium" : "hard");
+  assert.equal(rows.map((r) => r.measured_difficulty), rows.map((r) => bucket(r.gold_rank_paraphrased)));
+  assert.equal([1, 2, 5, 6, 20, null].map(bucketOf), ["easy", "medium", "medium", "hard", "hard", "hard"]);
+  // The card's table: measured difficulty by the generator's label.
+  const { prose } = readCard(out);
+  const header = /\| measured \\ labelled \| (.*) \|\n/.exec(prose);
+  assert.ok(header, "the card has the difficulty table");
+  const labels = header![1].split(" | ");
+  for (const b of ["easy", "medium", "hard"]) {
+    const counts = labels.map((l) => rows.filter((r) => r.measured_difficulty === b && r.difficulty === l).length);
+    assert.match(prose, `| ${b} | ${counts.join(" | ")} |\n`);
+  }
+  assert.is(labels.length, new Set([...labels, ...rows.map((r) => r.difficulty)]).size, "every label has a column");
+});
+
+// ---------------------------------------------------------------- rewards.py
+
+type RewardCase = { retrieval: [string, string[]]; k?: number; discount?: Discount } | { answer: [string, string] };
+
+/** Each case's reward from lib/reward.ts and from the exported rewards.py ("error" where they refuse the input). */
+function rewardsOfBoth(cases: RewardCase[]): { js: (number | string)[]; py: (number | string)[] } {
+  const js = cases.map((c) => {
+    try {
+      return "retrieval" in c ? retrievalReward(c.retrieval[0], c.retrieval[1], { k: c.k, discount: c.discount }) : exactAnswerReward(...c.answer);
+    } catch (err) {
+      assert.instance(err, KitError);
+      return "error";
+    }
+  });
+  const script = [
+    "import json, sys",
+    "sys.path.insert(0, sys.argv[1])",
+    "import rewards",
+    "def reward(c):",
+    "    try:",
+    "        if 'retrieval' in c:",
+    "            return rewards.retrieval_reward(*c['retrieval'], **{k: c[k] for k in ('k', 'discount') if k in c})",
+    "        return rewards.exact_answer_reward(*c['answer'])",
+    "    except ValueError:",
+    "        return 'error'",
+    "print(json.dumps([reward(c) for c in json.load(sys.stdin)]))",
+  ].join("\n");
+  return { js, py: python(script, cases, [hf("main")]) };
+}
+
+/** Non-printable and non-ASCII characters as \uXXXX escapes, for messages. */
+const ascii = (text: string) => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+function assertRewardsAgree(cases: RewardCase[]): void {
+  const { js, py } = rewardsOfBoth(cases);
+  const disagree = cases.flatMap((c, i) => {
+    const same = typeof js[i] === "number" && typeof py[i] === "number" ? Math.abs((js[i] as number) - (py[i] as number)) < 1e-12 : js[i] === py[i];
+    return same ? [] : [`${ascii(JSON.stringify(c))}: lib/reward.ts ${js[i]}, rewards.py ${py[i]}`];
+  });
+  assert.ok(!disagree.length, `rewards.py disagrees with lib/reward.ts on ${disagree.length} of ${cases.length} cases:\n${disagree.join("\n")}`);
+}
+
+test("rewards.py gives lib/reward.ts's rewards, case by case", () => {
+  const cases: RewardCase[] = [
+    { retrieval: ["chunk_3", ["chunk_3", "chunk_1"]] },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_3"]] },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_3"]], k: 2 },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_2", "chunk_3"]], k: 2 },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_3"]], k: 2, discount: "reciprocal" },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_2", "chunk_4", "chunk_3"]], discount: "reciprocal" },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_3"]], discount: "log2" },
+    { retrieval: ["chunk_3", ["chunk_1", "chunk_2", "chunk_3"]], k: 2, discount: "log2" },
+    { retrieval: ["chunk_3", []] },
+    { retrieval: ["chunk_3", ["Chunk_3"]] },
+    { retrieval: ["Apollo  13\nlaunch", [" Apollo 13\tlaunch "]] },
+    { retrieval: ["ﬁle Ａ１３", ["file A13"]] },
+    { retrieval: ["chunk_3", ["chunk_3"]], k: 0 },
+    { retrieval: ["chunk_3", ["chunk_3"]], discount: "square" as Discount },
+    { retrieval: ["  ", ["chunk_3"]] },
+    { answer: ["The Moon", "moon"] },
+    { answer: ["an apple", "the Apple"] },
+    { answer: ["moonbase", "moon"] },
+    { answer: ["theory", "ory"] },
+    { answer: ['"Aquarius!"', "aquarius"] },
+    { answer: ["O'Brien", "OBrien"] },
+    { answer: ["  Jim\n  Lovell ", "jim lovell"] },
+    { answer: ["1,000", "1000"] },
+    { answer: ["1,000 kg", "1000 kg"] },
+    { answer: ["4,000.5", "4000.5"] },
+    { answer: ["3.5", "3.5"] },
+    { answer: ["3.5", "35"] },
+    { answer: ["3.5.", "3.5"] },
+    { answer: ["50%", "50"] },
+    { answer: ["50 %", "50%"] },
+    { answer: ["$5", "5"] },
+    { answer: ["2:30 p.m.", "230 pm"] },
+    { answer: ["１２０", "120"] },
+    { answer: ["ﬁve", "five"] },
+    { answer: ["Ångström", "ångström"] },
+    { answer: ["café", "cafe"] },
+    { answer: ["ΟΔΟΣ", "οδος"] },
+    { answer: ["«Odyssey»", "odyssey"] },
+    { answer: ["", "moon"] },
+    { answer: ["moon", " "] },
+  ];
+  const { js } = rewardsOfBoth(cases);
+  // The cases mean something: both rewards and refusals among them.
+  assert.ok([0, 1, 0.5, "error"].every((v) => js.includes(v)), JSON.stringify(js));
+  assertRewardsAgree(cases);
+});
+
+test("rewards.py counts as whitespace what lib/reward.ts does (BOM, NEL, information separators)", () => {
+  assertRewardsAgree([
+    { answer: ["\ufeff42", "42"] },
+    { answer: ["42\u0085", "42"] },
+    { answer: ["42\u001f", "42"] },
+    { answer: ["Jim\u001fLovell", "jim lovell"] },
+    { retrieval: ["chunk_3", ["chunk_3\ufeff"]] },
+    { retrieval: ["chunk_3", ["\u0085chunk_3"]] },
+  ]);
+});
+
+test("rewards.py's TRL reward functions score conversational completions", () => {
+  const script = [
+    "import json, sys",
+    "sys.path.insert(0, sys.argv[1])",
+    "from rewards import answer_reward, search_reward",
+    "data = json.load(sys.stdin)",
+    "print(json.dumps([answer_reward(data['completions'], answer=data['answer'], prompts=None), search_reward(data['retrieved'], chunk_id=data['chunk_id'])]))",
+  ].join("\n");
+  const assistant = (content: string) => [{ role: "assistant", content }];
+  const completions = [
+    assistant("<search> commander </search><information>...</information><answer> James A. Lovell </answer>"),
+    assistant("<answer>1,000</answer> no, wait: <answer> 2,000 </answer>"),
+    assistant("I could not find it."),
+    assistant("<answer>\nthe Moon\n</answer>"),
+    "<answer>Aquarius</answer>",
+  ];
+  const answer = ["james a lovell", "1000", "Houston", "moon", "aquarius"];
+  const retrieved = [["chunk_2", "chunk_9", "chunk_1"], ["chunk_1", "chunk_3", "chunk_4", "chunk_5", "chunk_6", "chunk_2"], []];
+  const chunkId = ["chunk_1", "chunk_2", "chunk_1"];
+  const [answers, searches] = python(script, { completions, answer, retrieved, chunk_id: chunkId }, [hf("main")]);
+  assert.equal(answers, [1, 0, 0, 1, 1]);
+  assert.equal(searches, retrieved.map((ids, i) => retrievalReward(chunkId[i], ids, { k: 5 })));
+  assert.equal(searches, [1, 0, 0]);
+});
+
+// ---------------------------------------------------------------- options
+
+test("--prompt-template: a template without {question} is the system message, one with it a single user message; --name and --data-source reach the card and search-r1", async () => {
+  const template = (name: string, text: string) => {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, text);
+    return file;
   };
-  exportTo("seed7-a", { testFraction: 0.25, seed: 7 });
-  exportTo("seed7-b", { testFraction: 0.25, seed: 7 });
-  exportTo("seed8", { testFraction: 0.25, seed: 8 });
-  const [a, b, c] = [await sides("seed7-a"), await sides("seed7-b"), await sides("seed8")];
-  assert.equal(a, b);
-  assert.not.equal(a.test, c.test);
-  for (const s of [a, c]) {
-    assert.ok(s.test.length > 0);
-    assert.is(s.test.filter((id) => s.train.includes(id)).length, 0, "no chunk on both sides");
-  }
-  assert.ok(a.test.every((id) => picked.has(id)), "test rows come from the seed's test chunks");
-  for (const config of ["questions", "paraphrases", "chunks"]) {
-    const files = fs.readdirSync(path.join(tmp, "hf", "seed7-a", "data", config));
-    for (const f of files) assert.ok(fs.readFileSync(path.join(tmp, "hf", "seed7-a", "data", config, f)).equals(fs.readFileSync(path.join(tmp, "hf", "seed7-b", "data", config, f))), `${config}/${f} byte for byte`);
-  }
+  const system = "You are a careful research assistant.\nSearch with <search> query </search>; answer in <answer> </answer>.";
+  const oneMessage = "Answer this question by searching: {question}\nThe question again: {question}";
+  await exportTo("template-system", { promptTemplate: template("system.md", `\n  ${system}\n\n`), name: "someone/apollo-13", dataSource: "nq" });
+  await exportTo("template-user", { promptTemplate: template("user.md", `${oneMessage}\n`) });
+  const prompts = async (name: string) => (await configRows(hf(name), "questions", "train", "question, prompt")).concat(await configRows(hf(name), "questions", "test", "question, prompt"));
+
+  const systemRows = await prompts("template-system");
+  assert.ok(systemRows.length > 0);
+  for (const { question, prompt } of systemRows) assert.equal(prompt, [{ role: "system", content: system }, { role: "user", content: question }]);
+  const userRows = await prompts("template-user");
+  assert.is(userRows.length, systemRows.length);
+  for (const { question, prompt } of userRows) assert.equal(prompt, [{ role: "user", content: oneMessage.split("{question}").join(question) }]);
+  // The template is the questions' alone: the recovery task keeps its own instructions.
+  const [recovery] = await configRows(hf("template-user"), "recovery", "train", "prompt");
+  assert.is(recovery.prompt[0].content, RECOVERY_PROMPT);
+  // search-r1 carries the same prompts.
+  const searchR1 = await parquetRows([path.join(hf("template-user"), "search-r1", "train.parquet")], "prompt");
+  assert.equal(searchR1.map((r) => r.prompt), (await configRows(hf("template-user"), "questions", "train", "prompt")).map((r) => r.prompt));
+
+  const { front, prose } = readCard(hf("template-system"));
+  assert.is(front.pretty_name, "someone/apollo-13");
+  assert.match(prose, 'load_dataset("someone/apollo-13", "questions")');
+  assert.match(prose, "`data_source` is `nq`");
+  const [row] = await parquetRows([path.join(hf("template-system"), "search-r1", "test.parquet")], "data_source, extra_info.tools_kwargs.search.create_kwargs.data_source AS tool_source");
+  assert.equal(row, { data_source: "nq", tool_source: "nq" });
 });
 
-test("an existing folder is kept unless --force, and replaced whole with it", () => {
-  const out = path.join(tmp, "hf", "forced");
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, "keep.txt"), "mine");
-  assert.is(kitError(() => exportTo("forced")), `${out} already exists; pass --force to replace it`);
-  assert.is(fs.readFileSync(path.join(out, "keep.txt"), "utf8"), "mine");
-  exportTo("forced", { force: true });
-  assert.not.ok(fs.existsSync(path.join(out, "keep.txt")));
-  assert.ok(fs.existsSync(path.join(out, "README.md")));
-  assert.equal(fs.readdirSync(path.dirname(out)).filter((f) => /\.(tmp|old)-/.test(f)), [], "no temp folder left behind");
-  assert.match(kitError(() => exportDataset({ dataset, out: tmp, force: true })), "would replace the dataset folder");
+test("a {question} template takes the question verbatim, $ signs and all", async () => {
+  const dir = copyDataset("dollars");
+  editJsonl<Question>(path.join(dir, "questions.jsonl"), (q) => (q.status === "accepted" ? { ...q, question: `${q.question} Was it $$5, $& or $' more?` } : q));
+  const file = path.join(tmp, "dollars.md");
+  fs.writeFileSync(file, "Question: {question} Search first.");
+  const out = hf("dollars");
+  await exportDataset({ dataset: dir, out, promptTemplate: file, ...SPLIT });
+  const rows = [...(await configRows(out, "questions", "train", "question, prompt")), ...(await configRows(out, "questions", "test", "question, prompt"))];
+  assert.ok(rows.length > 0);
+  for (const { question, prompt } of rows) assert.equal(prompt, [{ role: "user", content: `Question: ${question} Search first.` }]);
+});
+
+test("--force replaces an earlier export whole, but never a folder without .kit-export", async () => {
+  const out = hf("forced");
+  await exportTo("forced");
+  assert.is(await kitError(() => exportTo("forced")), `${out} already exists; pass --force to replace it`);
+  fs.writeFileSync(path.join(out, "stale.txt"), "from before");
+  await exportTo("forced", { force: true });
+  assert.not.ok(fs.existsSync(path.join(out, "stale.txt")), "replaced whole");
+  assert.ok(fs.existsSync(path.join(out, "README.md")) && fs.existsSync(path.join(out, ".kit-export")));
+  assert.equal(leftovers(out), [], "no temp folder left behind");
+
+  const mine = hf("not-an-export");
+  fs.mkdirSync(mine, { recursive: true });
+  fs.writeFileSync(path.join(mine, "keep.txt"), "mine");
+  assert.is(await kitError(() => exportTo("not-an-export", { force: true })), `${mine} is not a kit export (it has no .kit-export), so --force will not replace it; choose another --out`);
+  assert.equal(fs.readdirSync(mine), ["keep.txt"], "nothing written");
+  assert.is(fs.readFileSync(path.join(mine, "keep.txt"), "utf8"), "mine");
+  assert.equal(leftovers(mine), []);
+
+  assert.match(await kitError(() => exportDataset({ dataset, out: tmp, force: true })), "would replace the dataset folder");
   assert.ok(fs.existsSync(path.join(dataset, "chunks.jsonl")));
 });
 
-test("a missing file names the kit build stage that writes it, and nothing is written", () => {
+test("a missing file names the kit build stage that writes it, and nothing is written", async () => {
   const cases: [string, string][] = [
-    ["paraphrases.jsonl", "the paraphrase stage"],
-    ["questions.jsonl", "the questions stage"],
     ["chunks.jsonl", "the chunk stage"],
+    ["questions.jsonl", "the questions stage"],
+    ["paraphrases.jsonl", "the paraphrase stage"],
+    ["faiss_index", "the index stage"],
+    ["env/original", "the environments stage"],
     ["env/paraphrased", "the environments stage"],
+    ["env/merged", "the environments stage"],
     ["build.json", "the last step"],
   ];
   for (const [file, stage] of cases) {
-    const dir = copyDataset(`missing-${file.replace("/", "-")}`);
+    const name = `missing-${file.replace("/", "-")}`;
+    const dir = copyDataset(name);
     fs.rmSync(path.join(dir, file), { recursive: true });
-    const out = path.join(tmp, "hf", `missing-${file.replace("/", "-")}`);
-    assert.is(kitError(() => exportDataset({ dataset: dir, out })), `${dir} has no ${file}; it is written by ${stage} of kit build: run kit build --out ${dir} again`);
-    assert.not.ok(fs.existsSync(out));
+    assert.is(await kitError(() => exportDataset({ dataset: dir, out: hf(name) })), `${dir} has no ${file}; it is written by ${stage} of kit build: run kit build --out ${dir} again`);
+    assert.not.ok(fs.existsSync(hf(name)));
+    assert.equal(leftovers(hf(name)), []);
   }
 });
 
-test("an index made by another embedder than build.json names is refused", () => {
+test("an index made by another embedder than build.json names is refused", async () => {
   const dir = copyDataset("other-embedder");
   const buildFile = path.join(dir, "build.json");
-  const build = JSON.parse(fs.readFileSync(buildFile, "utf8"));
+  const build = readJson(buildFile);
   build.parameters.embedder = "use-lite";
   fs.writeFileSync(buildFile, JSON.stringify(build));
-  const message = kitError(() => exportDataset({ dataset: dir, out: path.join(tmp, "hf", "other-embedder") }));
+  const message = await kitError(() => exportDataset({ dataset: dir, out: hf("other-embedder") }));
   assert.is(message, `index ${path.join(dir, "faiss_index")} was built with embedder ${EMBEDDER} but build.json says use-lite; rebuild the dataset with kit build --out ${dir} --embedder use-lite`);
+  assert.not.ok(fs.existsSync(hf("other-embedder")));
 });
 
-test("paraphrases judged unfaithful are left out and counted in the card", async () => {
+test("paraphrases judged unfaithful are left out of paraphrases and recovery, and counted in the card", async () => {
   const dir = copyDataset("verdicts");
   const file = path.join(dir, "paraphrases.jsonl");
-  const rows = readJsonl<any>(file).map((p, i) => ({ ...p, verdict: ["faithful", "unfaithful", "unchecked"][i % 3], reasons: i % 3 === 1 ? ["adds a fact"] : [] }));
-  fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-  const out = path.join(tmp, "hf", "verdicts");
-  const result = exportDataset({ dataset: dir, out });
+  editJsonl<any>(file, (p, i) => ({ ...p, verdict: ["faithful", "unfaithful", "unchecked"][i % 3], reasons: i % 3 === 1 ? ["adds a fact"] : [] }));
+  const rows = readJsonl<any>(file);
+  const out = hf("verdicts");
+  const result = await exportDataset({ dataset: dir, out });
   const kept = rows.filter((r) => r.verdict !== "unfaithful");
-  assert.is(result.configs.find((c) => c.name === "paraphrases")!.splits.reduce((n, s) => n + s.rows, 0), kept.length);
+  const total = (name: string) => result.configs.find((c) => c.name === name)!.splits.reduce((n, s) => n + s.rows, 0);
+  assert.is(total("paraphrases"), kept.length);
+  assert.is(total("recovery"), kept.length);
   const verdicts = await query(`SELECT verdict, count(*)::INTEGER AS n FROM read_parquet('${out}/data/paraphrases/*.parquet') GROUP BY verdict ORDER BY verdict`);
   assert.equal(verdicts, [
     { verdict: "faithful", n: rows.filter((r) => r.verdict === "faithful").length },
     { verdict: "unchecked", n: rows.filter((r) => r.verdict === "unchecked").length },
   ]);
-  const card = fs.readFileSync(path.join(out, "README.md"), "utf8");
-  assert.match(card, `| paraphrase verdict: unfaithful | ${rows.length - kept.length} |`);
-  const merged = JSON.parse(fs.readFileSync(path.join(dir, "env/merged/manifest.json"), "utf8"));
-  assert.match(card, `- \`env/merged\`: ${merged.rows} rows, the chunks, plus every kept paraphrase as a distractor; ${merged.coverage.by_paraphrase} of ${merged.coverage.chunks} chunks appear through a kept paraphrase.`);
+  const recoveryIds = (await query(`SELECT id FROM read_parquet('${out}/data/recovery/*.parquet') ORDER BY id`)).map((r) => r.id);
+  assert.equal(recoveryIds, kept.map((p) => p.paraphrase_id).sort());
+  const { prose } = readCard(out);
+  assert.match(prose, `| paraphrase verdict: unfaithful | ${rows.length - kept.length} |`);
+  const merged = readJson(path.join(dir, "env/merged/manifest.json"));
+  assert.match(prose, `- \`env/merged\`: ${merged.rows} rows, the chunks, plus every kept paraphrase as a distractor; ${merged.coverage.by_paraphrase} of ${merged.coverage.chunks} chunks appear through a kept paraphrase.`);
 });
 
-test("bad options are one-line errors", () => {
-  assert.match(kitError(() => exportTo("bad", { testFraction: 1 })), "test fraction must be at least 0 and below 1, got 1");
-  assert.match(kitError(() => exportTo("bad", { rowsPerShard: 0 })), "rows per shard must be an integer >= 1, got 0");
-  assert.match(kitError(() => exportDataset({ dataset: path.join(tmp, "nope"), out: path.join(tmp, "hf", "bad") })), "does not exist; make it with kit build");
+test("bad options are one-line errors, and nothing is written", async () => {
+  const out = hf("bad");
+  const empty = path.join(tmp, "empty.md");
+  fs.writeFileSync(empty, " \n");
+  const cases: [Partial<ExportOptions>, string][] = [
+    [{ testFraction: 1 }, "test fraction must be at least 0 and below 1, got 1"],
+    [{ testFraction: Number.NaN }, "test fraction must be at least 0 and below 1, got NaN"],
+    [{ rowsPerShard: 0 }, "rows per shard must be an integer >= 1, got 0"],
+    [{ blockChunks: 0 }, "chunks per split block must be an integer >= 1, got 0"],
+    [{ seed: 1.5 }, "seed must be an integer, got 1.5"],
+    [{ dataSource: "nq; rm" }, '--data-source "nq; rm" must be letters, digits and _ . : / - (e.g. searchR1_nq)'],
+    [{ promptTemplate: path.join(tmp, "no-such.md") }, `prompt template ${path.join(tmp, "no-such.md")}: cannot read it`],
+    [{ promptTemplate: empty }, `prompt template ${empty} is empty`],
+    [{ dataset: path.join(tmp, "nope") }, `dataset folder ${path.join(tmp, "nope")} does not exist; make it with kit build`],
+  ];
+  for (const [options, message] of cases) {
+    assert.match(await kitError(() => exportTo("bad", options)), message);
+    assert.not.ok(fs.existsSync(out), `${JSON.stringify(options)}: nothing written`);
+    assert.equal(leftovers(out), []);
+  }
 });
 
 test.run();

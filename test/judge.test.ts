@@ -4,14 +4,15 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createBuiltinGenerator } from "../lib/builtin";
+import { createBuiltinGenerator } from "../lib/generators/builtin";
 import { openCache, withCache } from "../lib/cache";
 import type { Embedder } from "../lib/embedders";
 import { KitError } from "../lib/errors";
 import { readJsonl } from "../lib/files";
 import { createGenerator } from "../lib/generators";
 import { checkParaphrases } from "../lib/quality";
-import { claimRequest, createJudge, llmJudge, parseClaimAnswer, splitClaims } from "../lib/quality/judge";
+import { splitClaims } from "../lib/quality/claims";
+import { claimRequest, createJudge, llmJudge, parseClaimAnswer } from "../lib/quality/judge";
 import { type ChatAsk, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-judge-"));

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Embedder } from "../lib/embedders";
-import { createBuiltinGenerator } from "../lib/builtin";
+import { createBuiltinGenerator } from "../lib/generators/builtin";
 import { KitError } from "../lib/errors";
 import { readJsonl } from "../lib/files";
 import {

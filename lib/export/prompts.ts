@@ -29,7 +29,8 @@ export function readTemplate(file: string): string {
  * question follows as the user message.
  */
 export function chatPrompt(template: string, question: string): Message[] {
-  if (template.includes("{question}")) return [{ role: "user", content: template.replaceAll("{question}", question) }];
+  // A function replacement, so "$&" or "$$" in a question stays as written.
+  if (template.includes("{question}")) return [{ role: "user", content: template.replaceAll("{question}", () => question) }];
   return [
     { role: "system", content: template },
     { role: "user", content: question },

@@ -10,10 +10,17 @@ import re
 import unicodedata
 
 DISCOUNTS = ("none", "reciprocal", "log2")
+# JavaScript's whitespace (its \s and trim()), which differs from Python's: BOM in, \x1c-\x1f and NEL out.
+_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SPACES = re.compile(f"[{_WHITESPACE}]+")
+
+
+def _collapse(text):
+    return _SPACES.sub(" ", text).strip(_WHITESPACE)
 
 
 def _normalise_text(text):
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    return _collapse(unicodedata.normalize("NFKC", text))
 
 
 def normalise_answer(text):
@@ -30,7 +37,7 @@ def normalise_answer(text):
                 continue
         kept.append(ch)
     text = re.sub(r"\b(a|an|the)\b", " ", "".join(kept), flags=re.ASCII)
-    return re.sub(r"\s+", " ", text).strip()
+    return _collapse(text)
 
 
 def retrieval_reward(target, retrieved, k=None, discount="none"):
@@ -38,7 +45,7 @@ def retrieval_reward(target, retrieved, k=None, discount="none"):
     `retrieved` the search results, best first, as chunk ids (or texts); entries match when equal after NFKC and
     whitespace collapsing. Default: 1 if the first result is the target, else 0. `k` rewards a hit in the top k;
     `discount` gives 1/rank ("reciprocal") or 1/log2(rank + 1) ("log2"), over all results unless `k` is given."""
-    if not isinstance(target, str) or not target.strip():
+    if not isinstance(target, str) or not target.strip(_WHITESPACE):
         raise ValueError("retrieval_reward: target must be a non-empty chunk id or chunk text")
     if not isinstance(retrieved, (list, tuple)):
         raise ValueError("retrieval_reward: retrieved must be a list of chunk ids or texts (best first)")
@@ -63,7 +70,7 @@ def exact_answer_reward(predicted, gold):
     completion (the text inside <answer> tags) first."""
     if not isinstance(predicted, str):
         raise ValueError('exact_answer_reward: predicted must be a string (pass "" for no answer)')
-    if not isinstance(gold, str) or not gold.strip():
+    if not isinstance(gold, str) or not gold.strip(_WHITESPACE):
         raise ValueError("exact_answer_reward: gold must be a non-empty answer string")
     return 1.0 if normalise_answer(predicted) == normalise_answer(gold) else 0.0
 

@@ -5,7 +5,7 @@ import type { Embedder } from "../embedders";
 import { KitError } from "../errors";
 import { toJsonl, writeFileAtomic } from "../files";
 import type { Paraphrase } from "../paraphrase";
-import { type Judge, splitClaims } from "./judge";
+import { type Judge, splitClaims } from "./claims";
 import { type Difficulty, DIFFICULTIES, isGrounded, markDuplicates, type Question, validateQuestion } from "../questions";
 
 /**

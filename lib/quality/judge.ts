@@ -1,52 +1,14 @@
 import { KitError } from "../errors";
 import { createGenerator, type GenerateRequest, type Generator } from "../generators";
-
-/**
- * Judges check a paraphrase claim by claim: each sentence (or list item) of the paraphrase is asked
- * against the original, and the paraphrase is faithful when every claim is supported. Claim-level
- * fact checkers carry over to another model's writing better than rules fitted to one hand
- * (LLM-AggreFact: Bespoke-MiniCheck-7B 77.4% balanced accuracy, MiniCheck-Flan-T5-L 75.0%, HHEM-2.1-open 71.8%).
- *
- * Specs: `rules` (no judge), `auto`, `ollama:<model>` (MiniCheck's own prompt for `bespoke-minicheck`, a
- * short JSON instruction for any other model), `openai:<model>@<url>`, `transformers:<model or folder>`
- * (an NLI or fact-check cross-encoder, lib/quality/nli.ts).
- */
-export interface ClaimVerdict {
-  claim: string;
-  /** null: the judge gave no readable answer after its retries, so the claim is not counted. */
-  supported: boolean | null;
-  /** The judge's probability that the original supports the claim, where it gives one. */
-  probability?: number;
-}
-
-export interface Judge {
-  spec: string;
-  /** One verdict per claim, in order. */
-  judge(original: string, claims: readonly string[], signal?: AbortSignal): Promise<ClaimVerdict[]>;
-  close(): Promise<void>;
-}
+// nli.ts loads transformers.js only when a transformers: judge is made, so importing it here costs nothing.
+import { nliJudge } from "./nli";
+import type { ClaimVerdict, Judge } from "./claims";
 
 export const DEFAULT_JUDGE = "auto";
 export const MINICHECK_MODEL = "bespoke-minicheck";
 export const JUDGE_SPECS = "auto | rules | ollama:<model> | openai:<model>@<url> | transformers:<model or folder>";
 /** Further asks when an answer is neither Yes/No nor the JSON asked for. */
 const JUDGE_RETRIES = 2;
-/** Claims shorter than this many words ("Overview.", "See below:") state nothing checkable. */
-const MIN_CLAIM_WORDS = 3;
-
-/**
- * The claims of a paraphrase: its sentences and list items, without markdown headings, table rules or
- * fragments too short to state a fact.
- */
-export function splitClaims(paraphrase: string): string[] {
-  return paraphrase
-    .split("\n")
-    .filter((line) => !/^\s*(#{1,6}\s|\|?\s*:?-{3,})/.test(line))
-    .map((line) => line.replace(/^\s*(?:[-*+•]|\d+[.)])\s+/, ""))
-    .flatMap((line) => line.split(/(?<=[.!?])\s+(?=[A-Z0-9"'(`])/))
-    .map((s) => s.trim())
-    .filter((s) => s.split(/\s+/).filter((w) => /\w/.test(w)).length >= MIN_CLAIM_WORDS);
-}
 
 const CLAIM_FORMAT = { type: "object", properties: { supported: { type: "boolean" } }, required: ["supported"] };
 
@@ -149,7 +111,6 @@ export async function createJudge(spec: string = DEFAULT_JUDGE, options: JudgeOp
   }
   const transformers = /^transformers:(.+)$/.exec(spec);
   if (transformers) {
-    const { nliJudge } = await import("./nli");
     notice(`judge: ${spec} (entailment probability per claim)`);
     return nliJudge(transformers[1]);
   }

@@ -1,7 +1,7 @@
 // Answers the kit's own question and paraphrase prompts as the builtin generator would, read back from
 // the prompt text and sampling seed alone. With it, a test server stands in for an Ollama model whose
 // answers are known, so a build through the real client can be compared file for file with a builtin build.
-import { builtinAnswer } from "../../lib/builtin";
+import { builtinAnswer } from "../../lib/generators/builtin";
 import type { Task } from "../../lib/generators";
 import { DEFAULT_STYLES } from "../../lib/paraphrase";
 import type { ChatAsk } from "./ollama-server";

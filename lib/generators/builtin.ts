@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { KitError } from "./errors";
-import type { Generator, GenerateRequest, Task } from "./generators";
+import { KitError } from "../errors";
+import type { GenerateRequest, Generator, Task } from "./types";
 
 /**
  * The "builtin" generator: deterministic, offline, no LLM. It answers from `request.task` alone, in the

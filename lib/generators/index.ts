@@ -1,55 +1,10 @@
 import type { ChatRequest, Ollama } from "ollama";
 import type OpenAI from "openai";
 import { createBuiltinGenerator } from "./builtin";
-import { KitError } from "./errors";
+import { KitError } from "../errors";
 
-/** Sampling options, named as Ollama names them; the OpenAI backend maps them to its own names. */
-export interface GenerateOptions {
-  temperature?: number;
-  /** Most tokens to generate. */
-  num_predict?: number;
-  seed?: number;
-}
-
-/**
- * What a pipeline stage wants, beside its prompt. LLM backends never read it; the builtin backend
- * answers from it alone, in the same output format the prompt asks an LLM for, so parsing,
- * validation and caching take one path whatever the backend.
- */
-export type Task =
-  | {
-      kind: "questions";
-      /** The sliding window: the chunk asked about and its neighbours, in corpus order. */
-      window: { chunk_id: string; text: string }[];
-      /** The chunk id the questions are for (one of the window's). */
-      target: string;
-      count: number;
-      /** 0 on the first try; a retry after a rejected answer asks again with a higher number. */
-      attempt: number;
-    }
-  | { kind: "paraphrase"; text: string; style: string; variant: number; attempt: number }
-  /** An LLM judge's check of a paraphrase (lib/quality.ts); the builtin generator cannot answer it. */
-  | { kind: "judge"; original: string; paraphrase: string };
-
-export interface GenerateRequest {
-  system?: string;
-  prompt: string;
-  /** A JSON schema the answer must follow (Ollama `format`, OpenAI `response_format`). */
-  format?: Record<string, unknown>;
-  options?: GenerateOptions;
-  task: Task;
-}
-
-export interface Generator {
-  /** The spec string it was made from, e.g. "ollama:qwen2.5:7b" or "builtin". */
-  spec: string;
-  backend: "ollama" | "openai" | "builtin";
-  /** The model name recorded in every row this generator makes ("builtin" for the builtin one). */
-  model: string;
-  /** The model's answer text. Rejects on transport failure after retries, or when `signal` aborts. */
-  generate(request: GenerateRequest, signal?: AbortSignal): Promise<string>;
-  close(): Promise<void>;
-}
+export type { GenerateOptions, GenerateRequest, Generator, Task } from "./types";
+import type { GenerateRequest, Generator } from "./types";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Backends by spec
@@ -96,7 +51,7 @@ export interface GeneratorOptions {
 /**
  * Makes a generator from a spec:
  * - `auto` (default): Ollama when it answers at the host(s) and has `options.model`, otherwise builtin;
- * - `builtin`: lib/builtin.ts, offline and deterministic;
+ * - `builtin`: lib/generators/builtin.ts, offline and deterministic;
  * - `ollama:<model>`: Ollama's /api/chat on every host of `options.ollamaHost` / OLLAMA_HOST (comma-separated);
  * - `openai:<model>@<base-url>[,<base-url>...]`: an OpenAI-compatible server (vLLM, llama.cpp's server, ...);
  *   a base URL without a path gets "/v1". The API key comes from OPENAI_API_KEY, else "none".

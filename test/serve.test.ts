@@ -1,0 +1,290 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Chunk } from "../lib/chunking";
+import type { Embedder } from "../lib/embedders";
+import { environmentRows, envDir, type EnvRow, writeEnvironment } from "../lib/environment";
+import { KitError } from "../lib/errors";
+import type { CheckedParaphrase } from "../lib/paraphrase";
+import { createSearcher, type Searcher } from "../lib/search";
+import { serve } from "../lib/serve";
+import { hashedEmbedding } from "./helpers/ollama-server";
+
+const TEXTS = [
+  "Oxygen tank 2 failed at 55:54:53 after its fans were stirred.",
+  "The crew moved into the lunar module, which served as a lifeboat.",
+  "Carbon dioxide filters from the command module were adapted with tape for the lunar module.",
+  "Entry batteries held 99 ampere-hours when the command module was powered down.",
+  "A series of earth photos were taken after the maneuver.",
+  "Splashdown came at 142:54:41, near the recovery ship Iwo Jima.",
+  "The service module was jettisoned and photographed by the crew.",
+  "Mission control computed a free-return trajectory around the moon.",
+];
+const CHUNKS: Chunk[] = TEXTS.map((text, i) => ({ chunk_id: `chunk_${i + 1}`, text, source: "test.md", start: 0, end: text.length }));
+const PARAPHRASES: CheckedParaphrase[] = [
+  { paraphrase_id: "chunk_1_reworded_1", chunk_id: "chunk_1", paragraph_index: null, style: "reworded", text: "After its fans were stirred, oxygen tank 2 failed at 55:54:53.", model: "test", verdict: "faithful", reasons: [] },
+  { paraphrase_id: "chunk_5_condensed_1", chunk_id: "chunk_5", paragraph_index: null, style: "condensed", text: "Earth photos were taken after the maneuver.", model: "test", verdict: "faithful", reasons: [] },
+];
+const ROWS = environmentRows("paraphrased", CHUNKS, PARAPHRASES);
+const INFO = { mode: "paraphrased", rows: ROWS.length };
+const DOCUMENT_KEYS = ["id", "contents", "title", "text", "chunk_id", "kind"];
+
+type Server = Awaited<ReturnType<typeof serve>>;
+let main: Server;
+/** Computes the answers the server should give: the same rows, searched directly. */
+const reference = createSearcher(ROWS);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-serve-"));
+
+test.before(async () => {
+  main = await serve(createSearcher(ROWS), INFO, { port: 0 });
+});
+test.after(async () => {
+  await main?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function post(url: string, body: unknown): Promise<{ status: number; type: string | null; json: any }> {
+  const res = await fetch(`${url}/retrieve`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return { status: res.status, type: res.headers.get("content-type"), json: await res.json() };
+}
+
+/** What a Search-R1 answer with scores should hold for these queries: the reference hits, as documents. */
+async function expected(queries: string[], topk: number) {
+  return (await reference.search(queries, topk)).map((hits) =>
+    hits.map((h) => ({ document: { id: h.row_id, contents: `"${h.chunk_id}"\n${h.text}`, title: h.chunk_id, text: h.text, chunk_id: h.chunk_id, kind: h.kind }, score: h.score })),
+  );
+}
+
+test("POST /retrieve: one list per query, in order, topk documents with scores, Search-R1's document shape", async () => {
+  const queries = ["oxygen tank fans stirred by the crew", "lunar module lifeboat crew"];
+  const r = await post(main.url, { queries, topk: 2, return_scores: true });
+  assert.is(r.status, 200);
+  assert.match(r.type ?? "", /^application\/json/);
+  assert.equal(Object.keys(r.json), ["result"]);
+  const result = r.json.result;
+  assert.is(result.length, 2);
+  assert.equal(result.map((list: unknown[]) => list.length), [2, 2]);
+  // chunk_1 is served through its paraphrase (the paraphrased environment), chunk_2 through its own text.
+  assert.equal(result[0][0].document, { id: "chunk_1_reworded_1", contents: `"chunk_1"\n${PARAPHRASES[0].text}`, title: "chunk_1", text: PARAPHRASES[0].text, chunk_id: "chunk_1", kind: "paraphrase" });
+  assert.equal([result[1][0].document.id, result[1][0].document.kind], ["chunk_2", "original"]);
+  for (const list of result) {
+    for (const item of list) {
+      assert.equal(Object.keys(item), ["document", "score"]);
+      assert.equal(Object.keys(item.document), DOCUMENT_KEYS);
+      assert.is(item.document.contents, `"${item.document.title}"\n${item.document.text}`);
+      assert.type(item.score, "number");
+    }
+    assert.ok(list[0].score >= list[1].score, "best first");
+    assert.is(new Set(list.map((x: any) => x.document.chunk_id)).size, list.length, "distinct chunks");
+  }
+  assert.equal(result, await expected(queries, 2));
+  // Reversed queries, reversed lists.
+  const reversed = await post(main.url, { queries: [...queries].reverse(), topk: 2, return_scores: true });
+  assert.equal(reversed.json.result, [...result].reverse());
+});
+
+test("without return_scores each list holds the documents alone; topk missing, null or 0 means the default 3", async () => {
+  const queries = ["the crew and the command module", "moon"];
+  const want = (await expected(queries, 3)).map((list) => list.map((x) => x.document));
+  assert.is(want[0].length, 3, "the first query matches at least 3 chunks");
+  for (const body of [{ queries }, { queries, topk: null }, { queries, topk: 0 }, { queries, topk: 3, return_scores: false }]) {
+    const r = await post(main.url, body);
+    assert.is(r.status, 200, JSON.stringify(body));
+    assert.equal(r.json.result, want, JSON.stringify(body));
+    assert.equal(Object.keys(r.json.result[0][0]), DOCUMENT_KEYS);
+  }
+  const one = await post(main.url, { queries: ["the crew and the command module"], topk: 1 });
+  assert.equal(one.json.result, [want[0].slice(0, 1)]);
+});
+
+test("GET /health answers 200 with JSON: status ok and the server's info", async () => {
+  const res = await fetch(`${main.url}/health`);
+  assert.is(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  assert.equal(await res.json(), { status: "ok", ...INFO });
+});
+
+test("each bad request gets a 400 with a JSON error, and the next good request is answered", async () => {
+  const cases: [string, string | unknown, RegExp][] = [
+    ["malformed JSON", '{"queries": ["oxygen"', /not valid JSON/],
+    ["empty body", "", /not valid JSON/],
+    ["a list body", [1], /JSON object/],
+    ["a string body", '"oxygen"', /JSON object/],
+    ["null body", "null", /JSON object/],
+    ["missing queries", { topk: 3 }, /"queries" must be a non-empty list/],
+    ["queries as a string", { queries: "oxygen" }, /"queries" must be a non-empty list/],
+    ["empty queries", { queries: [] }, /"queries" must be a non-empty list/],
+    ["a non-string query", { queries: ["oxygen", 7] }, /every entry of "queries" must be a non-empty string/],
+    ["a blank query", { queries: ["  "] }, /every entry of "queries" must be a non-empty string/],
+    ["too many queries", { queries: Array.from({ length: 1025 }, (_, i) => `q${i}`) }, /1025 queries; at most 1024/],
+    ["topk 1000", { queries: ["oxygen"], topk: 1000 }, /"topk" must be an integer from 1 to 100, got 1000/],
+    ["topk -1", { queries: ["oxygen"], topk: -1 }, /"topk" must be an integer from 1 to 100, got -1/],
+    ["topk 2.5", { queries: ["oxygen"], topk: 2.5 }, /"topk" must be an integer from 1 to 100, got 2\.5/],
+    ["topk as a string", { queries: ["oxygen"], topk: "3" }, /"topk" must be an integer/],
+    ["return_scores 'yes'", { queries: ["oxygen"], return_scores: "yes" }, /"return_scores" must be true or false/],
+  ];
+  const good = { queries: ["oxygen tank"], topk: 1 };
+  const goodAnswer = { result: (await expected(["oxygen tank"], 1)).map((l) => l.map((x) => x.document)) };
+  for (const [name, body, message] of cases) {
+    const r = await post(main.url, body);
+    assert.is(r.status, 400, name);
+    assert.match(r.type ?? "", /^application\/json/, name);
+    assert.equal(Object.keys(r.json), ["error"], name);
+    assert.match(r.json.error, message, name);
+    const next = await post(main.url, good);
+    assert.is(next.status, 200, `after ${name}`);
+    assert.equal(next.json, goodAnswer, `after ${name}`);
+  }
+});
+
+test("wrong method 405, unknown path 404, both JSON", async () => {
+  for (const [method, route, status] of [["GET", "/retrieve", 405], ["PUT", "/retrieve", 405], ["GET", "/nothing", 404], ["POST", "/search", 404]] as const) {
+    const res = await fetch(`${main.url}${route}`, { method, ...(method !== "GET" && { body: "{}" }) });
+    assert.is(res.status, status, `${method} ${route}`);
+    assert.type(((await res.json()) as { error: unknown }).error, "string");
+  }
+});
+
+test("a body over maxBodyBytes gets a 400, announced or chunked; one at the limit is served", async () => {
+  const limit = 256;
+  const small = await serve(createSearcher(ROWS), INFO, { port: 0, maxBodyBytes: limit, topk: 1, maxTopk: 5 });
+  try {
+    const padded = (size: number) => {
+      const body = JSON.stringify({ queries: ["oxygen tank"] });
+      return body.slice(0, -1) + " ".repeat(size - body.length) + "}";
+    };
+    assert.is(Buffer.byteLength(padded(limit)), limit);
+    const atLimit = await post(small.url, padded(limit));
+    assert.is(atLimit.status, 200);
+    assert.is(atLimit.json.result[0].length, 1, "this server's default topk is 1");
+    // A declared content-length over the limit is refused before the body is read.
+    const over = await post(small.url, padded(limit + 1));
+    assert.is(over.status, 400);
+    assert.equal(over.json, { error: "body of 257 bytes is over the limit of 256" });
+    const large = await post(small.url, padded(1 << 20));
+    assert.is(large.status, 400);
+    assert.match(large.json.error, /body of 1048576 bytes is over the limit of 256/);
+    // Without a content-length, the server counts the bytes as they come.
+    const chunked = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${small.url}/retrieve`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+      });
+      req.on("error", reject);
+      req.write('{"queries": ["oxygen"');
+      for (let i = 0; i < 20; i++) req.write(", " + JSON.stringify("x".repeat(50)));
+      req.end("]}");
+    });
+    assert.is(chunked.status, 400);
+    assert.match(JSON.parse(chunked.body).error, /body is over the limit of 256 bytes/);
+    assert.equal((await post(small.url, { queries: ["oxygen"], topk: 6 })).json, { error: '"topk" must be an integer from 1 to 5, got 6' });
+    assert.is((await post(small.url, { queries: ["oxygen"], topk: 5 })).status, 200);
+  } finally {
+    await small.close();
+  }
+  let error: unknown;
+  await serve(createSearcher(ROWS), INFO, { port: 0, topk: 10, maxTopk: 5 }).catch((e) => (error = e));
+  assert.ok(error instanceof KitError && /--topk 10 is above/.test(error.message), String(error));
+});
+
+test("32 concurrent clients, 20 requests each: no error, every answer right", async () => {
+  const queries = ["oxygen tank", "lunar module", "command module batteries", "earth photos", "splashdown recovery ship", "crew", "moon trajectory", "carbon dioxide filters tape"];
+  const answers = new Map<string, unknown>();
+  for (const q of queries) for (const topk of [1, 2, 3]) answers.set(`${q}|${topk}`, await expected([q, queries[0]], topk));
+  let answered = 0;
+  const client = async (c: number) => {
+    for (let i = 0; i < 20; i++) {
+      const q = queries[(c + i) % queries.length];
+      const topk = 1 + ((c * 7 + i) % 3);
+      const r = await post(main.url, { queries: [q, queries[0]], topk, return_scores: true });
+      assert.is(r.status, 200, `client ${c}, request ${i}`);
+      assert.equal(r.json.result, answers.get(`${q}|${topk}`), `client ${c}, request ${i}: ${q}`);
+      answered++;
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
+  assert.is(answered, 32 * 20);
+});
+
+/** Whether a new TCP connection to the port is refused. */
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
+  });
+
+/** Fails instead of hanging the suite when `promise` takes longer than a generous bound. */
+const within = <T>(promise: Promise<T>, ms: number, what: string) =>
+  // Unreferenced, so the timer does not keep the process alive once the promise has won.
+  Promise.race([promise, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`${what} took over ${ms / 1000}s`)))]);
+
+test("close() resolves with a kept-alive client connection open, closes the searcher, and the port refuses connections", async () => {
+  let searcherClosed = 0;
+  const searcher: Searcher = { ...createSearcher(ROWS), close: async () => void searcherClosed++ };
+  const s = await serve(searcher, INFO, { port: 0 });
+  const port = Number(new URL(s.url).port);
+  assert.ok(port > 0);
+  // This leaves an idle keep-alive connection in fetch's pool.
+  assert.is((await post(s.url, { queries: ["oxygen"] })).status, 200);
+  assert.not.ok(await refused(port));
+  await within(s.close(), 10_000, "close()");
+  assert.is(searcherClosed, 1);
+  assert.ok(await refused(port), "connections are refused after close()");
+  const failed = await fetch(`${s.url}/health`, { headers: { connection: "close" } }).then(() => false, () => true);
+  assert.ok(failed, "a request after close() fails");
+});
+
+test("kit serve --port 0: prints the URL it listens on, answers, and stops on SIGTERM with exit 0", async () => {
+  // A dataset folder holding env/paraphrased, written without a build: BM25 needs no embedder to serve.
+  const dataset = path.join(tmp, "dataset");
+  const embedder: Embedder = { spec: "test-hash", dimension: 16, embed: async (texts) => texts.map((t) => Float32Array.from(hashedEmbedding(t, 16))) };
+  await writeEnvironment(envDir(dataset, "paraphrased"), "paraphrased", CHUNKS, PARAPHRASES, { embedder });
+  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--dataset", dataset, "--port", "0"], { env: { ...process.env, CI: "true" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
+  try {
+    const url = await within(
+      (async () => {
+        for (;;) {
+          const m = /^serve: (\d+) rows over (\d+) chunks from .*, bm25; POST (http:\/\/127\.0\.0\.1:(\d+))\/retrieve, GET \3\/health/m.exec(stdout);
+          if (m) {
+            assert.equal([Number(m[1]), Number(m[2])], [ROWS.length, CHUNKS.length]);
+            assert.ok(Number(m[4]) > 0, `the printed port is the one picked, not 0: ${m[0]}`);
+            return m[3];
+          }
+          if (child.exitCode !== null) throw new Error(`kit serve exited ${child.exitCode}: ${stderr.trim().split("\n").slice(-12).join("\n")}`);
+          await sleep(50);
+        }
+      })(),
+      30_000,
+      "kit serve starting",
+    );
+    const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+    assert.equal([health.status, health.mode, health.retriever, health.rows, health.chunks], ["ok", "paraphrased", "bm25", ROWS.length, CHUNKS.length]);
+    const r = await post(url, { queries: ["oxygen tank fans stirred"], topk: 1, return_scores: true });
+    assert.is(r.status, 200);
+    assert.equal(r.json.result, await expected(["oxygen tank fans stirred"], 1));
+    child.kill("SIGTERM");
+    const [code, signal] = await within(exited, 10_000, "kit serve stopping");
+    assert.equal([code, signal], [0, null], stderr);
+    assert.match(stdout, /\nserve: stopped\n$/);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
+test.run();
