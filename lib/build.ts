@@ -6,15 +6,16 @@ import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE }
 import { loadCorpus } from "./corpus";
 import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "./embedders";
 import { type Coverage, envDir, MODES, writeEnvironment } from "./environment";
-import { toJsonl, writeFileAtomic } from "./files";
-import { createGenerator, DEFAULT_GENERATOR } from "./generators";
+import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "./files";
+import { createGenerator, DEFAULT_GENERATOR, type Generator } from "./generators";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles } from "./paraphrase";
 import { progressReporter } from "./progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
+import type { Judge } from "./quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "./quality/judge";
 import { generateQuestions, seedFormat } from "./questions";
 import { qualityReport } from "./report";
-import { buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
+import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
 
 export interface BuildOptions {
   corpus: string;
@@ -107,23 +108,38 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     seconds[name] = (seconds[name] ?? 0) + (Date.now() - started) / 1000;
     return result;
   };
-  // Checked before any work: a bad style or spec fails in a second, not after the index is built.
+  // Checked before any work: a bad style, factory or corpus fails in a second, not after the index is built.
   const styles = resolveStyles(options.styles, options.stylesFile);
-  const generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, {
-    ollamaHost: options.ollamaHost,
-    model: options.model,
-    concurrency: options.concurrency,
-    onNotice: log,
-  });
+  assertFactory(options.factory ?? DEFAULT_FACTORY);
+  const documents = loadCorpus(options.corpus);
+  const release = acquireLock(out, "--out", log);
+  removeStaleTemps(out);
   const cache = openCache(path.join(out, "cache", "llm.jsonl"));
-  const llm = withCache(generator, cache);
-  // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
-  const judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
-  const embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
-  const file = (name: string) => path.join(out, name);
+  let generator: Generator | undefined;
+  let judge: Judge | undefined;
+  let embedder: Awaited<ReturnType<typeof buildEmbedder>> | undefined;
   try {
+    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, { ollamaHost: options.ollamaHost, model: options.model, concurrency: options.concurrency, onNotice: log });
+    // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
+    judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
+    embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
+    return await runStages(generator, judge, embedder);
+  } finally {
+    await judge?.close();
+    await generator?.close();
+    await embedder?.close?.();
+    cache.close();
+    // An empty cache (a build that failed before any answer) is not worth leaving behind.
+    if (!cache.size) fs.rmSync(path.dirname(cache.file), { recursive: true, force: true });
+    release();
+  }
+
+  // The stages, in order; a function so the setup above can close everything whatever happens here.
+  async function runStages(generator: Generator, judge: Judge | undefined, embedder: Awaited<ReturnType<typeof buildEmbedder>>): Promise<BuildRecord> {
+    const llm = withCache(generator, cache);
+    const file = (name: string) => path.join(out, name);
     const chunks: Chunk[] = await stage("chunk", async () => {
-      const c = chunkDocuments(loadCorpus(options.corpus), { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
+      const c = chunkDocuments(documents, { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
       writeFileAtomic(file("chunks.jsonl"), toJsonl(c));
       return c;
     });
@@ -247,10 +263,5 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     };
     writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
     return record;
-  } finally {
-    await judge?.close();
-    cache.close();
-    await generator.close();
-    await embedder.close?.();
   }
 }

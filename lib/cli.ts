@@ -71,42 +71,32 @@ const COMMANDS: Record<string, Command> = {
     },
     async run(v) {
       const out = required(v, "out");
-      // Every file is written whole (temp file, then rename) and every LLM answer is fsync'd into the
-      // cache as it arrives, so stopping at once on Ctrl-C loses nothing a re-run cannot resume from.
-      const stop = () => {
-        console.error(`\nkit: interrupted; answers received so far are cached in ${path.join(out, "cache")}: run the same command again to resume`);
-        process.exit(130);
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      try {
-        const record = await buildDataset({
-          corpus: required(v, "corpus"),
-          out,
-          llm: str(v, "llm"),
-          model: str(v, "model"),
-          judge: str(v, "judge"),
-          ollamaHost: str(v, "ollama-host"),
-          concurrency: optionalInteger(v, "concurrency", 1),
-          questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
-          retries: optionalInteger(v, "retries", 0),
-          styles: str(v, "styles")?.split(",").map((s) => s.trim()).filter(Boolean),
-          stylesFile: str(v, "styles-file"),
-          paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
-          byParagraph: v["by-paragraph"] === true,
-          coverageRounds: optionalInteger(v, "coverage-rounds", 0),
-          embedder: str(v, "embedder"),
-          factory: str(v, "factory"),
-          chunkSize: optionalInteger(v, "chunk-size", 1),
-          chunkOverlap: optionalInteger(v, "chunk-overlap", 0),
-          seed: optionalInteger(v, "seed", 0),
-          log: (line) => console.log(line),
-        });
-        console.log(buildSummary(record, out));
-      } finally {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-      }
+      // No signal handler: a handler waits behind synchronous work (tagging, chunking), while the default
+      // action stops at once. Every file is written whole (temp file, then rename) and every LLM answer is
+      // fsync'd into the cache as it arrives, so a re-run resumes; it also clears the lock and temp files.
+      const record = await buildDataset({
+        corpus: required(v, "corpus"),
+        out,
+        llm: str(v, "llm"),
+        model: str(v, "model"),
+        judge: str(v, "judge"),
+        ollamaHost: str(v, "ollama-host"),
+        concurrency: optionalInteger(v, "concurrency", 1),
+        questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
+        retries: optionalInteger(v, "retries", 0),
+        styles: str(v, "styles")?.split(",").map((s) => s.trim()).filter(Boolean),
+        stylesFile: str(v, "styles-file"),
+        paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
+        byParagraph: v["by-paragraph"] === true,
+        coverageRounds: optionalInteger(v, "coverage-rounds", 0),
+        embedder: str(v, "embedder"),
+        factory: str(v, "factory"),
+        chunkSize: optionalInteger(v, "chunk-size", 1),
+        chunkOverlap: optionalInteger(v, "chunk-overlap", 0),
+        seed: optionalInteger(v, "seed", 0),
+        log: (line) => console.log(line),
+      });
+      console.log(buildSummary(record, out));
     },
   },
 
@@ -184,6 +174,7 @@ const COMMANDS: Record<string, Command> = {
       if (!query === !queriesFile) throw new KitError("search needs exactly one of --query TEXT or --queries FILE.jsonl");
       const out = str(v, "out");
       if (queriesFile && !out) throw new KitError("--queries needs --out FILE.jsonl for the results");
+      if (queriesFile && path.resolve(queriesFile) === path.resolve(out!)) throw new KitError(`--out ${out} is the --queries file; write the hits to another file`);
       const queries = query ? [{ id: "query", text: query }] : readQueries(queriesFile!);
       const k = integer(v, "k", 5, 1);
       const searcher = await openSearch(searchFolder(v), {
@@ -383,6 +374,7 @@ function readChunks(file: string): Chunk[] {
 
 function readQueries(file: string): { id: unknown; text: string }[] {
   const rows = readJsonl<{ id?: unknown; text?: unknown }>(file);
+  if (!rows.length) throw new KitError(`${file} holds no queries; write one {"id": ..., "text": ...} per line`);
   return rows.map((r, i) => {
     if (typeof r?.text !== "string" || r.text.trim() === "") throw new KitError(`${file}:${i + 1}: each line needs a non-empty "text" string`);
     return { id: r.id ?? i + 1, text: r.text };
@@ -416,9 +408,10 @@ function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
   const lines = [
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}, judged by ${r.judge === "rules" ? "the rules alone" : `the rules and ${r.judge}`}`,
-    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks short | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
+    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
+    `  report: ${path.join(out, "report.html")}`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];
   const reasons = Object.entries(r.failures).sort((a, b) => b[1] - a[1]);
@@ -453,7 +446,7 @@ export async function main(argv: string[]): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(Object.entries(command.options).map(([flag, o]) => [flag, { type: o.type }]));
-    values = parseArgs({ args: rest, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+    values = parseArgs({ args: attachNegatives(rest, command), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
   } catch (err) {
     return fail(`${(err as Error).message.split("\n")[0]} (kit ${name} --help)`, 2);
   }
@@ -467,6 +460,17 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof KitError) return fail(err.message, 1);
     throw err;
   }
+}
+
+/** `--chunk-size -5` as `--chunk-size=-5`: parseArgs takes a value starting with "-" for an option, and its error would not say which. */
+function attachNegatives(args: string[], command: Command): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const flag = /^--([\w-]+)$/.exec(args[i])?.[1];
+    if (flag && command.options[flag]?.type === "string" && /^-\d/.test(args[i + 1] ?? "")) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }
 
 function fail(message: string, code: number): void {

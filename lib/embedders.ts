@@ -122,6 +122,12 @@ export function unitVector(v: ArrayLike<number>): Float32Array {
 // use-lite
 
 const USE_LITE_DIMENSION = 512;
+/**
+ * USE-lite's time grows with the square of a text's length (one 80,000-character query took 177 s), and it
+ * has no window of its own, so texts are cut here: 4,000 characters is four default chunks, and a
+ * question or a chunk's meaning is settled long before that. Queries and passages alike.
+ */
+export const USE_LITE_MAX_CHARS = 4_000;
 
 /**
  * Loads Universal Sentence Encoder lite on the calling thread (TF.js wasm backend, SIMD; the pure-JS cpu backend
@@ -148,7 +154,7 @@ async function createUseLite(
   return {
     spec,
     dimension: USE_LITE_DIMENSION,
-    embed: (texts) => embedInBatches(texts, batchSize, threads, run, options.onProgress),
+    embed: (texts) => embedInBatches(texts.map((t) => t.slice(0, USE_LITE_MAX_CHARS)), batchSize, threads, run, options.onProgress),
     close: async () => pool?.close(),
   };
 }

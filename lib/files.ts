@@ -2,12 +2,113 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "./errors";
 
-/** Writes through a temp file and a rename, so a crash never leaves a half-written file behind. */
+/**
+ * Writes through a temp file and a rename, so a crash never leaves a half-written file behind; a failed
+ * write (a full disk, say) removes its temp file and is a one-line error naming the file.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  ensureDir(path.dirname(file));
+  const tmp = `${file}${TEMP_MARK}${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new KitError(`cannot write ${file}: ${describeFsError(err)}`);
+  }
+}
+
+/** What temp files and folders carry in their name (and the writer's PID), so a later run can remove them. */
+export const TEMP_MARK = ".tmp-";
+const TEMP_NAME = /\.tmp-(\d+)$/;
+
+/** A file-system error as the end of a one-line message: what happened and what to do. */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint: Record<string, string> = {
+    ENOSPC: "no space left on the device; free some and run again",
+    EDQUOT: "disk quota exceeded; free some space and run again",
+    EACCES: "permission denied; choose a folder you can write to",
+    EPERM: "not permitted; choose a folder you can write to",
+    EROFS: "the file system is read-only; choose another folder",
+    ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    EISDIR: "it is a folder; give a file path",
+  };
+  return (code && hint[code]) ?? (err as Error).message.split("\n")[0];
+}
+
+/**
+ * Makes a folder and its missing parents one level at a time: Node's recursive mkdir spins forever under
+ * /proc and similar file systems, and a file in the way deserves a clear error. `what` names the option.
+ */
+export function ensureDir(dir: string, what = "folder"): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  if (fs.existsSync(at) && !fs.statSync(at).isDirectory()) throw new KitError(`${what} ${dir}: ${at} is a file, not a folder; choose another path`);
+  for (const folder of missing) {
+    try {
+      fs.mkdirSync(folder);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST" && fs.statSync(folder).isDirectory()) continue;
+      throw new KitError(`${what} ${dir}: cannot create ${folder}: ${describeFsError(err)}`);
+    }
+  }
+}
+
+/** Checks a folder can take `bytes` more (with a margin), before a write that cannot fail cleanly (FAISS aborts the process). */
+export function assertFreeSpace(dir: string, bytes: number, what: string): void {
+  const stats = fs.statfsSync(dir);
+  const free = stats.bavail * stats.bsize;
+  // Twice the size: the new file is written beside the one it replaces.
+  if (free < 2 * bytes + (1 << 20)) throw new KitError(`not enough space for ${what} in ${dir}: ${Math.ceil(bytes / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB free; free some space and run again`);
+}
+
+/** Removes temp files and folders that an interrupted run left in `dir` (not those of live processes). */
+export function removeStaleTemps(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const name of fs.readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1]);
+    if (pid && !isAlive(pid)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes `dir`'s lock file for this process, so a second run into the same folder fails at once naming
+ * the process that holds it. A stale lock (its process gone) is taken over, with a notice. Returns the release.
+ */
+export function acquireLock(dir: string, what: string, notice: (line: string) => void): () => void {
+  ensureDir(dir, what);
+  const file = path.join(dir, ".kit.lock");
+  for (;;) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new KitError(`${what} ${dir}: cannot take its lock: ${describeFsError(err)}`);
+      const holder = Number(fs.readFileSync(file, "utf8").trim());
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new KitError(`${dir} is in use by another kit process (PID ${holder}, ${file}); wait for it to finish or choose another ${what}`);
+      }
+      notice(`${dir}: taking over the lock of process ${holder || "?"}, which is gone`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return () => fs.rmSync(file, { force: true });
 }
 
 /** Reads a JSON-lines file; a bad line is a one-line error naming the file and line. */

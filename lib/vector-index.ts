@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { Index, MetricType } from "faiss-node";
 import { version as KIT_VERSION } from "../package.json";
 import { KitError } from "./errors";
-import { writeFileAtomic } from "./files";
+import { assertFreeSpace, ensureDir, TEMP_MARK, writeFileAtomic } from "./files";
 
 /** manifest.json of a saved index folder. */
 export interface IndexManifest {
@@ -53,8 +53,13 @@ const HNSW_MIN_K = 64;
 // Bounds the plain JS arrays faiss-node takes (8 bytes a number) while keeping BLAS-sized batches.
 const ROWS_PER_CALL = 2048;
 const NORM_TOLERANCE = 1e-3;
+// An index file's size over its raw vectors': HNSW's graph adds links per vector; Flat and IVF add little.
+const INDEX_SIZE_FACTOR = 1.5;
 
 type Factory = { kind: "flat" } | { kind: "hnsw" } | { kind: "ivf"; lists: number };
+
+/** Checks a factory string before any work is done on it. */
+export const assertFactory = (factory: string): void => void parseFactory(factory);
 
 function parseFactory(factory: string): Factory {
   if (factory === "Flat") return { kind: "flat" };
@@ -153,13 +158,19 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
     manifest.chunks = options.chunks;
   }
 
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
+  ensureDir(path.dirname(target));
+  // FAISS aborts the whole process when its write fails, so a full disk is caught before it writes.
+  assertFreeSpace(path.dirname(target), index.faiss.ntotal() * index.manifest.dimension * 4 * INDEX_SIZE_FACTOR, `the index ${dir}`);
+  const tmp = `${target}${TEMP_MARK}${process.pid}`;
+  const old = `${target}.old${TEMP_MARK}${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
     fs.mkdirSync(tmp);
-    index.faiss.write(path.join(tmp, INDEX_FILE));
+    try {
+      index.faiss.write(path.join(tmp, INDEX_FILE));
+    } catch (err) {
+      throw new KitError(`cannot write the index ${dir}: ${(err as Error).message.split("\n")[0]}`);
+    }
     writeFileAtomic(path.join(tmp, IDS_FILE), JSON.stringify(index.ids));
     for (const [name, content] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), content);
     writeFileAtomic(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "../errors";
-import { writeFileAtomic } from "../files";
+import { ensureDir, TEMP_MARK, writeFileAtomic } from "../files";
 import { type CheckedParaphrase, isKept, verdictOf } from "../paraphrase";
 import type { Question } from "../questions";
 import { type CardConfig, datasetCard } from "./card";
@@ -108,6 +108,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
   if (!Number.isInteger(seed)) throw new KitError(`seed must be an integer, got ${seed}`);
   if (!Number.isInteger(rowsPerShard) || rowsPerShard < 1) throw new KitError(`rows per shard must be an integer >= 1, got ${rowsPerShard}`);
   if (!Number.isInteger(blockChunks) || blockChunks < 1) throw new KitError(`chunks per split block must be an integer >= 1, got ${blockChunks}`);
+  if (options.name !== undefined && !/^[\w][\w .\/-]*$/.test(options.name)) throw new KitError(`--name "${options.name}" must be letters, digits, spaces and _ . / - (e.g. user/apollo13)`);
   if (!/^[\w.:/-]+$/.test(dataSource)) throw new KitError(`--data-source "${dataSource}" must be letters, digits and _ . : / - (e.g. searchR1_nq)`);
   if (!fs.existsSync(dataset) || !fs.statSync(dataset).isDirectory()) throw new KitError(`dataset folder ${dataset} does not exist; make it with kit build --out ${dataset}`);
   const within = path.relative(out, path.resolve(dataset));
@@ -147,9 +148,9 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
     { name: "chunks", idField: "chunk_id", file: "chunks.jsonl", splits: { train: input.chunks as unknown as Record<string, unknown>[], test: [] } },
   ];
 
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}`;
-  const old = `${out}.old-${process.pid}`;
+  ensureDir(path.dirname(out), "--out");
+  const tmp = `${out}${TEMP_MARK}${process.pid}`;
+  const old = `${out}.old${TEMP_MARK}${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
     const configs: ExportResult["configs"] = [];
