@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { version as KIT_VERSION } from "../package.json";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { loadCorpus } from "./corpus";
 import { type BuildRecord, buildDataset, DEFAULT_COVERAGE_ROUNDS, embedAndIndex } from "./build";
@@ -31,6 +32,8 @@ interface Command {
   summary: string;
   usage: string;
   options: Record<string, Option>;
+  /** Options the command cannot run without, all named at once when missing. */
+  required?: string[];
   run(values: Record<string, string | boolean | undefined>): Promise<void>;
 }
 
@@ -48,6 +51,7 @@ const COMMANDS: Record<string, Command> = {
   build: {
     summary: "the main job: chunks, index, questions, paraphrases, checks and search environments, in one dataset folder",
     usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--styles a,b,c] [--embedder SPEC]",
+    required: ["corpus", "out"],
     options: {
       corpus: OPTIONS.corpus,
       out: { type: "string", help: "dataset folder (re-running resumes: answered LLM requests are cached in it)" },
@@ -103,6 +107,7 @@ const COMMANDS: Record<string, Command> = {
   chunk: {
     summary: "split a markdown corpus into chunks (chunks.jsonl)",
     usage: "kit chunk --corpus PATH --out DIR [--chunk-size N] [--chunk-overlap N]",
+    required: ["corpus", "out"],
     options: {
       corpus: OPTIONS.corpus,
       out: { type: "string", help: "folder to write chunks.jsonl into" },
@@ -126,6 +131,7 @@ const COMMANDS: Record<string, Command> = {
   index: {
     summary: "embed chunks and build a FAISS index folder",
     usage: "kit index --chunks FILE --out DIR [--embedder SPEC] [--factory STR]",
+    required: ["chunks", "out"],
     options: {
       chunks: { type: "string", help: "chunks.jsonl written by kit chunk" },
       out: { type: "string", help: "index folder to write (index.faiss, ids.json, manifest.json)" },
@@ -244,6 +250,7 @@ const COMMANDS: Record<string, Command> = {
   "check-paraphrases": {
     summary: "check (original, paraphrase) pairs from a CSV or JSONL file for invented facts, refusals and copies",
     usage: "kit check-paraphrases --in FILE (.csv or .jsonl) --out FILE.jsonl [--original-col original] [--paraphrase-col paraphrase] [--judge auto|rules|ollama:M|openai:M@URL|transformers:M]",
+    required: ["in", "out"],
     options: {
       in: { type: "string", help: "a .csv (with a header row) or .jsonl file of pairs" },
       "original-col": { type: "string", help: "column or key holding the original", default: "original" },
@@ -287,6 +294,7 @@ const COMMANDS: Record<string, Command> = {
   export: {
     summary: "write a dataset folder as a Hugging Face dataset repo: parquet configs, indexes and environments, Search-R1/verl files, a dataset card",
     usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--name NAME] [--prompt-template FILE] [--force]",
+    required: ["dataset", "out"],
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
       out: { type: "string", help: "folder to write, e.g. hf-export/NAME; an existing export needs --force" },
@@ -322,6 +330,7 @@ const COMMANDS: Record<string, Command> = {
   "eval-retrieval": {
     summary: "recall@k and MRR of dense, BM25 and hybrid retrieval in every environment mode, for a dataset's questions and paraphrases (eval.json)",
     usage: "kit eval-retrieval --dataset DIR [--k 1,5,10] [--retrievers dense,bm25,hybrid]",
+    required: ["dataset"],
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
       k: { type: "string", help: "cut-offs for recall@k, comma-separated; MRR counts hits within the largest", default: DEFAULT_KS.join(",") },
@@ -423,22 +432,43 @@ const elapsed = (started: number) => formatSeconds((Date.now() - started) / 1000
 const indent = (text: string) => text.replace(/^/gm, "     ");
 
 function helpFor(name: string, command: Command): string {
-  const rows = Object.entries(command.options).map(([flag, o]) => {
+  const flags = { ...command.options, help: { type: "boolean", help: "show this help" } as Option };
+  const width = Math.max(...Object.keys(flags).map((f) => f.length));
+  const rows = Object.entries(flags).map(([flag, o]) => {
     const def = o.default === undefined ? "" : ` (default ${o.default})`;
-    return `  --${flag.padEnd(16)} ${o.help}${def}`;
+    return `  --${flag.padEnd(width)}  ${o.help}${def}`;
   });
-  return [`kit ${name}: ${command.summary}`, "", `usage: ${command.usage}`, "", ...rows, `  --${"help".padEnd(16)} show this help`].join("\n");
+  return [`kit ${name}: ${command.summary}`, "", `usage: ${command.usage}`, "", ...rows].join("\n");
+}
+
+/** The known flag closest to a mistyped one (at most a third of its letters off), for "did you mean". */
+function closest(typed: string, flags: string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  const best = flags.map((f) => ({ f, d: distance(typed, f) })).sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= Math.max(1, Math.floor(typed.length / 3)) ? best.f : undefined;
 }
 
 function mainHelp(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`);
-  return ["kit: build retrieval datasets for training search agents", "", "usage: kit <command> [options]", "", ...rows, "", "kit <command> --help shows a command's options."].join("\n");
+  return ["kit: build retrieval datasets for training search agents", "", "usage: kit <command> [options]", "", ...rows, "", "kit <command> --help shows a command's options; kit --version the kit's version."].join("\n");
 }
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(mainHelp());
+    return;
+  }
+  if (name === "--version" || name === "-v") {
+    console.log(KIT_VERSION);
     return;
   }
   const command = COMMANDS[name];
@@ -448,12 +478,17 @@ export async function main(argv: string[]): Promise<void> {
     const options = Object.fromEntries(Object.entries(command.options).map(([flag, o]) => [flag, { type: o.type }]));
     values = parseArgs({ args: attachNegatives(rest, command), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    return fail(`${(err as Error).message.split("\n")[0]} (kit ${name} --help)`, 2);
+    const message = (err as Error).message.split("\n")[0];
+    const unknown = /Unknown option '--([^']+)'/.exec(message)?.[1];
+    const guess = unknown && closest(unknown, Object.keys(command.options));
+    return fail(`${message}${guess ? `; did you mean --${guess}?` : ""} (kit ${name} --help)`, 2);
   }
   if (values.help) {
     console.log(helpFor(name, command));
     return;
   }
+  const missing = (command.required ?? []).filter((flag) => values[flag] === undefined || values[flag] === "");
+  if (missing.length) return fail(`missing ${missing.map((f) => `--${f}`).join(" and ")} (kit ${name} --help)`, 2);
   try {
     await command.run(values);
   } catch (err) {
