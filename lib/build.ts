@@ -2,13 +2,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { version as KIT_VERSION } from "../package.json";
 import { openCache, withCache } from "./cache";
-import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
-import { loadCorpus } from "./corpus";
+import { type Chunk, checkChunkOptions, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
+import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
 import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "./embedders";
 import { type Coverage, envDir, MODES, writeEnvironment } from "./environment";
 import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "./files";
 import { createGenerator, DEFAULT_GENERATOR, type Generator } from "./generators";
-import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles } from "./paraphrase";
+import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "./paraphrase";
 import { progressReporter } from "./progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
 import type { Judge } from "./quality/claims";
@@ -40,8 +40,9 @@ export interface BuildOptions {
   byParagraph?: boolean;
   seed?: number;
   /**
-   * Further paraphrase rounds (every style, new seeds) for chunks left with no kept paraphrase, before
-   * the paraphrased environment falls back to their original text. Default 2.
+   * Further paraphrase rounds for chunks left with no kept paraphrase, before the paraphrased environment
+   * falls back to their original text: each asks every such chunk for one more whole-chunk paraphrase (a new
+   * variant, so new seeds) in the style kept most often so far. Default 2.
    */
   coverageRounds?: number;
   /** Where notices go (default stderr); progress bars go to stderr. */
@@ -64,9 +65,32 @@ export interface BuildRecord {
   /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
   environments: Record<string, Coverage & { rows: number }>;
   seconds: Record<string, number>;
+  /** What each coverage round asked and gained; its seconds are also in `seconds` (paraphrases, checks). */
+  coverage_rounds?: CoverageRound[];
+}
+
+export interface CoverageRound {
+  round: number;
+  style: string;
+  /** Chunks asked: those with no kept paraphrase that got some paraphrase in the round before. */
+  asked: number;
+  /** Of those, chunks that got a kept paraphrase in this round. */
+  newly_covered: number;
+  seconds: { paraphrases: number; checks: number };
 }
 
 export const DEFAULT_COVERAGE_ROUNDS = 2;
+
+/** The style whose paraphrases (failed requests counted) were kept most often; the first of `styles` on a tie. */
+export function mostKept(styles: readonly Style[], checked: readonly CheckedParaphrase[], failures: readonly ParaphraseFailure[]): Style {
+  const share = (style: Style) => {
+    const rows = checked.filter((p) => p.style === style.name);
+    const asked = rows.length + failures.filter((f) => f.style === style.name).length;
+    return asked ? rows.filter(isKept).length / asked : 0;
+  };
+  const shares = styles.map(share);
+  return styles[shares.indexOf(Math.max(...shares))];
+}
 
 /** Embeds texts and writes a FAISS index folder whose rows map to `ids`. */
 export async function embedAndIndex(
@@ -111,7 +135,10 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   // Checked before any work: a bad style, factory or corpus fails in a second, not after the index is built.
   const styles = resolveStyles(options.styles, options.stylesFile);
   assertFactory(options.factory ?? DEFAULT_FACTORY);
-  const documents = loadCorpus(options.corpus);
+  checkChunkOptions({ chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
+  const skippedLinks: SkippedLink[] = [];
+  const documents = loadCorpus(options.corpus, { onSkip: (link) => skippedLinks.push(link) });
+  if (skippedLinks.length) log(`corpus: ${describeSkipped(skippedLinks)}: ${skippedLinks.map((s) => `${s.source} (${s.reason})`).join(", ")}`);
   const release = acquireLock(out, "--out", log);
   removeStaleTemps(out);
   const cache = openCache(path.join(out, "cache", "llm.jsonl"));
@@ -167,10 +194,14 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const paraphraseOptions = { styles, perStyle: options.paraphrasesPerStyle, byParagraph: options.byParagraph, retries: options.retries, seed: options.seed, signal: options.signal };
     const paraphrases: Paraphrase[] = [];
     const failures: ParaphraseFailure[] = [];
-    const paraphraseRound = async (targets: readonly Chunk[], round: number) => {
+    const perStyle = options.paraphrasesPerStyle ?? 1;
+    const paraphraseRound = async (targets: readonly Chunk[], round: number, style?: Style) => {
       const bar = progressReporter(round ? `paraphrases, round ${round + 1}` : "paraphrases");
-      // Later rounds ask for whole chunks: only those stand in for a chunk in the paraphrased environment.
-      const result = await generateParaphrases(targets, llm, { ...paraphraseOptions, byParagraph: round ? false : options.byParagraph, round, onProgress: bar.onProgress });
+      // Later rounds ask for one whole-chunk paraphrase in one style: only whole chunks stand in for a chunk in
+      // the paraphrased environment. Round r's variant comes after round 0's `perStyle` ones (0 .. perStyle - 1)
+      // and the earlier rounds': generateParaphrases numbers a round's variants from round * perStyle.
+      const later = style ? { styles: [style], perStyle: 1, byParagraph: false, round: perStyle + round - 1 } : {};
+      const result = await generateParaphrases(targets, llm, { ...paraphraseOptions, ...later, onProgress: bar.onProgress });
       bar.done();
       paraphrases.push(...result.paraphrases);
       failures.push(...result.failures);
@@ -193,15 +224,32 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     };
     await stage("checks", () => checkRows(paraphrases));
 
-    // Chunks with no kept whole-chunk paraphrase get further rounds, so the paraphrased environment
-    // shows as few original texts as the generator allows.
+    // Chunks with no kept whole-chunk paraphrase get further rounds, so the paraphrased environment shows
+    // as few original texts as the generator allows. A round asks each such chunk for one paraphrase in the
+    // style with the largest share kept so far (not every style again: with the builtin generator a round of
+    // every style cost more than the checks of round 0, and most of what it gained came from one style).
+    // A chunk for which the round before gave no paraphrase at all (every try empty or unchanged, as for a
+    // code block) is not asked again.
     const rounds = options.coverageRounds ?? DEFAULT_COVERAGE_ROUNDS;
+    const coverageRounds: CoverageRound[] = [];
+    const keptChunks = () => new Set(checked.filter((p) => isKept(p) && p.paragraph_index === null).map((p) => p.chunk_id));
+    let answered = new Set(paraphrases.map((p) => p.chunk_id));
     for (let round = 1; round <= rounds; round++) {
-      const covered = new Set(checked.filter((p) => isKept(p) && p.paragraph_index === null).map((p) => p.chunk_id));
-      const uncovered = chunks.filter((c) => !covered.has(c.chunk_id));
+      const covered = keptChunks();
+      const uncovered = chunks.filter((c) => !covered.has(c.chunk_id) && answered.has(c.chunk_id));
       if (!uncovered.length) break;
-      const more = await stage("paraphrases", () => paraphraseRound(uncovered, round));
+      const style = mostKept(styles, checked, failures);
+      const before = { paraphrases: seconds.paraphrases, checks: seconds.checks };
+      const more = await stage("paraphrases", () => paraphraseRound(uncovered, round, style));
       await stage("checks", () => checkRows(more));
+      answered = new Set(more.map((p) => p.chunk_id));
+      coverageRounds.push({
+        round,
+        style: style.name,
+        asked: uncovered.length,
+        newly_covered: keptChunks().size - covered.size,
+        seconds: { paraphrases: seconds.paraphrases - before.paraphrases, checks: seconds.checks - before.checks },
+      });
     }
     writeFileAtomic(file("paraphrases.jsonl"), toJsonl(checked));
 
@@ -247,6 +295,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       judge: judge?.spec ?? "rules",
       counts: {
         chunks: chunks.length,
+        symlinks_skipped: skippedLinks.length,
         questions_accepted: questions.filter((q) => q.status === "accepted").length,
         questions_rejected: questions.filter((q) => q.status === "rejected").length,
         question_prompts_failed: questions.filter((q) => q.status === "failed").length,
@@ -260,6 +309,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       llm_requests: { answered_from_cache: llm.hits, sent: llm.misses },
       environments,
       seconds,
+      coverage_rounds: coverageRounds,
     };
     writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
     return record;

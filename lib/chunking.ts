@@ -29,6 +29,24 @@ export interface ChunkOptions {
 export const DEFAULT_CHUNK_SIZE = 1000;
 export const DEFAULT_CHUNK_OVERLAP = 0;
 export const DEFAULT_SEPARATORS = ["\n\n", "\n", " ", ""];
+/**
+ * The largest chunk size accepted. A chunk is embedded whole and put whole into every question and
+ * paraphrase prompt: 100,000 characters is some 25,000 tokens, past the context local models run with
+ * and a hundred times what an embedder reads (256-512 tokens). A larger size is a typo (1e9), not a choice.
+ */
+export const MAX_CHUNK_SIZE = 100_000;
+
+/** Throws a one-line KitError naming --chunk-size or --chunk-overlap if either is out of range. */
+export function checkChunkOptions(options: ChunkOptions = {}): void {
+  const size = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const overlap = options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_CHUNK_SIZE) {
+    throw new KitError(`--chunk-size must be an integer from 1 to ${MAX_CHUNK_SIZE} (characters), got ${size}`);
+  }
+  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= size) {
+    throw new KitError(`--chunk-overlap must be an integer from 0 to ${size - 1}, less than --chunk-size (${size}), got ${overlap}; lower --chunk-overlap or raise --chunk-size`);
+  }
+}
 
 /**
  * Recursive character splitting that yields the same chunk texts as langchain's
@@ -39,10 +57,7 @@ export function chunkText(text: string, options: ChunkOptions = {}): Span[] {
   const size = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const overlap = options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP;
   const separators = options.separators ?? DEFAULT_SEPARATORS;
-  if (!Number.isInteger(size) || size < 1) throw new KitError(`chunk size must be a positive integer, got ${size}`);
-  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= size) {
-    throw new KitError(`chunk overlap must be an integer from 0 to chunk size - 1 (${size - 1}), got ${overlap}`);
-  }
+  checkChunkOptions(options);
   const spans: Span[] = [];
   const emit = (start: number, end: number) => spans.push({ text: text.slice(start, end), start, end });
 
@@ -72,16 +87,18 @@ export function chunkText(text: string, options: ChunkOptions = {}): Span[] {
   };
 
   const split = (start: number, end: number, seps: readonly string[]) => {
-    // As langchain: the first separator found in the segment; if none is, the last one.
+    // Every search looks in the segment alone: searching `text` from `start` would run on past `end`
+    // to the next occurrence, or to the end of the text, once per segment (quadratic on long lines
+    // with no spaces). V8 makes a slice a view of `text`, not a copy.
+    const segment = text.slice(start, end);
+    // As langchain: the first separator found in the segment, or "" if it comes first (no further
+    // splitting); if none is found, the last one.
     let sep = seps[seps.length - 1] ?? "";
     let rest: readonly string[] | undefined;
     for (let i = 0; i < seps.length; i++) {
-      const s = seps[i];
-      if (s === "") break;
-      const at = text.indexOf(s, start);
-      if (at !== -1 && at + s.length <= end) {
-        sep = s;
-        rest = seps.slice(i + 1);
+      if (seps[i] === "" || segment.includes(seps[i])) {
+        sep = seps[i];
+        rest = sep === "" ? undefined : seps.slice(i + 1);
         break;
       }
     }
@@ -91,9 +108,7 @@ export function chunkText(text: string, options: ChunkOptions = {}): Span[] {
     if (sep === "") {
       for (let p = start + 1; p < end; p++) pieceStarts.push(p);
     } else {
-      for (let at = text.indexOf(sep, start + 1); at !== -1 && at + sep.length <= end; at = text.indexOf(sep, at + 1)) {
-        pieceStarts.push(at);
-      }
+      for (let at = segment.indexOf(sep, 1); at !== -1; at = segment.indexOf(sep, at + 1)) pieceStarts.push(start + at);
     }
     let good: number[] = [];
     for (let i = 0; i < pieceStarts.length; i++) {

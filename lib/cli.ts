@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { version as KIT_VERSION } from "../package.json";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
-import { loadCorpus } from "./corpus";
+import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
 import { type BuildRecord, buildDataset, DEFAULT_COVERAGE_ROUNDS, embedAndIndex } from "./build";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
@@ -116,7 +116,8 @@ const COMMANDS: Record<string, Command> = {
     },
     async run(v) {
       const started = Date.now();
-      const docs = loadCorpus(required(v, "corpus"));
+      const skipped: SkippedLink[] = [];
+      const docs = loadCorpus(required(v, "corpus"), { onSkip: (link) => skipped.push(link) });
       const chunks = chunkDocuments(docs, {
         chunkSize: integer(v, "chunk-size", DEFAULT_CHUNK_SIZE, 1),
         chunkOverlap: integer(v, "chunk-overlap", DEFAULT_CHUNK_OVERLAP, 0),
@@ -124,7 +125,7 @@ const COMMANDS: Record<string, Command> = {
       const out = path.join(required(v, "out"), "chunks.jsonl");
       writeFileAtomic(out, toJsonl(chunks));
       const mean = chunks.reduce((n, c) => n + c.text.length, 0) / Math.max(chunks.length, 1);
-      console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s) -> ${out} in ${elapsed(started)}`);
+      console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s)${skipped.length ? `; ${describeSkipped(skipped)}` : ""} -> ${out} in ${elapsed(started)}`);
     },
   },
 
@@ -417,7 +418,7 @@ function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
   const lines = [
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}, judged by ${r.judge === "rules" ? "the rules alone" : `the rules and ${r.judge}`}`,
-    `  chunks ${c.chunks} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
+    `  chunks ${c.chunks}${c.symlinks_skipped ? ` (${c.symlinks_skipped} symlinks skipped)` : ""} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
     `  report: ${path.join(out, "report.html")}`,

@@ -2,14 +2,14 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as fs from "node:fs";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
-import { chunkDocuments, chunkText, splitParagraphs } from "../lib/chunking";
+import { chunkDocuments, chunkText, MAX_CHUNK_SIZE, splitParagraphs } from "../lib/chunking";
 import { loadCorpus, markdownToText } from "../lib/corpus";
 
 const APOLLO = "datasets/corpora/apollo13_mission_report.md";
 const KEPS = "../shared/corpora/kubernetes_keps.md";
 
-async function langchain(text: string, chunkSize: number, chunkOverlap: number): Promise<string[]> {
-  return new RecursiveCharacterTextSplitter({ chunkSize, chunkOverlap }).splitText(text);
+async function langchain(text: string, chunkSize: number, chunkOverlap: number, separators?: string[]): Promise<string[]> {
+  return new RecursiveCharacterTextSplitter({ chunkSize, chunkOverlap, separators }).splitText(text);
 }
 
 function assertSameAsLangchain(text: string, kit: ReturnType<typeof chunkText>, expected: string[], label: string) {
@@ -41,6 +41,41 @@ test("same chunks as langchain on awkward inputs: runs of separators, long words
   }
 });
 
+test("same chunks as langchain with custom separators, \"\" anywhere in the list", async () => {
+  // "" before other separators means: split into characters, and split no further.
+  assert.equal(chunkText("ko", { chunkSize: 1, separators: ["", "\n"] }).map((s) => s.text), ["k", "o"]);
+  const words = ["a", "bb", " ", "\n", "\n\n", "ccccccccccc", "d.", "ab", "-", "\u00e9", "\u{1F600}", "aa"];
+  const pool = ["\n\n", "\n", " ", "", ".", "a", "aa", "ab", "-", "\u{1F600}", "b b"];
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];
+  for (let round = 0; round < 2000; round++) {
+    const text = Array.from({ length: Math.floor(random() * 50) }, () => pick(words)).join("");
+    const separators = Array.from({ length: Math.floor(random() * 5) }, () => pick(pool));
+    const size = 1 + Math.floor(random() * 25);
+    const overlap = Math.floor(random() * size);
+    const kit = chunkText(text, { chunkSize: size, chunkOverlap: overlap, separators });
+    assertSameAsLangchain(text, kit, await langchain(text, size, overlap, separators), JSON.stringify({ text, size, overlap, separators }));
+  }
+});
+
+test("long lines with no spaces take linear time, as lines with spaces do", () => {
+  // Each line longer than the chunk size used to search the rest of the text for a space: quadratic.
+  const lines = (line: string) => Array.from({ length: 15_000 }, () => line + "\u2014").join("\n");
+  const time = (text: string) => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      chunkText(text, { chunkSize: 10 });
+      best = Math.min(best, performance.now() - started);
+    }
+    return best;
+  };
+  const spaced = time(lines("xxxxx xxxx"));
+  const unspaced = time(lines("xxxxxxxxxx"));
+  assert.ok(unspaced < 10 * spaced + 100, `${unspaced.toFixed(0)} ms without spaces, ${spaced.toFixed(0)} ms with`);
+});
+
 test("chunk ids are stable and run across documents", () => {
   const docs = [{ source: "a.md", text: "one\n\ntwo" }, { source: "b.md", text: "three" }];
   const chunks = chunkDocuments(docs, { chunkSize: 5 });
@@ -54,9 +89,19 @@ test("AutoDidact defaults: 1000 characters, no overlap", () => {
   for (let i = 1; i < chunks.length; i++) assert.ok(chunks[i].start >= chunks[i - 1].end, "no overlap");
 });
 
-test("bad parameters are one-line errors", () => {
-  assert.throws(() => chunkText("x", { chunkSize: 0 }), /chunk size must be a positive integer/);
-  assert.throws(() => chunkText("x", { chunkSize: 10, chunkOverlap: 10 }), /chunk overlap must be an integer from 0 to chunk size - 1 \(9\)/);
+test("a chunk size out of range, 1e9 too, is a one-line error naming --chunk-size", () => {
+  for (const chunkSize of [0, -5, 1.5, 1e9, MAX_CHUNK_SIZE + 1]) {
+    assert.throws(() => chunkText("x", { chunkSize }), (err: Error) => err.message === `--chunk-size must be an integer from 1 to 100000 (characters), got ${chunkSize}`);
+  }
+  assert.is(chunkText("x", { chunkSize: MAX_CHUNK_SIZE }).length, 1);
+});
+
+test("an overlap at least the chunk size is a one-line error naming --chunk-overlap and --chunk-size", () => {
+  assert.throws(
+    () => chunkText("x", { chunkSize: 10, chunkOverlap: 10 }),
+    (err: Error) => err.name === "KitError" && err.message === "--chunk-overlap must be an integer from 0 to 9, less than --chunk-size (10), got 10; lower --chunk-overlap or raise --chunk-size",
+  );
+  assert.throws(() => chunkText("x", { chunkOverlap: -1 }), /^--chunk-overlap must be an integer from 0 to 999, less than --chunk-size \(1000\), got -1;/);
 });
 
 test("paragraphs split on blank lines", () => {

@@ -35,7 +35,7 @@ test("chunk writes chunks.jsonl with ids, text, source and offsets", () => {
   assert.ok(chunks.length > 300);
   assert.equal(Object.keys(chunks[0]), ["chunk_id", "text", "source", "start", "end"]);
   assert.is(chunks[0].chunk_id, "chunk_1");
-  assert.is(chunks[0].source, APOLLO);
+  assert.is(chunks[0].source, path.basename(APOLLO), "relative to the corpus root");
 });
 
 test("index then search finds the 99 ampere-hours chunk first, with every retriever", () => {
@@ -74,15 +74,20 @@ test("check-paraphrases: one verdict line per CSV row, in order, and the counts"
   const out = path.join(tmp, "verdicts.jsonl");
   const r = kit("check-paraphrases", "--in", csv, "--out", out);
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^check-paraphrases: 3 rows: 1 faithful, 1 hallucinated, 1 refusal, 0 copy -> /);
+  assert.match(r.stdout, /^check-paraphrases: 3 rows: 1 faithful, 1 hallucinated, 1 refusal, 0 copy \(judge: rules only\) -> /m);
   assert.equal(readJsonl<{ row: number; verdict: string }>(out).map((x) => [x.row, x.verdict]), [[1, "faithful"], [2, "hallucinated"], [3, "refusal"]]);
 });
 
 test("bad input: one line on stderr, non-zero exit", () => {
   const cases: [string[], RegExp][] = [
     [["frobnicate"], /unknown command "frobnicate"/],
-    [["chunk", "--out", tmp], /--corpus is required/],
+    [["chunk", "--out", tmp], /missing --corpus \(kit chunk --help\)/],
     [["chunk", "--corpus", APOLLO, "--out", tmp, "--chunk-size", "ten"], /--chunk-size must be an integer >= 1, got "ten"/],
+    [["chunk", "--corpus", APOLLO, "--out", tmp, "--chunk-size", "-5"], /--chunk-size must be an integer >= 1, got "-5"/],
+    [["chunk", "--corpus", APOLLO, "--out", tmp, "--chunk-size", "1e9"], /--chunk-size must be an integer from 1 to 100000/],
+    [["chunk", "--corpus", APOLLO, "--out", tmp, "--chunk-size", "10", "--chunk-overlap", "10"], /--chunk-overlap .* less than --chunk-size \(10\)/],
+    [["build", "--out", tmp], /missing --corpus \(kit build --help\)/],
+    [["build", "--copus", APOLLO, "--out", tmp], /Unknown option '--copus'; did you mean --corpus\?/],
     [["chunk", "--corpus", APOLLO, "--out", tmp, "--bogus"], /Unknown option '--bogus'/],
     [["search", "--index", tmp, "--query", "x", "--queries", "y"], /exactly one of --query TEXT or --queries/],
     [["search", "--index", path.join(tmp, "faiss_index"), "--query", "x", "--retriever", "magic"], /unknown retriever "magic"/],
