@@ -13,7 +13,7 @@ import { bucketOf } from "../lib/export/difficulty";
 import { blockSplit } from "../lib/export/split";
 import { readJsonl, toJsonl } from "../lib/files";
 import type { Question } from "../lib/questions";
-import { type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
+import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -486,7 +486,7 @@ test("gold_rank_<mode> is the gold chunk's rank under kit search, and measured_d
       return at < 0 ? null : at + 1;
     });
     assert.equal(rows.map((r) => r[`gold_rank_${mode}`]), ranks, `gold_rank_${mode}`);
-    if (mode === "paraphrased") assert.ok(new Set(ranks).size > 1, `ranks vary, so the check means something: ${ranks}`);
+    assert.ok(ranks.some((r) => r !== null), `the gold chunks are found, so the check compares ranks: ${ranks}`);
   }
   const bucket = (rank: number | null) => (rank === 1 ? "easy" : rank !== null && rank <= 5 ? "medium" : "hard");
   assert.equal(rows.map((r) => r.measured_difficulty), rows.map((r) => bucket(r.gold_rank_paraphrased)));
@@ -505,13 +505,14 @@ test("gold_rank_<mode> is the gold chunk's rank under kit search, and measured_d
 
 // ---------------------------------------------------------------- rewards.py
 
-type RewardCase = { retrieval: [string, string[]]; k?: number; discount?: Discount } | { answer: [string, string] };
+type RewardCase = { retrieval: [string, string[]]; k?: number; discount?: Discount } | { allChunks: [string[], string[]]; k?: number; discount?: Discount } | { answer: [string, string] };
 
 /** Each case's reward from lib/reward.ts and from the exported rewards.py ("error" where they refuse the input). */
 function rewardsOfBoth(cases: RewardCase[]): { js: (number | string)[]; py: (number | string)[] } {
   const js = cases.map((c) => {
     try {
-      return "retrieval" in c ? retrievalReward(c.retrieval[0], c.retrieval[1], { k: c.k, discount: c.discount }) : exactAnswerReward(...c.answer);
+      if ("retrieval" in c) return retrievalReward(c.retrieval[0], c.retrieval[1], { k: c.k, discount: c.discount });
+      return "allChunks" in c ? allChunksReward(c.allChunks[0], c.allChunks[1], { k: c.k, discount: c.discount }) : exactAnswerReward(...c.answer);
     } catch (err) {
       assert.instance(err, KitError);
       return "error";
@@ -525,6 +526,8 @@ function rewardsOfBoth(cases: RewardCase[]): { js: (number | string)[]; py: (num
     "    try:",
     "        if 'retrieval' in c:",
     "            return rewards.retrieval_reward(*c['retrieval'], **{k: c[k] for k in ('k', 'discount') if k in c})",
+    "        if 'allChunks' in c:",
+    "            return rewards.all_chunks_reward(*c['allChunks'], **{k: c[k] for k in ('k', 'discount') if k in c})",
     "        return rewards.exact_answer_reward(*c['answer'])",
     "    except ValueError:",
     "        return 'error'",
@@ -594,6 +597,29 @@ test("rewards.py gives lib/reward.ts's rewards, case by case", () => {
   assertRewardsAgree(cases);
 });
 
+test("rewards.py's all_chunks_reward gives lib/reward.ts's allChunksReward, case by case", () => {
+  const cases: RewardCase[] = [
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_1"]] },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_3", "chunk_1"]] },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_3", "chunk_1"]], k: 3 },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_3", "chunk_1"]], discount: "reciprocal" },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_3", "chunk_2", "chunk_1"]], discount: "log2" },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_3", "chunk_2", "chunk_1"]], k: 3, discount: "log2" },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_1", "chunk_1", "chunk_3"]], k: 3 },
+    { allChunks: [["chunk_1", "chunk_6", "chunk_9"], ["chunk_9", "chunk_6", "x", "chunk_1"]], discount: "reciprocal" },
+    { allChunks: [["chunk_1", " chunk_1\u00a0"], ["chunk_1"]] },
+    { allChunks: [["chunk_1"], ["chunk_2", "chunk_1"]], discount: "reciprocal" },
+    { allChunks: [["chunk_1", "chunk_6"], []] },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_1"]], k: 0 },
+    { allChunks: [["chunk_1", "chunk_6"], ["chunk_6", "chunk_1"]], discount: "square" as Discount },
+    { allChunks: [[], ["chunk_1"]] },
+    { allChunks: [["chunk_1", "  "], ["chunk_1"]] },
+  ];
+  const { js } = rewardsOfBoth(cases);
+  assert.ok([0, 1, 2 / 3, "error"].every((v) => js.includes(v)), JSON.stringify(js));
+  assertRewardsAgree(cases);
+});
+
 test("rewards.py counts as whitespace what lib/reward.ts does (BOM, NEL, information separators)", () => {
   assertRewardsAgree([
     { answer: ["\ufeff42", "42"] },
@@ -609,9 +635,9 @@ test("rewards.py's TRL reward functions score conversational completions", () =>
   const script = [
     "import json, sys",
     "sys.path.insert(0, sys.argv[1])",
-    "from rewards import answer_reward, search_reward",
+    "from rewards import all_chunks_search_reward, answer_reward, search_reward",
     "data = json.load(sys.stdin)",
-    "print(json.dumps([answer_reward(data['completions'], answer=data['answer'], prompts=None), search_reward(data['retrieved'], chunk_id=data['chunk_id'])]))",
+    "print(json.dumps([answer_reward(data['completions'], answer=data['answer'], prompts=None), search_reward(data['retrieved'], chunk_id=data['chunk_id']), all_chunks_search_reward(data['retrieved'], supporting_chunk_ids=data['supporting'])]))",
   ].join("\n");
   const assistant = (content: string) => [{ role: "assistant", content }];
   const completions = [
@@ -624,10 +650,13 @@ test("rewards.py's TRL reward functions score conversational completions", () =>
   const answer = ["james a lovell", "1000", "Houston", "moon", "aquarius"];
   const retrieved = [["chunk_2", "chunk_9", "chunk_1"], ["chunk_1", "chunk_3", "chunk_4", "chunk_5", "chunk_6", "chunk_2"], []];
   const chunkId = ["chunk_1", "chunk_2", "chunk_1"];
-  const [answers, searches] = python(script, { completions, answer, retrieved, chunk_id: chunkId }, [hf("main")]);
+  const supporting = [["chunk_2", "chunk_1"], ["chunk_9", "chunk_2"], ["chunk_1"]];
+  const [answers, searches, allSearches] = python(script, { completions, answer, retrieved, chunk_id: chunkId, supporting }, [hf("main")]);
   assert.equal(answers, [1, 0, 0, 1, 1]);
   assert.equal(searches, retrieved.map((ids, i) => retrievalReward(chunkId[i], ids, { k: 5 })));
   assert.equal(searches, [1, 0, 0]);
+  assert.equal(allSearches, retrieved.map((ids, i) => allChunksReward(supporting[i], ids, { k: 10 })));
+  assert.equal(allSearches, [1, 0, 0]);
 });
 
 // ---------------------------------------------------------------- options
