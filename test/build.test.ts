@@ -68,7 +68,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const out = path.join(tmp, "builtin");
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
-  assert.match(stdout, /build: .* with the builtin generator\n  chunks \d+ \| questions \d+ accepted/);
+  assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));

