@@ -7,12 +7,13 @@ import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
 import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "./embedders";
 import { type Coverage, envDir, MODES, writeEnvironment } from "./environment";
 import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "./files";
-import { createGenerator, DEFAULT_GENERATOR, type Generator } from "./generators";
+import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "./generators";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "./paraphrase";
 import { progressReporter } from "./progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
 import type { Judge } from "./quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "./quality/judge";
+import { withMultiHop } from "./multihop";
 import { generateQuestions, seedFormat } from "./questions";
 import { qualityReport } from "./report";
 import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
@@ -32,7 +33,11 @@ export interface BuildOptions {
   /** Judge spec for the paraphrase checks: auto | rules | ollama:<model> | openai:<model>@<url> | transformers:<model>. */
   judge?: string;
   concurrency?: number;
+  /** Most time one LLM request may take before it is cancelled and retried; default 300 s, at most an hour. */
+  requestTimeoutMs?: number;
   questionsPerChunk?: number;
+  /** Two-hop questions asked per chunk, over it and a partner chunk sharing a rare term (lib/multihop.ts). Default 0. */
+  multiHop?: number;
   retries?: number;
   styles?: string[];
   stylesFile?: string;
@@ -61,7 +66,8 @@ export interface BuildRecord {
   judge: string;
   counts: Record<string, number>;
   failures: Record<string, number>;
-  llm_requests: { answered_from_cache: number; sent: number };
+  /** failed: requests that got no answer, by reason; discarded: rejected answers dropped from the cache (asked again on a re-run). */
+  llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; discarded?: number };
   /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
   environments: Record<string, Coverage & { rows: number }>;
   seconds: Record<string, number>;
@@ -146,7 +152,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   let judge: Judge | undefined;
   let embedder: Awaited<ReturnType<typeof buildEmbedder>> | undefined;
   try {
-    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, { ollamaHost: options.ollamaHost, model: options.model, concurrency: options.concurrency, onNotice: log });
+    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, { ollamaHost: options.ollamaHost, model: options.model, concurrency: options.concurrency, timeoutMs: options.requestTimeoutMs, onNotice: log });
     // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
     judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
     embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
@@ -178,7 +184,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
 
     const questions = await stage("questions", async () => {
       const bar = progressReporter("questions");
-      const rows = await generateQuestions(chunks, llm, {
+      const singles = await generateQuestions(chunks, llm, {
         perChunk: options.questionsPerChunk,
         retries: options.retries,
         seed: options.seed,
@@ -186,6 +192,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         onProgress: bar.onProgress,
       });
       bar.done();
+      const hops = options.multiHop ? progressReporter("multi-hop questions") : undefined;
+      const rows = await withMultiHop(chunks, singles, llm, { perChunk: options.multiHop ?? 0, retries: options.retries, seed: options.seed, signal: options.signal, onProgress: hops?.onProgress });
+      hops?.done();
       writeFileAtomic(file("questions.jsonl"), toJsonl(rows));
       writeFileAtomic(file("questions.json"), JSON.stringify(seedFormat(rows), null, 2) + "\n");
       return rows;
@@ -271,7 +280,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
 
     const failuresByReason: Record<string, number> = {};
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
-    for (const q of questions) if (q.status !== "accepted") count(`question ${q.status}: ${q.reason?.replace(/chunk_\d+_q\d+/, "another question")}`);
+    for (const q of questions) if (q.status !== "accepted") count(`question ${q.status}: ${q.reason?.replace(/chunk_\d+_(?:q|mh)\d+/, "another question")}`);
     for (const f of failures) count(`paraphrase failed: ${f.reason}`);
     const record: BuildRecord = {
       kit_version: KIT_VERSION,
@@ -283,7 +292,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         factory: options.factory ?? DEFAULT_FACTORY,
         llm: options.llm ?? DEFAULT_GENERATOR,
         judge: options.judge ?? DEFAULT_JUDGE,
+        request_timeout_s: (options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000,
         questions_per_chunk: options.questionsPerChunk ?? 2,
+        multi_hop: options.multiHop ?? 0,
         styles: styles.map((s) => s.name),
         paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
         by_paragraph: options.byParagraph ?? false,
@@ -297,6 +308,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         chunks: chunks.length,
         symlinks_skipped: skippedLinks.length,
         questions_accepted: questions.filter((q) => q.status === "accepted").length,
+        questions_multi_hop: questions.filter((q) => q.status === "accepted" && q.kind === "multi-hop").length,
         questions_rejected: questions.filter((q) => q.status === "rejected").length,
         question_prompts_failed: questions.filter((q) => q.status === "failed").length,
         paraphrases: paraphrases.length,
@@ -306,7 +318,13 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         chunks_paraphrased: environments.paraphrased.by_paraphrase,
       },
       failures: failuresByReason,
-      llm_requests: { answered_from_cache: llm.hits, sent: llm.misses },
+      llm_requests: {
+        answered_from_cache: llm.hits,
+        sent: llm.misses,
+        failed: Object.values(llm.failed).reduce((a, b) => a + b, 0),
+        failed_by_reason: { ...llm.failed },
+        discarded: llm.discarded,
+      },
       environments,
       seconds,
       coverage_rounds: coverageRounds,

@@ -8,7 +8,7 @@ import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
 import { readJsonl, toJsonl, writeFileAtomic } from "./files";
-import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL } from "./generators";
+import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
 import { DEFAULT_DATA_SOURCE, exportDataset, formatExport } from "./export";
@@ -50,7 +50,7 @@ const OPTIONS = {
 const COMMANDS: Record<string, Command> = {
   build: {
     summary: "the main job: chunks, index, questions, paraphrases, checks and search environments, in one dataset folder",
-    usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--styles a,b,c] [--embedder SPEC]",
+    usage: "kit build --corpus PATH --out DIR [--llm auto|builtin|ollama:M|openai:M@URL] [--questions-per-chunk N] [--multi-hop N] [--styles a,b,c] [--embedder SPEC]",
     required: ["corpus", "out"],
     options: {
       corpus: OPTIONS.corpus,
@@ -60,7 +60,9 @@ const COMMANDS: Record<string, Command> = {
       judge: { type: "string", help: `claim-by-claim judge of paraphrases the rules pass: ${JUDGE_SPECS}`, default: DEFAULT_JUDGE },
       "ollama-host": OPTIONS.ollamaHost,
       concurrency: { type: "string", help: "requests in flight per LLM host" },
+      "request-timeout": { type: "string", help: "seconds one LLM request may take before it is cancelled and retried (1 to 3600)", default: String(DEFAULT_TIMEOUT_MS / 1000) },
       "questions-per-chunk": { type: "string", help: "questions asked per chunk", default: "2" },
+      "multi-hop": { type: "string", help: "two-hop questions asked per chunk, over it and a chunk sharing a rare term", default: "0" },
       retries: { type: "string", help: "further tries for an answer that fails to parse or validate", default: "2" },
       styles: { type: "string", help: `paraphrase styles, comma-separated`, default: DEFAULT_STYLES.map((s) => s.name).join(",") },
       "styles-file": { type: "string", help: 'JSON array of {"name", "prompt"} styles; prompts hold {text}, may hold {words}' },
@@ -86,7 +88,9 @@ const COMMANDS: Record<string, Command> = {
         judge: str(v, "judge"),
         ollamaHost: str(v, "ollama-host"),
         concurrency: optionalInteger(v, "concurrency", 1),
+        requestTimeoutMs: str(v, "request-timeout") === undefined ? undefined : requestTimeoutMs(str(v, "request-timeout")!),
         questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
+        multiHop: optionalInteger(v, "multi-hop", 0),
         retries: optionalInteger(v, "retries", 0),
         styles: str(v, "styles")?.split(",").map((s) => s.trim()).filter(Boolean),
         stylesFile: str(v, "styles-file"),
@@ -416,11 +420,12 @@ function integer(v: Record<string, string | boolean | undefined>, name: string, 
 
 function buildSummary(r: BuildRecord, out: string): string {
   const c = r.counts;
+  const why = Object.entries(r.llm_requests.failed_by_reason ?? {}).sort((a, b) => b[1] - a[1]).map(([w, n]) => `${n} ${w}`).join(", ");
   const lines = [
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}, judged by ${r.judge === "rules" ? "the rules alone" : `the rules and ${r.judge}`}`,
-    `  chunks ${c.chunks}${c.symlinks_skipped ? ` (${c.symlinks_skipped} symlinks skipped)` : ""} | questions ${c.questions_accepted} accepted, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
+    `  chunks ${c.chunks}${c.symlinks_skipped ? ` (${c.symlinks_skipped} symlinks skipped)` : ""} | questions ${c.questions_accepted} accepted${c.questions_multi_hop ? ` (${c.questions_multi_hop} multi-hop)` : ""}, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
-    `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache`,
+    `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache, ${r.llm_requests.failed ?? 0} failed${why ? ` (${why})` : ""}${r.llm_requests.discarded ? `, ${r.llm_requests.discarded} rejected answers dropped from the cache (asked again on a re-run)` : ""}`,
     `  report: ${path.join(out, "report.html")}`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];

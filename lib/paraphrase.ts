@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { KitError } from "./errors";
-import type { GenerateRequest, Generator } from "./generators";
+import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
 
 /** One row of paraphrases.jsonl. */
 export interface Paraphrase {
@@ -115,7 +115,12 @@ export function paraphraseRequest(text: string, style: Style, variant: number, a
   };
 }
 
-/** Paraphrases every chunk (or paragraph) in every style, `perStyle` times. */
+/**
+ * Paraphrases every chunk (or paragraph) in every style, `perStyle` times. A job left without a paraphrase after
+ * all tries is a failure, and its answers are discarded from the generator's cache (Generator.discard), so a
+ * re-run asks again. Throws one KitError, instead of returning failures, when the model or server is lost (the
+ * other requests are cancelled) or when every request failed.
+ */
 export async function generateParaphrases(
   chunks: readonly Chunk[],
   generator: Generator,
@@ -131,13 +136,16 @@ export async function generateParaphrases(
       styles.flatMap((style) => Array.from({ length: perStyle }, (_, v) => ({ chunk, paragraph_index, text, style, variant: first + v }))),
     );
   });
+  const requests = stageRequests(options.round ? `paraphrases (round ${options.round + 1})` : "paraphrases", generator, options.signal);
   let done = 0;
-  const results = await Promise.all(
-    jobs.map(async (job) => {
-      const result = await paraphraseOne(job.text, job.style, job.variant, retries, generator, options);
-      options.onProgress?.(++done, jobs.length);
-      return { job, result };
-    }),
+  const results = await requests.finish(
+    Promise.all(
+      jobs.map(async (job) => {
+        const result = await paraphraseOne(job.text, job.style, job.variant, retries, generator, requests, options);
+        options.onProgress?.(++done, jobs.length);
+        return { job, result };
+      }),
+    ),
   );
   const paraphrases: Paraphrase[] = [];
   const failures: ParaphraseFailure[] = [];
@@ -160,20 +168,33 @@ export async function generateParaphrases(
   return { paraphrases, failures };
 }
 
-async function paraphraseOne(text: string, style: Style, variant: number, retries: number, generator: Generator, options: ParaphraseOptions): Promise<{ text: string } | { reason: string }> {
+async function paraphraseOne(
+  text: string,
+  style: Style,
+  variant: number,
+  retries: number,
+  generator: Generator,
+  requests: StageRequests,
+  options: ParaphraseOptions,
+): Promise<{ text: string } | { reason: string }> {
   let reason = "";
+  const rejected: GenerateRequest[] = [];
   for (let attempt = 0; attempt <= retries; attempt++) {
+    const request = paraphraseRequest(text, style, variant, attempt, options);
     let answer: string;
     try {
-      answer = (await generator.generate(paraphraseRequest(text, style, variant, attempt, options), options.signal)).trim();
+      answer = (await requests.ask(request)).trim();
     } catch (err) {
-      if (options.signal?.aborted) throw err;
+      if (requests.signal.aborted) throw err;
       reason = (err as Error).message;
       continue;
     }
     if (!answer) reason = "empty answer";
     else if (answer === text.trim()) reason = "answer repeats the original unchanged";
     else return { text: answer };
+    rejected.push(request);
   }
-  return { reason: `${reason} (after ${retries + 1} tries)` };
+  const failure = `${reason} (after ${retries + 1} tries)`;
+  for (const request of rejected) generator.discard?.(request, failure);
+  return { reason: failure };
 }

@@ -1,5 +1,5 @@
 import type { Chunk } from "./chunking";
-import type { GenerateRequest, Generator } from "./generators";
+import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
 
 /** One row of questions.jsonl; accepted rows also go to questions.json in the seed's format. */
 export interface Question {
@@ -16,6 +16,10 @@ export interface Question {
   status: "accepted" | "rejected" | "failed";
   /** Why a row was rejected or a prompt failed; null when accepted. */
   reason: string | null;
+  /** "multi-hop" rows need two chunks (lib/multihop.ts); rows of datasets built before them have no kind. */
+  kind?: "single" | "multi-hop";
+  /** The chunks the answer needs, in search order, the last holding the answer; [chunk_id] for a single question. */
+  supporting_chunk_ids?: string[];
 }
 
 /** questions.json: exactly AutoDidact's format. */
@@ -128,7 +132,7 @@ function clean(s: string): string {
   return s.replace(/\*\*/g, "").trim();
 }
 
-function parseJsonLoosely(text: string): unknown {
+export function parseJsonLoosely(text: string): unknown {
   const candidates = [text, /```(?:json)?\s*([\s\S]*?)```/.exec(text)?.[1], text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)];
   for (const c of candidates) {
     if (!c || !c.trim()) continue;
@@ -189,34 +193,62 @@ export function answerSource(answer: string, claimed: string, window: readonly C
   return order.find((c) => isGrounded(answer, c.text));
 }
 
-/** Generates, validates and de-duplicates questions for every chunk (first and last included). */
+/**
+ * Generates, validates and de-duplicates questions for every chunk (first and last included). A chunk left
+ * short after all tries gets a "failed" row, and the answers that gave it no question are discarded from the
+ * generator's cache (Generator.discard), so a re-run asks again. Throws one KitError, instead of returning
+ * rows, when the model or server is lost (the other requests are cancelled) or when every request failed.
+ */
 export async function generateQuestions(chunks: readonly Chunk[], generator: Generator, options: QuestionOptions = {}): Promise<Question[]> {
   const perChunk = options.perChunk ?? 2;
   const retries = options.retries ?? 2;
+  const requests = stageRequests("questions", generator, options.signal);
   let done = 0;
-  const perChunkRows = await Promise.all(
-    chunks.map(async (target, i) => {
-      const window = chunks.slice(Math.max(0, i - 1), i + 2).filter((c) => c.source === target.source);
-      const rows = await questionsForChunk(window, target, perChunk, retries, generator, options);
-      options.onProgress?.(++done, chunks.length);
-      return rows;
-    }),
+  const perChunkRows = await requests.finish(
+    Promise.all(
+      chunks.map(async (target, i) => {
+        const window = chunks.slice(Math.max(0, i - 1), i + 2).filter((c) => c.source === target.source);
+        const rows = await questionsForChunk(window, target, perChunk, retries, generator, requests, options);
+        options.onProgress?.(++done, chunks.length);
+        return rows;
+      }),
+    ),
   );
   return markDuplicates(perChunkRows.flat(), options.duplicateThreshold ?? 0.8);
 }
 
-async function questionsForChunk(window: Chunk[], target: Chunk, perChunk: number, retries: number, generator: Generator, options: QuestionOptions): Promise<Question[]> {
+async function questionsForChunk(
+  window: Chunk[],
+  target: Chunk,
+  perChunk: number,
+  retries: number,
+  generator: Generator,
+  requests: StageRequests,
+  options: QuestionOptions,
+): Promise<Question[]> {
   const rows: Question[] = [];
   const base = { window: window.map((c) => c.chunk_id), model: generator.model, prompt_version: PROMPT_VERSION };
   const accepted = () => rows.filter((r) => r.status === "accepted").length;
+  /** The requests answered so far, with how many questions each gave. */
+  const answered: { request: GenerateRequest; accepted: number }[] = [];
   let lastFailure = "";
   for (let attempt = 0; attempt <= retries && accepted() < perChunk; attempt++) {
     const wanted = perChunk - accepted();
+    const request = questionRequest(window, target, wanted, attempt, options);
+    let answer: string;
+    try {
+      answer = await requests.ask(request);
+    } catch (err) {
+      if (requests.signal.aborted) throw err;
+      lastFailure = (err as Error).message;
+      continue;
+    }
+    const tried = { request, accepted: 0 };
+    answered.push(tried);
     let items: Parsed[];
     try {
-      items = parseQuestions(await generator.generate(questionRequest(window, target, wanted, attempt, options), options.signal));
+      items = parseQuestions(answer);
     } catch (err) {
-      if (options.signal?.aborted) throw err;
       lastFailure = (err as Error).message;
       continue;
     }
@@ -237,11 +269,15 @@ async function questionsForChunk(window: Chunk[], target: Chunk, perChunk: numbe
         status: reason ? "rejected" : "accepted",
         reason,
       });
+      if (!reason) tried.accepted++;
     }
   }
   if (accepted() < perChunk) {
     const why = lastFailure || "too few valid questions";
-    rows.push({ ...base, id: `${target.chunk_id}_failed`, chunk_id: target.chunk_id, question: "", answer: "", difficulty: "", status: "failed", reason: `${accepted()} of ${perChunk} questions after ${retries + 1} tries: ${why}` });
+    const reason = `${accepted()} of ${perChunk} questions after ${retries + 1} tries: ${why}`;
+    rows.push({ ...base, id: `${target.chunk_id}_failed`, chunk_id: target.chunk_id, question: "", answer: "", difficulty: "", status: "failed", reason });
+    // Answers that gave a kept question stay cached; the others are asked again on a re-run.
+    for (const t of answered) if (t.accepted === 0) generator.discard?.(t.request, reason);
   }
   return rows;
 }

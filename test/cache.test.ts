@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { openCache, requestKey, withCache } from "../lib/cache";
-import type { GenerateRequest, Generator } from "../lib/generators";
+import { type GenerateRequest, type Generator, GeneratorError } from "../lib/generators";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-cache-"));
 const request = (prompt: string, seed = 1): GenerateRequest => ({ prompt, options: { seed }, task: { kind: "paraphrase", text: prompt, style: "s", variant: 0, attempt: 0 } });
@@ -62,6 +62,117 @@ test("a line torn by a crash is skipped and the next answer starts a fresh line"
   const lines = fs.readFileSync(file, "utf8").split("\n");
   assert.is(lines[2], '{"key":"k3","answer":"after"}');
   assert.is(openCache(file).get("k3"), "after");
+});
+
+/** A model answering `reply(prompt, n)`, n counting its requests from 1. */
+const scripted = (reply: (prompt: string, n: number) => string): Generator & { sent: number } => {
+  const g = {
+    spec: "ollama:s",
+    backend: "ollama" as const,
+    model: "s",
+    sent: 0,
+    async generate(r: GenerateRequest) {
+      return reply(r.prompt, ++g.sent);
+    },
+    async close() {},
+  };
+  return g;
+};
+
+const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
+test("blank answers are never stored, nor read back from an older file: a re-run asks again", async () => {
+  const file = path.join(tmp, "blank", "llm.jsonl");
+  const down = scripted(() => " \n");
+  const first = withCache(down, openCache(file));
+  assert.is(await first.generate(request("one")), " \n", "the caller still gets the answer, to reject it");
+  assert.equal([first.hits, first.misses, fs.readFileSync(file, "utf8")], [0, 1, ""]);
+  assert.is(await first.generate(request("one")), " \n");
+  assert.equal([first.hits, down.sent], [0, 2], "not even within the run");
+
+  const healthy = scripted((prompt) => `answer to ${prompt}`);
+  // A file written before blank answers were refused holds them; they are not answers.
+  fs.appendFileSync(file, JSON.stringify({ key: requestKey(healthy, request("two")), answer: "" }) + "\n");
+  const again = withCache(healthy, openCache(file));
+  assert.is(await again.generate(request("one")), "answer to one");
+  assert.is(await again.generate(request("two")), "answer to two");
+  assert.equal([again.hits, again.misses, healthy.sent], [0, 2, 2]);
+});
+
+test("a discarded answer is forgotten for good by a tombstone line; asked again, its new answer counts", async () => {
+  const file = path.join(tmp, "discard", "llm.jsonl");
+  const model1 = scripted((prompt, n) => `${prompt} #${n}`);
+  const cache = openCache(file);
+  const g = withCache(model1, cache);
+  assert.is(await g.generate(request("bad")), "bad #1");
+  assert.is(await g.generate(request("good")), "good #2");
+  g.discard(request("bad"), "unparseable output");
+  g.discard(request("never asked"), "unparseable output");
+  assert.is(g.discarded, 1, "only a stored answer is discarded");
+  assert.is(await g.generate(request("bad")), "bad #3", "asked again in the same run");
+  g.discard(request("bad"), "answer repeats the original unchanged");
+  cache.close();
+  assert.equal(lines(file).map((l) => [l.answer ?? null, l.discarded ?? null]), [
+    ["bad #1", null],
+    ["good #2", null],
+    [null, "unparseable output"],
+    ["bad #3", null],
+    [null, "answer repeats the original unchanged"],
+  ]);
+
+  // A re-run: the accepted answer is served, the discarded one asked again and its new answer kept.
+  const model2 = scripted((prompt) => `${prompt} fixed`);
+  const again = withCache(model2, openCache(file));
+  assert.is(await again.generate(request("good")), "good #2");
+  assert.is(await again.generate(request("bad")), "bad fixed");
+  assert.equal([again.hits, again.misses, model2.sent], [1, 1, 1]);
+  const third = openCache(file);
+  assert.equal([third.get(requestKey(model2, request("bad"))), third.size], ["bad fixed", 2]);
+  third.close();
+});
+
+test("a tombstone torn by a crash is skipped: the rejected answer is read back, to be rejected again", () => {
+  const file = path.join(tmp, "torn-tombstone.jsonl");
+  const c = openCache(file);
+  c.put("k1", "rejected");
+  c.put("k2", "kept");
+  c.close();
+  fs.appendFileSync(file, '{"key":"k1","discar');
+  const reopened = openCache(file);
+  assert.equal([reopened.get("k1"), reopened.get("k2")], ["rejected", "kept"]);
+  reopened.discard("k1", "too few valid questions");
+  reopened.close();
+  const last = openCache(file);
+  assert.equal([last.get("k1"), last.get("k2"), last.size], [undefined, "kept", 1]);
+  last.close();
+});
+
+test("withCache counts requests that failed, by reason, but not aborts, and passes discards on", async () => {
+  const passedOn: string[] = [];
+  let failWith: unknown;
+  const inner: Generator = {
+    spec: "ollama:f",
+    backend: "ollama",
+    model: "f",
+    async generate() {
+      throw failWith;
+    },
+    discard: (r, reason) => passedOn.push(`${r.prompt}: ${reason}`),
+    async close() {},
+  };
+  const g = withCache(inner, openCache(path.join(tmp, "failures.jsonl")));
+  for (const [e, times] of [
+    [new GeneratorError("Ollama at h failed 5 times ...", "timeout", "no answer within 300 s", false), 2],
+    [new GeneratorError("Ollama at h failed 5 times ...", "server", "HTTP 500", false), 1],
+    [new Error("something else\nwith a second line"), 1],
+    [new DOMException("This operation was aborted", "AbortError"), 3],
+  ] as const) {
+    failWith = e;
+    for (let i = 0; i < times; i++) await g.generate(request(`p${i}`)).then(() => assert.unreachable(), (err) => assert.is(err, e));
+  }
+  assert.equal(g.failed, { "no answer within 300 s": 2, "HTTP 500": 1, "something else": 1 });
+  g.discard(request("x"), "why");
+  assert.equal([passedOn, g.discarded], [["x: why"], 0]);
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,9 +9,14 @@ import {
   createGenerator,
   DEFAULT_GENERATOR,
   DEFAULT_OLLAMA_MODEL,
+  DEFAULT_TIMEOUT_MS,
   type GenerateRequest,
   type Generator,
+  GeneratorError,
   type GeneratorOptions,
+  isLost,
+  MAX_TIMEOUT_MS,
+  requestTimeoutMs,
 } from "../lib/generators";
 import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions, closedPort } from "./helpers/ollama-server";
 
@@ -26,6 +31,17 @@ const FAST: GeneratorOptions = { retryDelayMs: 1 };
 
 function ask(prompt: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
   return { prompt, task: { kind: "paraphrase", text: prompt, style: "plain", variant: 0, attempt: 0 }, ...extra };
+}
+
+/** The GeneratorError `run` rejects with. */
+async function generatorError(run: () => Promise<unknown>): Promise<GeneratorError> {
+  try {
+    await run();
+  } catch (e) {
+    if (e instanceof GeneratorError) return e;
+    throw e;
+  }
+  throw new Error("expected a GeneratorError");
 }
 
 async function kitError(run: () => Promise<unknown>): Promise<string> {
@@ -136,12 +152,14 @@ test("ollama: gives up after 1 + retries attempts with a one-line KitError namin
   await withOllama({ script }, { ...FAST, retries: 2 }, async (generator, [server]) => {
     assert.is(
       await kitError(() => generator.generate(ask("x"))),
-      `Ollama at ${server.url} failed 3 times with "${MODEL}"; the last: HTTP 503: server busy, please try again.  maximum pending requests exceeded`,
+      `Ollama at ${server.url} failed 3 times with "${MODEL}"; the last: HTTP 503: server busy, please try again.  maximum pending requests exceeded; see the server's log, or lower --concurrency`,
     );
     assert.is(server.requests["/api/chat"], 3);
   });
   await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { drop: true } : undefined) }, { ...FAST, retries: 1 }, async (generator, [server]) => {
-    assert.is(await kitError(() => generator.generate(ask("x"))), `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: connection dropped`);
+    const e = await generatorError(() => generator.generate(ask("x")));
+    assert.is(e.message, `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: connection dropped; see the server's log: did it crash or run out of memory?`);
+    assert.equal([e.kind, e.reason, e.lost], ["dropped", "connection dropped", false], "a server that answers, then drops, is not lost");
   });
 });
 
@@ -153,11 +171,13 @@ test("ollama: a hung request is cancelled at the timeout and retried", async () 
     await until(() => server.disconnected === 1, "the hung request's connection was closed by the client");
   });
   await withOllama({ script: ({ path: p }) => (p === "/api/chat" ? { hang: true } : undefined) }, { ...FAST, timeoutMs: 50, retries: 1 }, async (generator, [server]) => {
-    assert.is(await kitError(() => generator.generate(ask("x"))), `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: no answer within 50 ms`);
+    const e = await generatorError(() => generator.generate(ask("x")));
+    assert.is(e.message, `Ollama at ${server.url} failed 2 times with "${MODEL}"; the last: no answer within 50 ms; raise --request-timeout (now 50 ms) or lower --concurrency`);
+    assert.equal([e.kind, e.reason, e.lost], ["timeout", "no answer within 50 ms", false]);
   });
 });
 
-test("ollama: 4xx answers and unreadable bodies are not retried", async () => {
+test("ollama: 4xx answers and unreadable bodies are not retried; a 404 says the model disappeared, malformed JSON says so", async () => {
   const script: OllamaServerOptions["script"] = ({ path: p, body }) => {
     if (p !== "/api/chat") return undefined;
     const prompt = body.messages.at(-1).content;
@@ -167,14 +187,66 @@ test("ollama: 4xx answers and unreadable bodies are not retried", async () => {
     return undefined;
   };
   await withOllama({ script }, FAST, async (generator, [server]) => {
-    assert.is(await kitError(() => generator.generate(ask("removed"))), `Ollama at ${server.url} has no model "${MODEL}": run \`ollama pull ${MODEL}\``);
-    assert.is(
-      await kitError(() => generator.generate(ask("bad schema"))),
-      `Ollama at ${server.url} rejected the request for "${MODEL}": HTTP 400: invalid JSON schema in format`,
+    const removed = await generatorError(() => generator.generate(ask("removed")));
+    assert.is(removed.message, `model "${MODEL}" disappeared from Ollama at ${server.url} (HTTP 404): run \`ollama pull ${MODEL}\`, then run the same command again to resume`);
+    assert.equal([removed.kind, removed.reason, removed.lost, isLost(removed)], ["model-missing", "model not found (HTTP 404)", true, true]);
+    const bad = await generatorError(() => generator.generate(ask("bad schema")));
+    assert.is(bad.message, `Ollama at ${server.url} rejected the request for "${MODEL}": HTTP 400: invalid JSON schema in format`);
+    assert.equal([bad.kind, bad.reason, bad.lost], ["refused", "HTTP 400", false]);
+    const garbled = await generatorError(() => generator.generate(ask("garbled")));
+    assert.match(
+      garbled.message,
+      new RegExp(`^Ollama at ${server.url} answered "${MODEL}" with malformed JSON \\(a body that is not JSON: .*\\): check that ${server.url} is an Ollama server \\(--ollama-host, OLLAMA_HOST\\) and that no proxy in between alters answers$`),
     );
-    assert.match(await kitError(() => generator.generate(ask("garbled"))), `Ollama at ${server.url} rejected the request for "${MODEL}": invalid JSON in the answer`);
+    assert.not.match(garbled.message, /rejected the request/);
+    assert.equal([garbled.kind, garbled.reason, garbled.lost], ["malformed", "malformed JSON", false]);
     assert.is(server.requests["/api/chat"], 3, "one request each");
   });
+});
+
+test("ollama: a model removed mid-run is lost at once: one GeneratorError saying so, the 404 not retried", async () => {
+  await withOllama({}, FAST, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("before")), "before");
+    server.removeModel(MODEL);
+    const e = await generatorError(() => generator.generate(ask("after")));
+    assert.is(e.message, `model "${MODEL}" disappeared from Ollama at ${server.url} (HTTP 404): run \`ollama pull ${MODEL}\`, then run the same command again to resume`);
+    assert.ok(isLost(e));
+    assert.is(server.requests["/api/chat"], 2, "the 404 was not retried");
+  });
+});
+
+test("ollama: a server that dies mid-run is lost once the retries cannot reach it, in flight or not", async () => {
+  const server = await startOllamaServer({ models: [MODEL], latencyMs: (r) => (r.path === "/api/chat" && r.n === 2 ? 10_000 : 0) });
+  const generator = await createGenerator(`ollama:${MODEL}`, { ollamaHost: server.url, ...FAST, retries: 2 });
+  try {
+    assert.is(await generator.generate(ask("alive")), "alive");
+    const inFlight = rejection(generator.generate(ask("in flight")));
+    await until(() => server.requests["/api/chat"] === 2, "second request in flight");
+    await server.close();
+    const expected = `Ollama at ${server.url} stopped answering (connection refused, 3 tries): start it again (\`ollama serve\`), then run the same command again to resume`;
+    for (const e of [await inFlight, await rejection(generator.generate(ask("after")))]) {
+      assert.instance(e, GeneratorError);
+      assert.is(e.message, expected);
+      assert.equal([(e as GeneratorError).kind, (e as GeneratorError).reason, isLost(e)], ["unreachable", "connection refused", true]);
+    }
+  } finally {
+    await generator.close();
+    await server.close();
+  }
+});
+
+test("request timeout: --request-timeout takes 1 to 3600 seconds (default 300); out of range is a one-line error naming the option", async () => {
+  assert.equal([DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS], [300_000, 3_600_000]);
+  assert.equal([requestTimeoutMs("90"), requestTimeoutMs(" 2.5 "), requestTimeoutMs(3600), requestTimeoutMs("1")], [90_000, 2_500, 3_600_000, 1_000]);
+  for (const bad of ["0", "-3", "abc", "", "3601", "Infinity"]) {
+    assert.is(
+      await kitError(async () => requestTimeoutMs(bad)),
+      `--request-timeout must be a number of seconds from 1 to 3600 (got "${bad}"): the longest one LLM request may take before it is cancelled and retried`,
+    );
+  }
+  assert.match(await kitError(async () => requestTimeoutMs("0", "--judge-timeout")), /^--judge-timeout must be/);
+  assert.is(await kitError(() => createGenerator("builtin", { timeoutMs: MAX_TIMEOUT_MS + 1 })), "generator option timeoutMs must be a number from 1 to 3600000 (got 3600001)");
+  assert.is(await kitError(() => createGenerator("builtin", { timeoutMs: 0 })), "generator option timeoutMs must be a number from 1 to 3600000 (got 0)");
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -238,7 +310,8 @@ test("pool: at most `concurrency` requests per host (default 4); the server queu
 });
 
 test("pool: three hosts from a comma-separated OLLAMA_HOST share the load, each within its bound", async () => {
-  const servers = await Promise.all([1, 2, 3].map(() => startOllamaServer({ models: [MODEL], latencyMs: 20 })));
+  // Long enough that, on a loaded machine, all four requests a host gets at once are still in flight when the last arrives.
+  const servers = await Promise.all([1, 2, 3].map(() => startOllamaServer({ models: [MODEL], latencyMs: 80 })));
   const saved = process.env.OLLAMA_HOST;
   process.env.OLLAMA_HOST = servers.map((s) => s.url).join(", ");
   const notices: string[] = [];
@@ -434,6 +507,9 @@ test("openai: the same retries, timeouts and aborts; the client's own retries ar
       if (mode === "flaky") return n === 1 ? { status: 500, json: { error: { message: "engine died" } } } : n === 2 ? { drop: true } : n === 3 ? { hang: true } : undefined;
       if (mode === "down") return { status: 502, json: { error: { message: "bad gateway" } } };
       if (mode === "hang") return { hang: true };
+      if (mode === "garbled") return { text: '{"id": "chatcmpl-1", "choi' };
+      if (mode === "html") return { text: "<html><body>Bad Gateway</body></html>", contentType: "text/html" };
+      if (mode === "revoked") return { status: 401, json: { error: { message: "invalid api key" } } };
       return undefined;
     },
   });
@@ -444,18 +520,36 @@ test("openai: the same retries, timeouts and aborts; the client's own retries ar
 
     mode = "down";
     const once = await createGenerator(`openai:m@${server.url}/v1`, { ...FAST, retries: 0 });
-    assert.is(await kitError(() => once.generate(ask("x"))), `The OpenAI-compatible server at ${server.url}/v1 failed 1 times with "m"; the last: HTTP 502: bad gateway`);
+    assert.is(await kitError(() => once.generate(ask("x"))), `The OpenAI-compatible server at ${server.url}/v1 failed once with "m"; the last: HTTP 502: bad gateway; see the server's log, or lower --concurrency`);
     assert.is(server.requests["/v1/chat/completions"], 5, "exactly one request: the client did not retry on its own");
 
     mode = "ok";
     const missing = await createGenerator(`openai:other@${server.url}/v1`, FAST);
-    assert.is(await kitError(() => missing.generate(ask("x"))), `${server.url}/v1 has no model "other" (HTTP 404: model "other" not found, try pulling it first): check the model name in --llm`);
+    const gone = await generatorError(() => missing.generate(ask("x")));
+    assert.is(
+      gone.message,
+      `${server.url}/v1 does not serve model "other" (HTTP 404: model "other" not found, try pulling it first): fix the model name in --llm or serve it there, then run the same command again to resume`,
+    );
+    assert.ok(gone.lost);
     assert.is(server.requests["/v1/chat/completions"], 6);
+
+    mode = "garbled";
+    const garbled = await generatorError(() => g.generate(ask("x")));
+    assert.match(garbled.message, new RegExp(`^The OpenAI-compatible server at ${server.url}/v1 answered "m" with malformed JSON \\(a body that is not JSON: .*\\): check that ${server.url}/v1 is an OpenAI-compatible base URL \\(--llm\\)`));
+    assert.equal([garbled.kind, garbled.lost], ["malformed", false]);
+    mode = "html";
+    assert.match((await generatorError(() => g.generate(ask("x")))).message, "with malformed JSON (a /chat/completions answer without message content)");
+    assert.is(server.requests["/v1/chat/completions"], 8, "neither was retried");
+
+    mode = "revoked";
+    const revoked = await generatorError(() => g.generate(ask("x")));
+    assert.is(revoked.message, `${server.url}/v1 refused the API key (HTTP 401: invalid api key): set OPENAI_API_KEY, then run the same command again to resume`);
+    assert.equal([revoked.kind, revoked.lost], ["auth", true]);
 
     mode = "hang";
     const controller = new AbortController();
     const pending = rejection(g.generate(ask("x"), controller.signal));
-    await until(() => server.requests["/v1/chat/completions"] === 7, "in flight");
+    await until(() => server.requests["/v1/chat/completions"] === 10, "in flight");
     controller.abort();
     assert.is((await pending).name, "AbortError");
     await until(() => server.disconnected === 2, "the hung requests' connections were closed (timeout, then abort)");

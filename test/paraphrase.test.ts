@@ -3,8 +3,11 @@ import * as assert from "uvu/assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { openCache, withCache } from "../lib/cache";
 import type { Chunk } from "../lib/chunking";
-import type { GenerateRequest } from "../lib/generators";
+import { KitError } from "../lib/errors";
+import { createGenerator, type GenerateRequest, type Generator, type GeneratorOptions, GeneratorError } from "../lib/generators";
+import { type OllamaServer, type OllamaServerOptions, startOllamaServer } from "./helpers/ollama-server";
 import { scriptedGenerator } from "./helpers/scripted-generator";
 import { DEFAULT_STYLES, generateParaphrases, resolveStyles } from "../lib/paraphrase";
 
@@ -64,4 +67,115 @@ test("styles: defaults, a user's file, and one-line errors before any work", () 
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-paraphrase-"));
+const MODEL = "qwen2.5:7b-instruct";
+const reworded = (ask: { prompt: string }) => `In other words: ${ask.prompt.slice(ask.prompt.lastIndexOf("Text:\n") + 6)}`;
+
+/** Runs `body` with a test server and an Ollama generator over it, with fast retries; closes both after. */
+async function withServer(serverOptions: OllamaServerOptions, options: GeneratorOptions, body: (generator: Generator, server: OllamaServer) => Promise<void>) {
+  const server = await startOllamaServer({ models: [MODEL], ...serverOptions });
+  const generator = await createGenerator(`ollama:${MODEL}`, { ollamaHost: server.url, retryDelayMs: 1, ...options });
+  try {
+    await body(generator, server);
+  } finally {
+    await generator.close();
+    await server.close();
+  }
+}
+
+/** The error `run` rejects with. */
+const failure = (run: Promise<unknown>): Promise<Error> =>
+  run.then(
+    () => {
+      throw new Error("expected the stage to fail");
+    },
+    (e: Error) => e,
+  );
+
+/** Resolves once the server has received `n` chat requests. */
+async function chatRequests(server: OllamaServer, n: number): Promise<void> {
+  for (let waited = 0; (server.requests["/api/chat"] ?? 0) < n; waited += 2) {
+    assert.ok(waited < 10_000, `only ${server.requests["/api/chat"]} of ${n} requests in 10 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test("empty answers are not cached: a re-run against a healthy server asks again and gets its paraphrases", async () => {
+  const file = path.join(tmp, "empty", "llm.jsonl");
+  let healthy = false;
+  await withServer({ reply: (ask) => (healthy ? reworded(ask) : "") }, {}, async (generator, server) => {
+    const styles = resolveStyles(["reworded"]);
+    const first = withCache(generator, openCache(file));
+    const broken = await generateParaphrases(chunks, first, { styles, retries: 1 });
+    assert.equal(broken.failures.map((f) => f.reason), ["empty answer (after 2 tries)", "empty answer (after 2 tries)"]);
+    assert.equal([first.misses, server.requests["/api/chat"]], [4, 4]);
+
+    healthy = true;
+    const again = withCache(generator, openCache(file));
+    const fixed = await generateParaphrases(chunks, again, { styles, retries: 1 });
+    assert.equal([fixed.failures.length, fixed.paraphrases.length], [0, 2]);
+    assert.equal([again.hits, again.misses, server.requests["/api/chat"]], [0, 2, 6], "both jobs asked again");
+  });
+});
+
+test("answers rejected on every try are discarded from the cache; a job that succeeded on a retry sends nothing on a re-run", async () => {
+  const file = path.join(tmp, "unchanged", "llm.jsonl");
+  // chunk_1 is returned unchanged every time; chunk_2 unchanged on its first try only.
+  const lazy = echo((text, req) => (text.startsWith("Only") && (req.task as { attempt: number }).attempt > 0 ? `Reworded: ${text}` : text));
+  const cache = openCache(file);
+  const first = await generateParaphrases(chunks, withCache(lazy, cache), { styles: resolveStyles(["reworded"]), retries: 2 });
+  cache.close();
+  assert.equal(first.failures.map((f) => [f.chunk_id, f.reason]), [["chunk_1", "answer repeats the original unchanged (after 3 tries)"]]);
+  const discarded = fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"discarded"'));
+  assert.is(discarded.length, 3, "chunk_1's three answers, not chunk_2's rejected first try");
+
+  const better = echo((text) => `Reworded: ${text}`);
+  const again = withCache(better, openCache(file));
+  const second = await generateParaphrases(chunks, again, { styles: resolveStyles(["reworded"]), retries: 2 });
+  assert.equal([second.failures.length, second.paraphrases.length], [0, 2]);
+  assert.equal(better.requests.map((r) => (r.task as { text: string }).text), [chunks[0].text], "only chunk_1 is asked again, on its first try");
+  assert.equal([again.hits, again.misses], [2, 1]);
+});
+
+test("a model removed mid-run (404 on every request) fails the stage with one error; no further request is sent", async () => {
+  await withServer({ latencyMs: 5, reply: (ask) => reworded(ask) }, {}, async (generator, server) => {
+    const many: Chunk[] = Array.from({ length: 30 }, (_, i) => ({ ...chunks[1], chunk_id: `chunk_${i + 1}`, text: `Paragraph number ${i + 1}.` }));
+    const pending = failure(generateParaphrases(many, generator, {}));
+    await chatRequests(server, 5);
+    server.removeModel(MODEL);
+    const e = await pending;
+    assert.instance(e, GeneratorError);
+    assert.match(e.message, new RegExp(`^paraphrases stopped after \\d+ answers: model "${MODEL}" disappeared from Ollama at ${server.url} \\(HTTP 404\\): run \`ollama pull ${MODEL}\`, then run the same command again to resume$`));
+    const sent = server.requests["/api/chat"];
+    assert.ok(sent < 20, `${sent} of 90 requests sent`);
+  });
+});
+
+test("a server that dies mid-run fails the stage with one error, saying so", async () => {
+  await withServer({ latencyMs: 20, reply: (ask) => reworded(ask) }, { retries: 2 }, async (generator, server) => {
+    const many: Chunk[] = Array.from({ length: 30 }, (_, i) => ({ ...chunks[1], chunk_id: `chunk_${i + 1}`, text: `Paragraph number ${i + 1}.` }));
+    const pending = failure(generateParaphrases(many, generator, { round: 1 }));
+    await chatRequests(server, 5);
+    await server.close();
+    const e = await pending;
+    assert.instance(e, GeneratorError);
+    assert.match(
+      e.message,
+      new RegExp(`^paraphrases \\(round 2\\) stopped after \\d+ answers: Ollama at ${server.url} stopped answering \\(connection refused, 3 tries\\): start it again \\(\`ollama serve\`\\), then run the same command again to resume$`),
+    );
+  });
+});
+
+test("every request timed out: one error with the count, the reason and the option to change", async () => {
+  await withServer({ script: ({ path: p }) => (p === "/api/chat" ? { hang: true } : undefined) }, { timeoutMs: 30, retries: 0 }, async (generator, server) => {
+    const e = await failure(generateParaphrases(chunks, generator, { styles: resolveStyles(["reworded", "condensed"]), retries: 1 }));
+    assert.instance(e, KitError);
+    assert.is(
+      e.message,
+      `paraphrases: all 8 LLM requests failed (8 no answer within 30 ms); the last: Ollama at ${server.url} failed once with "${MODEL}"; the last: no answer within 30 ms; raise --request-timeout (now 30 ms) or lower --concurrency`,
+    );
+  });
+});
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

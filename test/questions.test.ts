@@ -1,7 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { openCache, withCache } from "../lib/cache";
 import type { Chunk } from "../lib/chunking";
-import type { GenerateRequest } from "../lib/generators";
+import { KitError } from "../lib/errors";
+import { createGenerator, type GenerateRequest, GeneratorError } from "../lib/generators";
+import { startOllamaServer } from "./helpers/ollama-server";
 import { scriptedGenerator } from "./helpers/scripted-generator";
 import { generateQuestions, isGrounded, markDuplicates, parseQuestions, type Question, seedFormat, validateQuestion } from "../lib/questions";
 
@@ -102,4 +108,82 @@ test("near-duplicates across chunks are rejected, the first kept", () => {
   assert.equal(rows.map((r) => [r.id, r.status, r.reason]), [["a", "accepted", null], ["b", "rejected", "near-duplicate of a"], ["c", "accepted", null]]);
 });
 
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-questions-"));
+const launch = { question: "When was the launch?", answer: "April 11, 1970", difficulty: "easy", source: "chunk_1" };
+const launchTime = { question: "At what time was the launch?", answer: "13:13 CST", difficulty: "medium", source: "chunk_1" };
+
+test("a chunk left short discards the answers that gave it nothing from the cache: a re-run asks those again, nothing else", async () => {
+  const file = path.join(tmp, "short", "llm.jsonl");
+  // chunk_1: one good question, then garbage; chunk_2: garbage, then two good questions.
+  const first = scriptedGenerator((req) => {
+    const t = req.task as Extract<GenerateRequest["task"], { kind: "questions" }>;
+    if (t.target === "chunk_1") return t.attempt === 0 ? json([launch]) : "I cannot help with that.";
+    if (t.attempt === 0) return "I cannot help with that.";
+    return json([
+      { question: "How much charge did the entry batteries hold?", answer: "99 ampere-hours", difficulty: "easy", source: "chunk_2" },
+      { question: "When were the entry batteries at 99 ampere-hours?", answer: "when the command module was powered down", difficulty: "hard", source: "chunk_2" },
+    ]);
+  });
+  const cache = openCache(file);
+  const rows = await generateQuestions(chunks.slice(0, 2), withCache(first, cache), { perChunk: 2, retries: 1 });
+  cache.close();
+  assert.equal(rows.filter((r) => r.status === "failed").map((r) => r.reason), ["1 of 2 questions after 2 tries: unparseable output: neither JSON nor Question/Answer lines"]);
+  assert.is(first.requests.length, 4);
+
+  // The re-run: chunk_1's first answer and both of chunk_2's come from the cache; only chunk_1's rejected try is asked.
+  const second = scriptedGenerator(() => json([launchTime]));
+  const again = withCache(second, openCache(file));
+  const rerun = await generateQuestions(chunks.slice(0, 2), again, { perChunk: 2, retries: 1 });
+  assert.equal(second.requests.map((r) => [(r.task as { target: string }).target, (r.task as { attempt: number }).attempt]), [["chunk_1", 1]]);
+  assert.equal([again.hits, again.misses], [3, 1]);
+  assert.equal(rerun.filter((r) => r.chunk_id === "chunk_1").map((r) => [r.question, r.status]), [
+    [launch.question, "accepted"],
+    [launchTime.question, "accepted"],
+  ]);
+});
+
+test("a model removed mid-run stops the stage at once: one error, not a failed row per chunk", async () => {
+  const many: Chunk[] = Array.from({ length: 40 }, (_, i) => ({ ...chunks[0], chunk_id: `chunk_${i + 1}`, start: i * 100, end: i * 100 + 46 }));
+  const server = await startOllamaServer({
+    models: ["m"],
+    latencyMs: 5,
+    reply: ({ request }) => {
+      if (request.n === 3) server.removeModel("m");
+      return json([launch]);
+    },
+  });
+  const generator = await createGenerator("ollama:m", { ollamaHost: server.url, retryDelayMs: 1 });
+  try {
+    const e = await generateQuestions(many, generator, { perChunk: 1 }).then(
+      () => assert.unreachable("expected the stage to fail"),
+      (err) => err,
+    );
+    assert.instance(e, GeneratorError);
+    assert.match(e.message, new RegExp(`^questions stopped after \\d+ answers: model "m" disappeared from Ollama at ${server.url} \\(HTTP 404\\): run \`ollama pull m\`, then run the same command again to resume$`));
+    assert.ok(server.requests["/api/chat"] <= 3 + 4, `${server.requests["/api/chat"]} requests: the rest were cancelled or never sent`);
+  } finally {
+    await generator.close();
+    await server.close();
+  }
+});
+
+test("a stage whose every request failed is one error saying how many and why; one answer is enough to go on", async () => {
+  const timeout = new GeneratorError("Ollama at h failed 5 times with \"m\"; the last: no answer within 300 s; raise --request-timeout (now 300 s) or lower --concurrency", "timeout", "no answer within 300 s", false);
+  const down = scriptedGenerator((req, n) => {
+    throw n % 3 ? timeout : new GeneratorError("Ollama at h failed 5 times with \"m\"; the last: HTTP 500: boom; see the server's log", "server", "HTTP 500", false);
+  });
+  const e = await generateQuestions(chunks.slice(0, 2), down, { perChunk: 1, retries: 2 }).then(() => assert.unreachable(), (err) => err);
+  assert.instance(e, KitError);
+  assert.is(e.message, `questions: all 6 LLM requests failed (4 no answer within 300 s, 2 HTTP 500); the last: Ollama at h failed 5 times with "m"; the last: HTTP 500: boom; see the server's log`);
+
+  const mostly = scriptedGenerator((req, n) => {
+    if (n > 1) throw timeout;
+    return json([launch]);
+  });
+  const rows = await generateQuestions(chunks.slice(0, 2), mostly, { perChunk: 1, retries: 0 });
+  assert.equal(rows.map((r) => r.status), ["accepted", "failed"]);
+  assert.match(rows[1].reason ?? "", /no answer within 300 s/);
+});
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

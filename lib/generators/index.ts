@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { ChatRequest, Ollama } from "ollama";
 import type OpenAI from "openai";
 import { createBuiltinGenerator } from "./builtin";
@@ -19,7 +20,9 @@ export const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
  * serial one only queueing on its side.
  */
 export const DEFAULT_CONCURRENCY = 4;
+/** Default and most time one HTTP request may take (--request-timeout): a 7B model on a CPU with a queue ahead needs minutes. */
 export const DEFAULT_TIMEOUT_MS = 300_000;
+export const MAX_TIMEOUT_MS = 3_600_000;
 export const DEFAULT_RETRIES = 4;
 const RETRY_DELAY_MS = 500;
 const RETRY_CAP_MS = 30_000;
@@ -38,7 +41,7 @@ export interface GeneratorOptions {
   model?: string;
   /** Requests in flight per host; default DEFAULT_CONCURRENCY. */
   concurrency?: number;
-  /** Most time one HTTP request may take before it is cancelled and retried; default 300 s. */
+  /** Most time one HTTP request may take before it is cancelled and retried; default 300 s, at most 1 hour. */
   timeoutMs?: number;
   /** Retries of a request after a connection error, 5xx, 429 or timeout; default 4. */
   retries?: number;
@@ -94,19 +97,37 @@ interface PoolSettings {
 }
 
 function poolSettings(options: GeneratorOptions): PoolSettings {
-  const check = (value: number | undefined, fallback: number, name: string, min: number, integer: boolean) => {
+  const check = (value: number | undefined, fallback: number, name: string, min: number, integer: boolean, max = Infinity) => {
     if (value === undefined) return fallback;
-    if (!(value >= min) || (integer && !Number.isInteger(value))) {
-      throw new KitError(`generator option ${name} must be ${integer ? "an integer" : "a number"} >= ${min} (got ${value})`);
+    if (!(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
+      const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new KitError(`generator option ${name} must be ${integer ? "an integer" : "a number"} ${range} (got ${value})`);
     }
     return value;
   };
   return {
     concurrency: check(options.concurrency, DEFAULT_CONCURRENCY, "concurrency", 1, true),
-    timeoutMs: check(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs", 1, false),
+    timeoutMs: check(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs", 1, false, MAX_TIMEOUT_MS),
     retries: check(options.retries, DEFAULT_RETRIES, "retries", 0, true),
     retryDelayMs: check(options.retryDelayMs, RETRY_DELAY_MS, "retryDelayMs", 0, false),
   };
+}
+
+/**
+ * `--request-timeout SECONDS` (or another option's seconds) as GeneratorOptions.timeoutMs: a number from 1 to
+ * MAX_TIMEOUT_MS / 1000, else a one-line KitError naming the option.
+ */
+export function requestTimeoutMs(seconds: string | number, option = "--request-timeout"): number {
+  const n = typeof seconds === "number" ? seconds : seconds.trim() === "" ? NaN : Number(seconds);
+  if (!(n >= 1 && n * 1000 <= MAX_TIMEOUT_MS)) {
+    throw new KitError(`${option} must be a number of seconds from 1 to ${MAX_TIMEOUT_MS / 1000} (got "${seconds}"): the longest one LLM request may take before it is cancelled and retried`);
+  }
+  return Math.round(n * 1000);
+}
+
+/** A duration for messages: "50 ms", "300 s". */
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 function splitList(text: string): string[] {
@@ -223,7 +244,7 @@ async function ollamaTransport(model: string): Promise<Transport> {
       const chat: ChatRequest & { stream: false } = { model, messages: messages(request), format: request.format, options: request.options, stream: false };
       const answer = await client.chat(chat);
       const content = answer?.message?.content;
-      if (typeof content !== "string") throw new KitError(`Ollama at ${host} answered /api/chat without message content`);
+      if (typeof content !== "string") throw new Unreadable("an /api/chat answer without message content");
       return content;
     },
   };
@@ -246,7 +267,7 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
         { signal },
       );
       const content = completion?.choices?.[0]?.message?.content;
-      if (typeof content !== "string") throw new KitError(`${host} answered /chat/completions without message content`);
+      if (typeof content !== "string") throw new Unreadable("a /chat/completions answer without message content");
       return content;
     },
   };
@@ -255,22 +276,63 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
 // ---------------------------------------------------------------------------------------------------------------
 // Failures
 
+/**
+ * What went wrong with a request, as GeneratorError.kind:
+ * - `timeout`: no answer within the request timeout, on every try;
+ * - `unreachable`: no connection could be made (refused, host or network unreachable), on the last try;
+ * - `dropped`: the connection broke before the whole answer came;
+ * - `server`: HTTP 5xx, 408 or 429 on every try;
+ * - `malformed`: an answer that is not the API's JSON (not JSON at all, or without message content);
+ * - `refused`: another 4xx, e.g. 400 for a bad schema;
+ * - `model-missing`: HTTP 404, the model is not (or no longer) on the host;
+ * - `auth`: HTTP 401 or 403, the API key is refused.
+ */
+export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth";
+
+/**
+ * A request that failed for good (after the retries worth making). `lost` means no later request can succeed
+ * either: the model disappeared (404), the API key is refused, or the server stopped answering. A stage stops
+ * at once on a lost one instead of recording a failure for every row.
+ */
+export class GeneratorError extends KitError {
+  override name = "GeneratorError";
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    /** A short reason to count failures by, e.g. "no answer within 300 s", "HTTP 500", "malformed JSON". */
+    readonly reason: string,
+    readonly lost: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether `e` says the model or its server is gone, so that asking on is pointless. */
+export function isLost(e: unknown): e is GeneratorError {
+  return e instanceof GeneratorError && e.lost;
+}
+
+/** A transport's complaint about an answer that is not what the API promises. */
+class Unreadable extends Error {}
+
 interface Failure {
   /** Worth another try: no connection, a dropped one, a timeout, 5xx, 408 or 429. */
   retry: boolean;
+  kind: FailureKind;
   status?: number;
   detail: string;
 }
 
-const CONNECTION_CODES: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  UND_ERR_SOCKET: "connection dropped",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host not found (DNS)",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  UND_ERR_CONNECT_TIMEOUT: "connect timeout",
+/** Socket errors: whether a connection was never made (`unreachable`) or broke (`dropped`), and how to say it. */
+const CONNECTION_CODES: Record<string, [FailureKind, string]> = {
+  ECONNREFUSED: ["unreachable", "connection refused"],
+  ECONNRESET: ["dropped", "connection reset"],
+  UND_ERR_SOCKET: ["dropped", "connection dropped"],
+  ENOTFOUND: ["unreachable", "host not found"],
+  EAI_AGAIN: ["unreachable", "host not found (DNS)"],
+  EHOSTUNREACH: ["unreachable", "host unreachable"],
+  ENETUNREACH: ["unreachable", "network unreachable"],
+  UND_ERR_CONNECT_TIMEOUT: ["unreachable", "connect timeout"],
 };
 
 /** Whether a failed HTTP call is worth repeating: a lost connection, a timeout, 5xx, 408 or 429. */
@@ -279,25 +341,29 @@ export function isTransient(e: unknown): boolean {
 }
 
 function classify(e: unknown): Failure {
-  if (e instanceof KitError) return { retry: false, detail: e.message };
+  if (e instanceof KitError) return { retry: false, kind: "refused", detail: e.message };
   const err = e as { status_code?: unknown; status?: unknown; error?: { message?: unknown }; message?: unknown; name?: unknown };
   // ollama's ResponseError has status_code, openai's APIError status (and the body's message in error.message).
   const status = typeof err.status_code === "number" ? err.status_code : typeof err.status === "number" ? err.status : undefined;
   if (status !== undefined) {
     const message = typeof err.error?.message === "string" ? err.error.message : oneLine(e).replace(/^\d{3} /, "");
-    return { retry: status >= 500 || status === 408 || status === 429, status, detail: `HTTP ${status}: ${oneLine(message)}` };
+    const retry = status >= 500 || status === 408 || status === 429;
+    const kind = retry ? "server" : status === 404 ? "model-missing" : status === 401 || status === 403 ? "auth" : "refused";
+    return { retry, kind, status, detail: `HTTP ${status}: ${oneLine(message)}` };
   }
-  if (e instanceof SyntaxError) return { retry: false, detail: `invalid JSON in the answer (${oneLine(e)})` };
-  if (err.name === "TimeoutError") return { retry: true, detail: "no answer in time" };
+  // Both clients parse a 200's body with JSON.parse: a SyntaxError is a body that is not JSON.
+  if (e instanceof SyntaxError) return { retry: false, kind: "malformed", detail: `a body that is not JSON: ${oneLine(e)}` };
+  if (e instanceof Unreadable) return { retry: false, kind: "malformed", detail: e.message };
+  if (err.name === "TimeoutError") return { retry: true, kind: "timeout", detail: "no answer in time" };
   // undici's "fetch failed" / "terminated" TypeErrors, possibly wrapped (openai's APIConnectionError), carry the socket error.
   for (let c: any = e; c; c = c.cause) {
     if (c instanceof TypeError && (c.message === "fetch failed" || c.message === "terminated")) {
       const code = (c.cause as { code?: unknown } | undefined)?.code;
-      const what = (typeof code === "string" && CONNECTION_CODES[code]) || oneLine(c.cause ?? c);
-      return { retry: true, detail: c.message === "terminated" ? `${what} mid-answer` : what };
+      const [kind, what] = (typeof code === "string" && CONNECTION_CODES[code]) || ["dropped" as const, oneLine(c.cause ?? c)];
+      return c.message === "terminated" ? { retry: true, kind: "dropped", detail: `${what} mid-answer` } : { retry: true, kind, detail: what };
     }
   }
-  return { retry: false, detail: oneLine(e) };
+  return { retry: false, kind: "refused", detail: oneLine(e) };
 }
 
 function oneLine(e: unknown): string {
@@ -506,16 +572,13 @@ function poolGenerator(
           pool.release(host, undefined);
           throw e;
         }
-        failure = call.timedOut() ? { retry: true, detail: `no answer within ${settings.timeoutMs} ms` } : classify(e);
+        failure = call.timedOut() ? { retry: true, kind: "timeout", detail: `no answer within ${duration(settings.timeoutMs)}` } : classify(e);
         pool.release(host, !failure.retry);
-        if (e instanceof KitError) throw e;
       } finally {
         call.dispose();
       }
       if (!failure.retry) throw refused(transport, host.url, model, failure);
-      if (attempt > settings.retries) {
-        throw new KitError(`${capitalize(transport.server)} at ${host.url} failed ${attempt} times with "${model}"; the last: ${failure.detail}`);
-      }
+      if (attempt > settings.retries) throw exhausted(transport, host.url, model, failure, attempt, settings);
       if (tried.size + 1 >= pool.hosts.length) tried.clear();
       tried.add(host);
       await sleep(backoff(attempt, settings.retryDelayMs), stop);
@@ -544,16 +607,124 @@ function poolGenerator(
   };
 }
 
-/** The one-line error for an answer no retry can change (4xx, an unreadable body). */
-function refused(transport: Transport, host: string, model: string, failure: Failure): KitError {
-  if (failure.status === 404 && transport.server === "Ollama") {
-    return new KitError(`Ollama at ${host} has no model "${model}": run \`ollama pull ${model}\``);
+const RESUME = "then run the same command again to resume";
+
+/**
+ * The one-line error for an answer no retry can change: the model gone (404), the key refused (401, 403), a body
+ * that is not the API's JSON, another 4xx. Ollama had the model when the generator was made, so a 404 from it
+ * means the model was removed mid-run.
+ */
+function refused(transport: Transport, host: string, model: string, failure: Failure): GeneratorError {
+  const server = capitalize(transport.server);
+  if (failure.kind === "model-missing") {
+    const message =
+      transport.server === "Ollama"
+        ? `model "${model}" disappeared from Ollama at ${host} (HTTP 404): run \`ollama pull ${model}\`, ${RESUME}`
+        : // The OpenAI-compatible probe does not check the model, so it may never have been there.
+          `${host} does not serve model "${model}" (${failure.detail}): fix the model name in --llm or serve it there, ${RESUME}`;
+    return new GeneratorError(message, "model-missing", "model not found (HTTP 404)", true);
   }
-  if (failure.status === 404) return new KitError(`${host} has no model "${model}" (${failure.detail}): check the model name in --llm`);
-  if (failure.status === 401 || failure.status === 403) return new KitError(`${host} refused the API key (${failure.detail}): set OPENAI_API_KEY`);
-  return new KitError(`${capitalize(transport.server)} at ${host} rejected the request for "${model}": ${failure.detail}`);
+  if (failure.kind === "auth") {
+    return new GeneratorError(`${host} refused the API key (${failure.detail}): set OPENAI_API_KEY, ${RESUME}`, "auth", `API key refused (HTTP ${failure.status})`, true);
+  }
+  if (failure.kind === "malformed") {
+    const what = transport.server === "Ollama" ? "an Ollama server (--ollama-host, OLLAMA_HOST)" : "an OpenAI-compatible base URL (--llm)";
+    return new GeneratorError(
+      `${server} at ${host} answered "${model}" with malformed JSON (${failure.detail}): check that ${host} is ${what} and that no proxy in between alters answers`,
+      "malformed",
+      "malformed JSON",
+      false,
+    );
+  }
+  const reason = failure.status === undefined ? failure.detail : `HTTP ${failure.status}`;
+  return new GeneratorError(`${server} at ${host} rejected the request for "${model}": ${failure.detail}`, "refused", reason, false);
+}
+
+/** The one-line error for a request whose every try failed in a way worth a retry. */
+function exhausted(transport: Transport, host: string, model: string, failure: Failure, attempts: number, settings: PoolSettings): GeneratorError {
+  const server = capitalize(transport.server);
+  if (failure.kind === "unreachable") {
+    const start = transport.server === "Ollama" ? "start it again (`ollama serve`)" : "start the server again";
+    return new GeneratorError(`${server} at ${host} stopped answering (${failure.detail}, ${attempts} tries): ${start}, ${RESUME}`, "unreachable", failure.detail, true);
+  }
+  const hint =
+    failure.kind === "timeout"
+      ? `raise --request-timeout (now ${duration(settings.timeoutMs)}) or lower --concurrency`
+      : failure.kind === "dropped"
+        ? "see the server's log: did it crash or run out of memory?"
+        : "see the server's log, or lower --concurrency";
+  const reason = failure.kind === "timeout" ? failure.detail : failure.status !== undefined ? `HTTP ${failure.status}` : failure.detail;
+  const times = attempts === 1 ? "once" : `${attempts} times`;
+  return new GeneratorError(`${server} at ${host} failed ${times} with "${model}"; the last: ${failure.detail}; ${hint}`, failure.kind, reason, false);
 }
 
 function capitalize(text: string): string {
   return text[0].toUpperCase() + text.slice(1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A stage's requests
+
+export interface StageRequests {
+  /** The stage's signal: the caller's, and aborted when the model or server is lost. */
+  signal: AbortSignal;
+  /** The generator's answer to `request`, asked with `signal`; rejects as generate() does. */
+  ask(request: GenerateRequest): Promise<string>;
+  /** `work`'s result, or one KitError when the model or server was lost or every request failed. */
+  finish<T>(work: Promise<T>): Promise<T>;
+}
+
+/**
+ * One stage's LLM requests (questions, paraphrases), so that a stage does not turn a dead model into a failed
+ * row per request. The first lost model or server (isLost) aborts every other request of the stage, and
+ * finish() throws it, prefixed with the stage's name; a stage whose every request failed, for any reason,
+ * throws from finish() how many failed and why. Both are one-line KitErrors (the lost one a GeneratorError).
+ */
+export function stageRequests(stage: string, generator: Generator, outer?: AbortSignal): StageRequests {
+  const halt = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, halt.signal]) : halt.signal;
+  // Every request of the stage shares it, and a generator may listen once per pending request (builtin does).
+  setMaxListeners(0, signal);
+  let answered = 0;
+  const failed = new Map<string, number>();
+  let last: unknown;
+  let lost: GeneratorError | undefined;
+  return {
+    signal,
+    async ask(request) {
+      try {
+        const answer = await generator.generate(request, signal);
+        answered++;
+        return answer;
+      } catch (e) {
+        if (signal.aborted) throw e;
+        if (isLost(e)) {
+          lost = e;
+          halt.abort(e);
+          throw e;
+        }
+        const reason = e instanceof GeneratorError ? e.reason : oneLine(e);
+        failed.set(reason, (failed.get(reason) ?? 0) + 1);
+        last = e;
+        throw e;
+      }
+    },
+    async finish(work) {
+      let result;
+      try {
+        result = await work;
+      } catch (e) {
+        if (lost && !outer?.aborted) {
+          throw new GeneratorError(`${stage} stopped after ${answered} answers: ${lost.message}`, lost.kind, lost.reason, true);
+        }
+        throw e;
+      }
+      const failures = [...failed.values()].reduce((a, b) => a + b, 0);
+      if (answered === 0 && failures > 0) {
+        const why = [...failed].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${n} ${reason}`).join(", ");
+        throw new KitError(`${stage}: all ${failures} LLM requests failed (${why}); the last: ${oneLine(last)}`);
+      }
+      return result;
+    },
+  };
 }

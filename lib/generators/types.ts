@@ -24,7 +24,9 @@ export type Task =
     }
   | { kind: "paraphrase"; text: string; style: string; variant: number; attempt: number }
   /** An LLM judge's check of a paraphrase (lib/quality.ts); the builtin generator cannot answer it. */
-  | { kind: "judge"; original: string; paraphrase: string };
+  | { kind: "judge"; original: string; paraphrase: string }
+  /** Two-hop questions over a chunk and a partner chunk that shares rare terms with it (lib/multihop.ts). */
+  | { kind: "multi-hop"; chunks: { chunk_id: string; text: string }[]; shared: string[]; count: number; attempt: number };
 
 export interface GenerateRequest {
   system?: string;
@@ -43,5 +45,10 @@ export interface Generator {
   model: string;
   /** The model's answer text. Rejects on transport failure after retries, or when `signal` aborts. */
   generate(request: GenerateRequest, signal?: AbortSignal): Promise<string>;
+  /**
+   * The caller rejects the answer it got for `request` (unparseable, or refused by validation after all tries):
+   * a caching generator (lib/cache.ts) forgets it, so a re-run asks again. Optional; others need not have it.
+   */
+  discard?(request: GenerateRequest, reason: string): void;
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
 // /api/chat and /api/generate, and the OpenAI-compatible /v1/models and /v1/chat/completions (vLLM, llama.cpp);
 // the model's answer text comes from `reply` (default `echoReply`). More endpoints plug in through `routes`, and
 // scripted misbehaviour through `script`: any request can be delayed, answered with an error status or
-// unparseable JSON, left hanging or dropped (before or mid-answer). A standalone process: ollama-server-cli.ts.
+// unparseable JSON, left hanging or dropped (before or mid-answer); a model can be removed mid-run (removeModel,
+// as `ollama rm`), and close() kills the server mid-run. A standalone process: ollama-server-cli.ts.
 //
 //   const server = await startOllamaServer({ models: ["nomic-embed-text"], latencyMs: 20 });
 //   ... new Ollama({ host: server.url }) ...
@@ -84,6 +85,8 @@ export interface OllamaServer {
   peakInFlight: number;
   /** Requests whose client went away (abort, timeout) before their answer: queued, delayed or hanging. */
   disconnected: number;
+  /** Uninstalls a model, as `ollama rm` mid-run: it leaves /api/tags and every request for it gets a 404. */
+  removeModel(name: string): void;
   close(): Promise<void>;
 }
 
@@ -275,9 +278,13 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
       const latency = typeof options.latencyMs === "function" ? options.latencyMs(request) : options.latencyMs;
       if (latency) await sleep(latency, undefined, { signal: stop });
       const route = routes[request.path];
-      const reply =
-        options.script?.(request) ??
-        (route ? await route(request) : { status: 404, text: "404 page not found", contentType: "text/plain" });
+      let reply: Reply;
+      try {
+        reply = options.script?.(request) ?? (route ? await route(request) : { status: 404, text: "404 page not found", contentType: "text/plain" });
+      } catch (e) {
+        // A `reply`, route or script that throws gets a 500 saying why, rather than a request left hanging.
+        reply = { status: 500, json: { error: `test server: ${e instanceof Error ? e.message : String(e)}` } };
+      }
       if ("hang" in reply) return await new Promise((r) => stop.addEventListener("abort", r));
       if ("drop" in reply) {
         dropped = true;
@@ -337,6 +344,10 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
     },
     get disconnected() {
       return state.disconnected;
+    },
+    removeModel(name) {
+      const at = installed.indexOf(fullModelName(name));
+      if (at >= 0) installed.splice(at, 1);
     },
     async close() {
       closing.abort();
