@@ -5,7 +5,7 @@ import { datasetFile } from "./export";
 import { readJsonl, writeFileAtomic } from "./files";
 import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
-import { retrievalReward } from "./reward";
+import { allChunksReward, type RetrievalRewardOptions } from "./reward";
 import { createEmbedder, memoizeEmbedder } from "./embedders";
 import { loadSearchFolder, openEnvironment, type Retriever, RETRIEVERS } from "./search";
 
@@ -41,8 +41,10 @@ export interface RetrievalEvaluation {
   embedder: string;
   ks: number[];
   retrievers: Retriever[];
-  /** Accepted questions, each looking for the chunk it was written from, in each environment mode. */
+  /** Accepted single-chunk questions, each looking for the chunk it was written from, in each environment mode. */
   questions: Record<Mode, QuerySetScores>;
+  /** Accepted multi-hop questions, each looking for all its supporting chunks (recall@k: every one in the top k), when the dataset has any. */
+  multi_hop?: Record<Mode, QuerySetScores>;
   /** Kept paraphrases, each looking for its original chunk among the originals. */
   paraphrases: QuerySetScores;
   /** Per mode, the retriever with the highest MRR on the questions. */
@@ -68,13 +70,18 @@ export function parseKs(text: string): number[] {
   return ks;
 }
 
-/** Recall@k for each k and MRR within the top max(ks), with the reward's own matching: the metric a trainer's reward sees. */
-export function scoreRankings(targets: readonly string[], rankings: readonly (readonly string[])[], ks: readonly number[]): Omit<RetrieverScores, "seconds"> {
+/**
+ * Recall@k for each k and MRR within the top max(ks), with the reward's own matching: the metric a trainer's reward
+ * sees. A target is a chunk id, or the list of chunks a multi-hop question needs: then a hit is all of them within
+ * the top k, and MRR is n over the rank at which the last of its n chunks appears (allChunksReward).
+ */
+export function scoreRankings(targets: readonly (string | readonly string[])[], rankings: readonly (readonly string[])[], ks: readonly number[]): Omit<RetrieverScores, "seconds"> {
   if (targets.length !== rankings.length) throw new KitError(`got ${rankings.length} rankings for ${targets.length} queries; they must pair up`);
   if (!targets.length) throw new KitError("no queries to score");
-  const mean = (score: (target: string, ranking: readonly string[]) => number) => targets.reduce((sum, t, i) => sum + score(t, rankings[i]), 0) / targets.length;
-  const recall = Object.fromEntries(ks.map((k) => [String(k), mean((t, r) => retrievalReward(t, r, { k }))]));
-  return { recall, mrr: mean((t, r) => retrievalReward(t, r, { k: Math.max(...ks), discount: "reciprocal" })) };
+  const list = (t: string | readonly string[]) => (typeof t === "string" ? [t] : t);
+  const mean = (options: RetrievalRewardOptions) => targets.reduce((sum, t, i) => sum + allChunksReward(list(t), rankings[i], options), 0) / targets.length;
+  const recall = Object.fromEntries(ks.map((k) => [String(k), mean({ k })]));
+  return { recall, mrr: mean({ k: Math.max(...ks), discount: "reciprocal" }) };
 }
 
 /**
@@ -88,15 +95,19 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   if (!ks.length || !ks.every((k) => Number.isInteger(k) && k >= 1)) throw new KitError(`k values must be integers >= 1, got ${JSON.stringify(options.ks)}`);
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
-  const questions = readJsonl<Question>(questionsFile).filter((q) => q.status === "accepted");
+  const accepted = readJsonl<Question>(questionsFile).filter((q) => q.status === "accepted");
+  const questions = accepted.filter((q) => q.kind !== "multi-hop");
+  const multiHop = accepted.filter((q) => q.kind === "multi-hop");
   const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile).filter(isKept);
-  if (!questions.length) throw new KitError(`${questionsFile} has no accepted questions to evaluate with`);
-  type QuerySet = { texts: string[]; targets: string[] };
+  if (!questions.length) throw new KitError(`${questionsFile} has no accepted single-chunk questions to evaluate with`);
+  type QuerySet = { texts: string[]; targets: (string | string[])[] };
   const questionSet: QuerySet = { texts: questions.map((q) => q.question), targets: questions.map((q) => q.chunk_id) };
+  const multiHopSet: QuerySet = { texts: multiHop.map((q) => q.question), targets: multiHop.map((q) => q.supporting_chunk_ids ?? [q.chunk_id]) };
   const paraphraseSet: QuerySet = { texts: paraphrases.map((p) => p.text), targets: paraphrases.map((p) => p.chunk_id) };
   // A paraphrase would find itself in the paraphrased and merged modes, so it is asked only of the originals.
-  const runs: { mode: Mode; set: "questions" | "paraphrases"; queries: QuerySet }[] = [
+  const runs: { mode: Mode; set: "questions" | "multi-hop" | "paraphrases"; queries: QuerySet }[] = [
     ...MODES.map((mode) => ({ mode, set: "questions" as const, queries: questionSet })),
+    ...(multiHop.length ? MODES.map((mode) => ({ mode, set: "multi-hop" as const, queries: multiHopSet })) : []),
     ...(paraphrases.length ? [{ mode: "original" as const, set: "paraphrases" as const, queries: paraphraseSet }] : []),
   ];
 
@@ -137,6 +148,7 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
     ks,
     retrievers,
     questions: questionScores,
+    ...(multiHop.length ? { multi_hop: Object.fromEntries(MODES.map((mode) => [mode, setScores(`multi-hop/${mode}`, multiHop.length)])) as Record<Mode, QuerySetScores> } : {}),
     paraphrases: paraphrases.length ? setScores("paraphrases/original", paraphrases.length) : { queries: 0, retrievers: {} as Record<Retriever, RetrieverScores> },
     best: Object.fromEntries(MODES.map((mode) => [mode, bestRetriever(questionScores[mode])])) as Record<Mode, Retriever>,
   };
@@ -162,8 +174,10 @@ export function formatEvaluation(e: RetrievalEvaluation): string {
       lines.push([label.padEnd(16), (i === 0 ? mode : "").padEnd(12), retriever.padEnd(9), ...e.ks.map((k) => s.recall[k].toFixed(3).padStart(6)), s.mrr.toFixed(3).padStart(7)].join(" "));
     });
   for (const mode of MODES) block("questions", mode, e.questions[mode]);
+  if (e.multi_hop) for (const mode of MODES) block("multi-hop", mode, e.multi_hop[mode]);
   if (e.paraphrases.queries) block("paraphrases", "original", e.paraphrases);
   else lines.push(`paraphrases: none kept (judged ${KEPT_VERDICTS.join(" or ")}), so none searched for`);
+  if (e.multi_hop) lines.push("multi-hop: a hit at k is every supporting chunk of the question in the top k; MRR is n / the rank of the last of its n chunks");
   lines.push(`best retriever by MRR: ${MODES.map((mode) => `${mode} ${e.best[mode]}`).join(", ")}`);
   return lines.join("\n");
 }

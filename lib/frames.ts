@@ -1,27 +1,62 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
-import type { TopLevelSpec } from "vega-lite";
 import { version as KIT_VERSION } from "../package.json";
-import type { BuildRecord } from "./build";
+import { chartPng } from "./charts";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { KitError } from "./errors";
-import type { CheckedParaphrase } from "./paraphrase";
 import { writeFileAtomic } from "./files";
-import type { Check } from "./quality";
-import type { Question } from "./questions";
+import { type FrameLike, type Rows, type TableOptions, tableHtml } from "./html";
+import { displayBundle, inNotebook } from "./notebook";
+import type { Check } from "./quality/types";
 
 /**
- * Tables and charts of a dataset's rows, for the notebooks and the HTML report:
- * danfojs DataFrames of chunks, questions and paraphrases; escaped HTML tables; vega-lite charts rendered to SVG
- * in Node (no browser, no canvas).
+ * What the notebooks call: danfojs DataFrames of chunks, questions and paraphrases; escaped HTML tables; charts
+ * shown as PNG; progress lines; build.json one step at a time. The rendering itself is in lib/html.ts and
+ * lib/charts.ts (which lib/report.ts uses too), re-exported here so that a notebook imports one file.
+ *
+ * In a notebook, importing this file also makes any danfojs DataFrame or Series that ends a cell (or is passed to
+ * console.log) show as a table, not as danfo's internals.
  */
+
+export { type Bar, type BarOptions, barSvg, barsOf, type ChartOptions, chartPng, chartSvg, type HistogramOptions, histogramSvg, svgTitle } from "./charts";
+export { diffHtml, escapeHtml, type FrameLike, markAnswerHtml, percent, type RawHtml, rawHtml, type Rows, sampleWarning, type TableOptions, tableHtml } from "./html";
+export { defaultProgress, inNotebook, notebookProgress } from "./notebook";
 
 type Danfo = typeof import("danfojs-node");
 let danfo: Danfo | undefined;
 /** danfojs-node loads TensorFlow.js (a few seconds): only a caller that makes a DataFrame pays for it. */
 function dfd(): Danfo {
   return (danfo ??= require("danfojs-node") as Danfo);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Row types, restated by their fields so that importing this file does not load the type declarations of every
+// model client (lib/paraphrase.ts and lib/questions.ts import lib/generators/): that is most of the time tslab
+// takes for a notebook's first cell. lib/paraphrase.ts's CheckedParaphrase and lib/questions.ts's Question fit.
+
+/** A paraphrases.jsonl row: a Paraphrase, with its verdict and reasons once checked. */
+export interface ParaphraseRow {
+  paraphrase_id: string;
+  chunk_id: string;
+  paragraph_index: number | null;
+  style: string;
+  text: string;
+  model: string;
+  verdict?: string;
+  reasons?: string[];
+}
+
+/** A questions.jsonl row (with status and reason) or a questions.json row (the seed's four fields). */
+export interface QuestionRow {
+  chunk_id: string;
+  question: string;
+  answer: string;
+  difficulty: string;
+  id?: string;
+  status?: string;
+  reason?: string | null;
+  model?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -49,20 +84,20 @@ export function chunksFrame(chunks: readonly Chunk[]): DataFrame {
 }
 
 /** One row per question: questions.jsonl rows (with status and reason) or questions.json rows (the seed's four fields). */
-export function questionsFrame(rows: readonly (Pick<Question, "chunk_id" | "question" | "answer" | "difficulty"> & Partial<Question>)[]): DataFrame {
+export function questionsFrame(rows: readonly QuestionRow[]): DataFrame {
   const withStatus = rows.some((r) => r.status !== undefined);
   const columns = withStatus
     ? ["id", "chunk_id", "question", "answer", "difficulty", "status", "reason", "model"]
     : ["chunk_id", "question", "answer", "difficulty"];
-  return frame(rows, columns);
+  return frame(rows as unknown as Record<string, unknown>[], columns);
 }
 
 /**
- * One row per paraphrase, with its verdict and reasons when it has them: from `checks` (lib/quality.ts, one per
+ * One row per paraphrase, with its verdict and reasons when it has them: from `checks` (lib/quality, one per
  * row, in order; their scores become columns too) or else from the rows' own verdict fields (paraphrases.jsonl
  * after the check).
  */
-export function paraphrasesFrame(rows: readonly CheckedParaphrase[], checks?: readonly Check[]): DataFrame {
+export function paraphrasesFrame(rows: readonly ParaphraseRow[], checks?: readonly Check[]): DataFrame {
   if (checks && checks.length !== rows.length) throw new KitError(`paraphrasesFrame: ${checks.length} checks for ${rows.length} paraphrases; pass one check per row, in the rows' order`);
   const scoreNames = checks ? [...new Set(checks.flatMap((c) => Object.keys(c.scores)))] : [];
   const withVerdict = Boolean(checks) || rows.some((r) => r.verdict !== undefined);
@@ -85,282 +120,105 @@ export function countBy(values: readonly string[]): Record<string, number> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// HTML tables
+// Showing things in a notebook
 
-const RAW = Symbol("raw html");
-/** Markup a table cell shows as is (from diffHtml, or a caller that escaped it); any other cell is escaped. */
-export interface RawHtml {
-  [RAW]: true;
-  html: string;
+/** Shows a DataFrame, Series or rows in a tslab notebook as tableHtml's table. */
+export function showTable(data: FrameLike | Rows, options: TableOptions = {}): void {
+  displayBundle({ "text/html": tableHtml(data, options) });
 }
-export const rawHtml = (html: string): RawHtml => ({ [RAW]: true, html });
-const isRaw = (v: unknown): v is RawHtml => typeof v === "object" && v !== null && RAW in v;
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-export interface TableOptions {
-  /** Rows shown; the rest are counted under the table. Default 20. */
-  maxRows?: number;
-  /** Longer cells are cut to this many characters, the full text on hover. Default 160. */
-  maxChars?: number;
-  /** Columns shown, in this order. Default: all. */
-  columns?: string[];
-  caption?: string;
-}
-
-/** Plain rows: records or any interface's objects (their own enumerable fields are the columns). */
-type Rows = readonly object[];
-
-function isFrame(data: DataFrame | Rows): data is DataFrame {
-  return !Array.isArray(data);
-}
-
-function cellText(value: unknown): string {
-  if (value === null || value === undefined || (typeof value === "number" && Number.isNaN(value))) return "";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
-  // Arrays, and Arrow's list vectors (what a parquet list column reads back as).
-  if (typeof value === "object" && Symbol.iterator in value) return Array.from(value as Iterable<unknown>, cellText).join(", ");
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
-function cellHtml(value: unknown, maxChars: number): string {
-  if (isRaw(value)) return value.html;
-  const text = cellText(value);
-  if (text.length <= maxChars) return escapeHtml(text);
-  return `<span title="${escapeHtml(text)}">${escapeHtml(text.slice(0, maxChars - 1).trimEnd())}…</span>`;
-}
-
-const CELL = 'style="text-align:left;vertical-align:top;white-space:pre-wrap;max-width:36em"';
 
 /**
- * A DataFrame or plain rows as an HTML table: every cell escaped (except rawHtml ones), long cells cut with the
- * full text in a title attribute (shown on hover), at most maxRows rows. A DataFrame's index is the first column.
+ * Shows a chart in a tslab notebook as a PNG (twice the pixels, shown at the chart's size; its title as alt text),
+ * which every notebook viewer and nbconvert's HTML show. Takes the SVG of histogramSvg / barSvg / chartSvg, or the
+ * promise of one: `await showChart(histogramSvg(lengths, { title: "chunk lengths" }))`.
  */
-export function tableHtml(data: DataFrame | Rows, options: TableOptions = {}): string {
-  const maxRows = options.maxRows ?? 20;
-  const maxChars = options.maxChars ?? 160;
-  let columns: string[];
-  let rows: unknown[][];
-  if (isFrame(data)) {
-    const all = data.columns as string[];
-    columns = options.columns ?? all;
-    const at = columns.map((c) => all.indexOf(c));
-    const missing = columns.filter((_, i) => at[i] < 0);
-    if (missing.length) throw new KitError(`tableHtml: no column ${missing.join(", ")}; the DataFrame has ${all.join(", ")}`);
-    const values = (data.values as unknown[][]).slice(0, maxRows);
-    const index = data.index.slice(0, maxRows);
-    rows = values.map((row, r) => [index[r], ...at.map((i) => row[i])]);
-    columns = ["", ...columns];
-  } else {
-    columns = options.columns ?? [...new Set(data.flatMap((r) => Object.keys(r)))];
-    rows = data.slice(0, maxRows).map((r) => columns.map((c) => (r as Record<string, unknown>)[c]));
-  }
-  const total = isFrame(data) ? data.shape[0] : data.length;
-  const head = columns.map((c) => `<th ${CELL}>${escapeHtml(c)}</th>`).join("");
-  const body = rows.map((row) => `<tr>${row.map((v) => `<td ${CELL}>${cellHtml(v, maxChars)}</td>`).join("")}</tr>`).join("\n");
-  const caption = options.caption ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>` : "";
-  const note = total > rows.length ? `<p style="font-size:smaller">${rows.length} of ${total} rows shown</p>` : "";
-  return `<table style="font-size:12px;border-collapse:collapse">${caption}\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>${note}`;
+export async function showChart(svg: string | Promise<string>): Promise<void> {
+  const chart = await chartPng(await svg);
+  displayBundle({ "image/png": chart.png, "text/plain": `[chart: ${chart.title}]` }, { "image/png": { width: chart.width, height: chart.height } });
 }
 
-/** Shows a DataFrame or rows in a tslab notebook as tableHtml's table. */
-export function showTable(data: DataFrame | Rows, options: TableOptions = {}): void {
-  tslab().display.html(tableHtml(data, options));
-}
-
-// Required on use: outside a notebook (tests, the CLI, the report) nothing loads tslab.
-const tslab = () => require("tslab") as typeof import("tslab");
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /**
- * A progress line in a tslab notebook, overwritten in place: updated each tenth of the way and at the end, so
- * the saved output (the last state) does not depend on timing. `next(label)` starts a new line for the next
- * phase of the same callback (one embedder, used twice), in the cell running when it first reports.
+ * Makes danfo's DataFrames and Series show as tables when a cell ends with one (tslab console.logs the value).
+ * Set on NDframe, their common base: the DataFrames that danfo's own methods return (head, query, groupby, ...)
+ * are instances of danfojs-base's class, not of the one danfojs-node exports.
  */
-export function notebookProgress(label: string) {
-  let display = tslab().newDisplay();
-  let shown = -1;
-  return {
-    onProgress(done: number, total: number) {
-      const tenth = total ? Math.floor((10 * done) / total) : 10;
-      if (tenth === shown) return;
-      shown = tenth;
-      display.text(`${label}: ${done}/${total}`);
+function tablesForFrames(d: Danfo): void {
+  const base = ((d as unknown as { NDframe?: { prototype: object } }).NDframe ?? Object.getPrototypeOf(d.DataFrame.prototype).constructor).prototype as Record<symbol, unknown>;
+  if (Object.prototype.hasOwnProperty.call(base, INSPECT)) return;
+  Object.defineProperty(base, INSPECT, {
+    configurable: true,
+    value(this: FrameLike & { constructor: { name: string } }) {
+      const series = this.constructor.name === "Series";
+      const size = series ? `${this.shape[0]} rows` : `${this.shape[0]} rows, ${this.shape[1]} columns`;
+      if (!inNotebook()) return `${this.constructor.name} of ${size}`;
+      showTable(this);
+      return `${series ? "Series" : "DataFrame"}: ${size}`;
     },
-    next(nextLabel: string) {
-      label = nextLabel;
-      display = tslab().newDisplay();
-      shown = -1;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Word differences
-
-const words = (text: string) => text.match(/\s+|[^\s]+/g) ?? [];
-const wordKey = (token: string) => token.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
-// Beyond this many cells the LCS table would take a noticeable time and memory: the diff is then by word set.
-const MAX_LCS_CELLS = 4_000_000;
-
-/**
- * The paraphrase against its original, word by word, as markup for a table cell: words of the original that the
- * paraphrase dropped struck through in red, words it added highlighted in green, shared words plain.
- */
-export function diffHtml(original: string, paraphrase: string): RawHtml {
-  const a = words(original).filter((t) => /\S/.test(t));
-  const b = words(paraphrase).filter((t) => /\S/.test(t));
-  const ka = a.map(wordKey);
-  const kb = b.map(wordKey);
-  const ops: { op: "same" | "del" | "add"; token: string }[] = [];
-  if (a.length * b.length > MAX_LCS_CELLS) {
-    const inA = new Set(ka);
-    for (let j = 0; j < b.length; j++) ops.push({ op: inA.has(kb[j]) ? "same" : "add", token: b[j] });
-  } else {
-    // lcs[i][j]: longest common subsequence of a[i..] and b[j..].
-    const lcs = Array.from({ length: a.length + 1 }, () => new Uint16Array(b.length + 1));
-    for (let i = a.length - 1; i >= 0; i--) {
-      for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = ka[i] === kb[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
-    let i = 0;
-    let j = 0;
-    while (i < a.length || j < b.length) {
-      if (i < a.length && j < b.length && ka[i] === kb[j]) {
-        ops.push({ op: "same", token: b[j] });
-        i++;
-        j++;
-      } else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push({ op: "add", token: b[j++] });
-      else ops.push({ op: "del", token: a[i++] });
-    }
-  }
-  // Runs of one kind share one element, so a changed phrase reads as one mark.
-  const runs: { op: string; tokens: string[] }[] = [];
-  for (const { op, token } of ops) {
-    if (runs.length && runs[runs.length - 1].op === op) runs[runs.length - 1].tokens.push(token);
-    else runs.push({ op, tokens: [token] });
-  }
-  const html = runs.map(({ op, tokens }) => {
-    const text = escapeHtml(tokens.join(" "));
-    if (op === "add") return `<ins style="background:#c8f0c8;text-decoration:none">${text}</ins>`;
-    return op === "del" ? `<del style="color:#b00000">${text}</del>` : text;
   });
-  return rawHtml(html.join(" "));
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Charts: vega-lite specs compiled to vega and rendered to SVG strings by vega's headless View
-
-export interface ChartOptions {
-  title?: string;
-  xTitle?: string;
-  yTitle?: string;
-  /** Plot area in pixels. Default 480 x 200. */
-  width?: number;
-  height?: number;
-}
-
-export interface HistogramOptions extends ChartOptions {
-  /** Most bins (vega-lite picks a nice step under it). Default 30. */
-  bins?: number;
-  /** Bin width; overrides bins. */
-  step?: number;
-  /** Range binned; default the data's. */
-  extent?: [number, number];
-}
-
-export interface Bar {
-  label: string;
-  value: number;
-  /** Bars sharing a label are stacked, coloured by group. */
-  group?: string;
-}
-
-export interface BarOptions extends ChartOptions {
-  /** Labels down the side instead of along the bottom: better for long labels. */
-  horizontal?: boolean;
-  /** Bars sharing a label side by side instead of stacked: for values that do not add up (rates, scores). */
-  sideBySide?: boolean;
-}
-
-/** Renders a vega-lite spec to an SVG string (no browser: vega's View with no renderer, text measured by estimate). */
-export async function chartSvg(spec: TopLevelSpec): Promise<string> {
-  const vega = require("vega") as typeof import("vega");
-  const { compile } = require("vega-lite") as typeof import("vega-lite");
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
+// Inside a notebook: danfo, whenever it is loaded (by this file, or by the notebook's own import).
+if (inNotebook()) {
+  const loaded = require.cache[require.resolve("danfojs-node")];
+  if (loaded) tablesForFrames(loaded.exports as Danfo);
+  else {
+    const Module = require("node:module") as { _load: (request: string, ...rest: unknown[]) => unknown };
+    const load = Module._load;
+    let done = false;
+    Module._load = function (this: unknown, request: string, ...rest: unknown[]) {
+      const exports = load.call(this, request, ...rest);
+      if (!done && request === "danfojs-node") {
+        done = true;
+        tablesForFrames(exports as Danfo);
+      }
+      return exports;
+    };
   }
 }
-
-const frameOf = (o: ChartOptions) => ({
-  width: o.width ?? 480,
-  height: o.height ?? 200,
-  background: "white",
-  ...(o.title ? { title: o.title } : {}),
-});
-
-/**
- * A histogram of `values`, or of several named series stacked in one chart (coloured, with a legend).
- * One bar per non-empty bin (and series).
- */
-export function histogramSvg(values: readonly number[] | Readonly<Record<string, readonly number[]>>, options: HistogramOptions = {}): Promise<string> {
-  const series = Array.isArray(values) ? { "": values as readonly number[] } : (values as Readonly<Record<string, readonly number[]>>);
-  const grouped = !Array.isArray(values);
-  const data = Object.entries(series).flatMap(([name, xs]) => xs.filter(Number.isFinite).map((x) => ({ x, series: name })));
-  const bin = { maxbins: options.bins ?? 30, ...(options.step ? { step: options.step } : {}), ...(options.extent ? { extent: options.extent } : {}) };
-  return chartSvg({
-    ...frameOf(options),
-    data: { values: data },
-    mark: { type: "bar", binSpacing: 1 },
-    encoding: {
-      // "~g": no trailing zeros, so bins of whole numbers read 1, 2, 3 rather than 1.0, 2.0, 3.0.
-      x: { field: "x", type: "quantitative", bin, title: options.xTitle ?? "value", axis: { format: "~g" } },
-      y: { aggregate: "count", type: "quantitative", title: options.yTitle ?? "rows", axis: { tickMinStep: 1 } },
-      ...(grouped ? { color: { field: "series", type: "nominal", title: null, sort: Object.keys(series) } } : {}),
-    },
-  } as TopLevelSpec);
-}
-
-/** A bar per label, in the order given; bars with a group are stacked by it, or set side by side (coloured, with a legend). */
-export function barSvg(bars: readonly Bar[], options: BarOptions = {}): Promise<string> {
-  const labels = [...new Set(bars.map((b) => b.label))];
-  const groups = [...new Set(bars.flatMap((b) => (b.group === undefined ? [] : [b.group])))];
-  // Without a canvas vega estimates text widths generously, so labels get room to spare before they are cut.
-  const [labelTitle, valueTitle] = options.horizontal ? [options.yTitle, options.xTitle] : [options.xTitle, options.yTitle];
-  const axis = options.horizontal ? { labelLimit: 560 } : { labelLimit: 160, labelAngle: 0 };
-  const category = { field: "label", type: "nominal", sort: labels, title: labelTitle ?? null, axis };
-  const amount = { field: "value", type: "quantitative", title: valueTitle ?? null };
-  return chartSvg({
-    ...frameOf(options),
-    data: { values: bars.map((b) => ({ label: b.label, value: b.value, group: b.group ?? "" })) },
-    mark: "bar",
-    encoding: {
-      ...(options.horizontal ? { y: category, x: amount } : { x: category, y: amount }),
-      ...(groups.length ? { color: { field: "group", type: "nominal", title: null, sort: groups } } : {}),
-      ...(groups.length && options.sideBySide ? { [options.horizontal ? "yOffset" : "xOffset"]: { field: "group", type: "nominal", sort: groups } } : {}),
-    },
-  } as TopLevelSpec);
-}
-
-/** Bars from a count record (countBy's output, a verdict tally): one bar per key, in the record's order. */
-export const barsOf = (counts: Readonly<Record<string, number>>, group?: string): Bar[] =>
-  Object.entries(counts).map(([label, value]) => ({ label, value, ...(group === undefined ? {} : { group }) }));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Notebook state: the notebooks build a dataset folder one step at a time
 
-type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "llm_requests" | "environments">>;
+/** A chunk coverage of one environment mode (lib/environment.ts Coverage) and its row count. */
+export interface EnvironmentCoverage {
+  rows: number;
+  chunks: number;
+  covered: number;
+  by_paraphrase: number;
+  by_original_only: number;
+}
+
+/**
+ * What build.json holds (lib/build.ts BuildRecord), restated by its fields so that this file does not import
+ * lib/build.ts (which imports the whole pipeline); test/frames.test.ts checks that the two stay the same type.
+ */
+export interface BuildJson {
+  kit_version: string;
+  corpus: string;
+  parameters: Record<string, unknown>;
+  generator: { spec: string; model: string; backend: string };
+  judge: string;
+  counts: Record<string, number>;
+  failures: Record<string, number>;
+  llm_requests: { answered_from_cache: number; sent: number };
+  environments: Record<string, EnvironmentCoverage>;
+  seconds: Record<string, number>;
+}
+
+/** One notebook step's part of build.json. */
+export type StepRecord = Partial<Pick<BuildJson, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
 
 /**
  * Records what a notebook step made in the dataset's build.json (what kit export reads for the dataset card),
- * keeping each step's part under `notebook_steps` so a step run again replaces its own part only.
- * Timings are left out: the notebooks' files stay the same from run to run.
+ * keeping each step's part under `notebook_steps` so a step run again replaces its own part only. Record what
+ * the step really used: its settings variables, not the library defaults. `failures` are the rows a step failed
+ * to make (as lib/build.ts counts them); rows made but judged unusable are counted by kit export from the rows'
+ * own verdicts, so they do not belong here. Timings are left out: the notebooks' files stay the same from run
+ * to run.
  */
-export function recordStep(dataset: string, step: string, part: StepRecord): void {
+export function recordStep(dataset: string, step: string, part: StepRecord): BuildJson {
   const file = path.join(dataset, "build.json");
   let steps: Record<string, StepRecord> = {};
   if (fs.existsSync(file)) {
@@ -373,12 +231,12 @@ export function recordStep(dataset: string, step: string, part: StepRecord): voi
   steps[step] = part;
   const parts = Object.values(steps);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
-  const record: BuildRecord & { notebook_steps: Record<string, StepRecord> } = {
+  const record: BuildJson & { notebook_steps: Record<string, StepRecord> } = {
     kit_version: KIT_VERSION,
     corpus: parts.find((p) => p.corpus)?.corpus ?? "",
     parameters: merged("parameters"),
     generator: parts.find((p) => p.generator)?.generator ?? { spec: "", model: "", backend: "" },
-    judge: "rules",
+    judge: [...parts].reverse().find((p) => p.judge)?.judge ?? "rules",
     counts: merged("counts"),
     failures: merged("failures"),
     llm_requests: {
@@ -390,4 +248,5 @@ export function recordStep(dataset: string, step: string, part: StepRecord): voi
     notebook_steps: steps,
   };
   writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
+  return record;
 }

@@ -1,9 +1,23 @@
+import { barSvg, chartImgHtml, histogramSvg } from "./charts";
 import type { Chunk } from "./chunking";
 import type { Coverage } from "./environment";
-import type { CheckedParaphrase } from "./paraphrase";
-import { barSvg, countBy, diffHtml, escapeHtml, histogramSvg, tableHtml } from "./frames";
-import { type Check, VERDICTS } from "./quality";
+import { diffHtml, escapeHtml, markAnswerHtml, percent, rawHtml, sampleWarning, tableHtml } from "./html";
+import { type CheckedParaphrase, isKept } from "./paraphrase";
+import { type Check, VERDICTS } from "./quality/types";
 import type { Question } from "./questions";
+
+/** Retrieval scores as eval.json holds them (lib/evaluate.ts RetrievalEvaluation; only what the report reads). */
+export interface ReportEvaluation {
+  embedder: string;
+  ks: number[];
+  questions: Record<string, ReportQuerySet>;
+  paraphrases: ReportQuerySet;
+  best?: Record<string, string>;
+}
+interface ReportQuerySet {
+  queries: number;
+  retrievers: Record<string, { recall: Record<string, number>; mrr: number }>;
+}
 
 export interface ReportInput {
   title: string;
@@ -17,20 +31,209 @@ export interface ReportInput {
   originals: readonly string[];
   /** Each environment mode's rows and chunk coverage. */
   environments: Record<string, Coverage & { rows: number }>;
+  /** build.json's parameters (chunking, generator, styles, thresholds, ...), shown in the verdict section. */
+  parameters?: Record<string, unknown>;
+  /** What judged the paraphrases (build.json's judge): the rules, or the rules and a model. */
+  judge?: string;
+  /** The embedder of the indexes and environments. */
+  embedder?: string;
+  /** The retrieval baselines (eval.json), when the evaluation has run. */
+  evaluation?: ReportEvaluation;
+  /**
+   * Accepted questions by measured difficulty (lib/export/difficulty.ts bucketOf over goldRanks in the paraphrased
+   * environment: easy = the chunk ranks first, medium = 2-5, hard = lower or not found).
+   */
+  measuredDifficulty?: Record<string, number>;
+  /** The dataset folder, for the commands the report suggests. */
+  dataset?: string;
 }
+
+/**
+ * The floors below which the verdict section warns. Each is a plain judgement about a training set for a search
+ * agent; a dataset that passes them all is worth a first training run, not proven good.
+ */
+export const FLOORS = {
+  /** Chunks with no accepted question are never a target: at most this share of chunks may have none. */
+  maxChunksWithoutQuestion: 0.1,
+  /**
+   * The paraphrased environment trains an agent to find a passage by its meaning, not its words. Under half of the
+   * chunks reworded, it is mostly the original corpus.
+   */
+  minChunksParaphrased: 0.5,
+  /** Cloze questions quote their chunk, so word matching finds it: more than half cloze teaches little search. */
+  maxClozeShare: 0.5,
+  /** Each self-labelled difficulty should be at least this share of the questions, for a curriculum. */
+  minDifficultyShare: 0.1,
+  /** A baseline retriever that finds the chunk in its top 5 this often leaves an agent nothing to learn. */
+  maxRecallAt5: 0.95,
+} as const;
 
 /** Rows shown side by side with their original: the least faithful first. */
 const WORST_ROWS = 25;
+/** Accepted questions shown beside their chunk. */
+const SAMPLE_QUESTIONS = 15;
 
 /**
- * The build's quality report as one self-contained HTML page: counts by verdict and style, histograms
- * of length ratio and similarity, and the worst rows beside their originals with the differences marked.
- * Every piece of corpus or model text goes through escapeHtml (tableHtml and diffHtml escape too), so a
- * chunk holding markup shows as text and never runs.
+ * The form of a question: "multi-hop" for a row made so (its `kind`), else from its wording, a cloze (fill the
+ * blank) or by its question word. Takes the question's text or its row.
+ */
+export function questionKind(question: string | { question: string; kind?: string }): string {
+  if (typeof question !== "string" && question.kind === "multi-hop") return "multi-hop (two chunks)";
+  const q = (typeof question === "string" ? question : question.question).toLowerCase();
+  if (/_{2,}|\bfills? (in )?the (blank|gap)|\[blank\]/.test(q)) return "cloze (fills a blank)";
+  const kinds: [RegExp, string][] = [
+    [/\bhow (many|much)\b/, "how many / how much"],
+    [/\b(when|what (time|year|date|day))\b/, "when"],
+    [/\b(who|whom|whose)\b/, "who"],
+    [/\bwhere\b/, "where"],
+    [/\bwhy\b/, "why"],
+    [/\bhow\b/, "how"],
+    [/\b(what|which)\b/, "what / which"],
+  ];
+  let best: { at: number; kind: string } | undefined;
+  for (const [pattern, kind] of kinds) {
+    const at = pattern.exec(q)?.index;
+    if (at !== undefined && (!best || at < best.at)) best = { at, kind };
+  }
+  if (best) return best.kind;
+  return /^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b/.test(q) ? "yes / no" : "other";
+}
+
+interface Finding {
+  ok: boolean;
+  html: string;
+}
+
+/**
+ * The build's report as one self-contained HTML page. It opens with the verdict, "can I train on this?": coverage
+ * of the chunks by accepted questions and by kept paraphrases, the question kinds and difficulty, the retrieval
+ * baselines, with a plain warning wherever a figure is past its floor (FLOORS); then the parameters and a sample of
+ * accepted questions beside their chunks. The details follow: environments, verdicts, score charts, the worst
+ * paraphrases (folded) and the questions not kept. Charts are PNG images in data: URLs. Every piece of corpus or
+ * model text goes through escapeHtml (tableHtml, diffHtml and markAnswerHtml escape too), so a chunk holding
+ * markup shows as text and never runs.
  */
 export async function qualityReport(input: ReportInput): Promise<string> {
-  const { paraphrases, checks, questions } = input;
-  const verdicts = countBy(checks.map((c) => c.verdict));
+  const { paraphrases, checks, questions, chunks } = input;
+  const accepted = questions.filter((q) => q.status === "accepted");
+  const findings: Finding[] = [];
+  const ok = (html: string) => findings.push({ ok: true, html });
+  const warn = (html: string) => findings.push({ ok: false, html });
+  const n = (value: number) => value.toLocaleString("en-US");
+
+  // Questions over chunks.
+  const asked = new Set(accepted.map((q) => q.chunk_id));
+  const without = chunks.filter((c) => !asked.has(c.chunk_id)).length;
+  const withoutShare = chunks.length ? without / chunks.length : 0;
+  const questionLine = `${n(accepted.length)} accepted questions (of ${n(questions.length)} rows) over ${n(chunks.length)} chunks; <b>${n(without)} chunks (${percent(withoutShare)}) have no accepted question</b>`;
+  if (!accepted.length) warn(`No accepted question: there is nothing to train on. ${questionLine}.`);
+  else if (withoutShare > FLOORS.maxChunksWithoutQuestion) warn(`${questionLine}, more than ${percent(FLOORS.maxChunksWithoutQuestion, 0)}: those chunks are never a search target.`);
+  else ok(`${questionLine}.`);
+  const small = sampleWarning(accepted.length, "accepted questions");
+  if (small) warn(`${escapeHtml(small)}: every share below is rough.`);
+
+  // Paraphrase coverage.
+  const kept = paraphrases.filter(isKept).length;
+  const paraphrased = input.environments.paraphrased;
+  if (paraphrased) {
+    const share = paraphrased.chunks ? paraphrased.by_paraphrase / paraphrased.chunks : 0;
+    const line = `<b>${n(paraphrased.by_paraphrase)} of ${n(paraphrased.chunks)} chunks (${percent(share)}) are covered by a kept paraphrase</b> in the paraphrased environment; the other ${n(paraphrased.by_original_only)} are searched through their original text. ${n(kept)} of ${n(paraphrases.length)} paraphrases (${percent(paraphrases.length ? kept / paraphrases.length : 0)}) were kept`;
+    if (share < FLOORS.minChunksParaphrased) warn(`${line}. Under ${percent(FLOORS.minChunksParaphrased, 0)}, the paraphrased environment is mostly the original corpus, so training against it teaches little about finding a passage by its meaning; a language-model generator (<code>--llm ollama:&lt;model&gt;</code>) paraphrases far more faithfully than the builtin one.`);
+    else ok(`${line}.`);
+  }
+
+  // Question kinds and difficulty.
+  const kinds = countOf(accepted.map((q) => questionKind(q)));
+  const cloze = kinds["cloze (fills a blank)"] ?? 0;
+  const clozeShare = accepted.length ? cloze / accepted.length : 0;
+  const kindLine = `<b>${percent(clozeShare)} of the accepted questions are cloze</b> (fill the blank in a quoted sentence)`;
+  if (accepted.length && clozeShare > FLOORS.maxClozeShare) warn(`${kindLine}. A cloze question quotes its chunk, so plain word matching finds it: over ${percent(FLOORS.maxClozeShare, 0)} cloze, a search agent learns to look up quotes, not to search. A language-model generator writes open questions.`);
+  else if (accepted.length) ok(`${kindLine}; the kinds are in the table below.`);
+  const labelled = countOf(accepted.map((q) => q.difficulty || "unlabelled"), ["easy", "medium", "hard"]);
+  const thin = ["easy", "medium", "hard"].filter((d) => accepted.length && (labelled[d] ?? 0) / accepted.length < FLOORS.minDifficultyShare);
+  const mixLine = `Self-labelled difficulty: ${["easy", "medium", "hard"].map((d) => `${d} ${percent(accepted.length ? (labelled[d] ?? 0) / accepted.length : 0)}`).join(", ")}`;
+  const measured = input.measuredDifficulty;
+  const measuredTotal = measured ? Object.values(measured).reduce((a, b) => a + b, 0) : 0;
+  const measuredLine = measured && measuredTotal ? `; measured by the rank of the chunk when the question is searched: ${Object.entries(measured).map(([d, c]) => `${escapeHtml(d)} ${percent(c / measuredTotal)}`).join(", ")}` : "";
+  if (thin.length) warn(`${mixLine}${measuredLine}. Under ${percent(FLOORS.minDifficultyShare, 0)} ${thin.join(" and ")}: too few for a curriculum.`);
+  else if (accepted.length) ok(`${mixLine}${measuredLine}.`);
+
+  // Retrieval baselines.
+  const evaluation = input.evaluation;
+  const evalCommand = `<code>kit eval-retrieval --dataset ${escapeHtml(input.dataset ?? "DATASET")}</code>`;
+  if (evaluation) {
+    const top = Object.entries(evaluation.questions).flatMap(([mode, set]) => Object.entries(set.retrievers).map(([retriever, s]) => ({ mode, retriever, recall: s.recall["5"] ?? NaN, queries: set.queries })));
+    const easiest = top.filter((t) => Number.isFinite(t.recall)).sort((a, b) => b.recall - a.recall)[0];
+    if (easiest) {
+      const line = `Best baseline: ${escapeHtml(easiest.retriever)} finds the question's chunk in its top 5 for <b>${percent(easiest.recall)}</b> of the questions (${escapeHtml(easiest.mode)} environment)`;
+      if (easiest.recall >= FLOORS.maxRecallAt5) warn(`${line}. From ${percent(FLOORS.maxRecallAt5, 0)} the questions are too easy to search for: a trained agent has little to improve on.`);
+      else ok(`${line}: room for a search agent to beat it.`);
+    }
+  } else {
+    warn(`No retrieval baselines yet: run ${evalCommand}, which writes eval.json beside this report (what a trained agent should beat).`);
+  }
+
+  const warnings = findings.filter((f) => !f.ok).length;
+  const lead = warnings
+    ? `<p class="lead warn-text">${warnings} warning${warnings === 1 ? "" : "s"}: read them before training on this dataset.</p>`
+    : `<p class="lead ok-text">No figure is past its floor: worth a first training run.</p>`;
+  const findingsHtml = `<ul class="findings">${findings.map((f) => `<li class="${f.ok ? "ok" : "warn"}">${f.html}</li>`).join("\n")}</ul>`;
+
+  // Parameters.
+  const parameters: Record<string, unknown> = { generator: input.generator, ...(input.judge ? { judge: input.judge } : {}), ...(input.embedder ? { embedder: input.embedder } : {}), ...(input.parameters ?? {}) };
+  const parameterRows = Object.entries(parameters).map(([name, value]) => ({ parameter: name, value: typeof value === "object" && value !== null && !Array.isArray(value) ? JSON.stringify(value) : value }));
+  const parametersHtml = tableHtml(parameterRows, { maxRows: 50, maxChars: 400 }) + (input.parameters ? "" : "<p>The build's other parameters are in <code>build.json</code> beside this report.</p>");
+
+  // A sample of accepted questions, spread over the corpus.
+  const chunkText = new Map(chunks.map((c) => [c.chunk_id, c.text]));
+  const step = Math.max(1, Math.ceil(accepted.length / SAMPLE_QUESTIONS));
+  const sample = accepted.filter((_, i) => i % step === 0).slice(0, SAMPLE_QUESTIONS);
+  const sampleHtml = sample.length
+    ? tableHtml(
+        sample.map((q) => ({
+          question: q.question,
+          answer: q.answer,
+          difficulty: q.difficulty,
+          kind: questionKind(q),
+          [`chunk (the answer marked)`]: rawHtml(`<b>${escapeHtml(q.chunk_id)}</b>: ${markAnswerHtml(chunkText.get(q.chunk_id) ?? "", q.answer, 200).html}`),
+        })),
+        { maxRows: SAMPLE_QUESTIONS, maxChars: 600 },
+      )
+    : "<p>No accepted question to show.</p>";
+
+  const kindsHtml = tableHtml(
+    Object.entries(kinds).map(([kind, count]) => ({ kind, questions: count, share: accepted.length ? count / accepted.length : 0 })),
+    { caption: "Accepted questions by kind", percentColumns: ["share"] },
+  );
+  const difficultyRows = ["easy", "medium", "hard", ...Object.keys(labelled).filter((d) => !["easy", "medium", "hard"].includes(d))].map((d) => ({
+    difficulty: d,
+    "self-labelled": labelled[d] ?? 0,
+    ...(measured ? { measured: measured[d] ?? 0 } : {}),
+  }));
+  const difficultyHtml =
+    tableHtml(difficultyRows, { caption: "Accepted questions by difficulty" }) +
+    `<p style="font-size:smaller">Self-labelled: the generator's own label.${measured ? " Measured: the rank of the question's chunk when the question is searched in the paraphrased environment (first: easy, 2-5: medium, lower or not found: hard)." : ""}</p>`;
+
+  // Baselines.
+  let baselinesHtml = `<p>Not measured: run ${evalCommand}. It searches each environment with every accepted question (and the original chunks with every kept paraphrase) by dense, BM25 and hybrid retrieval, and writes recall@k and MRR to eval.json.</p>`;
+  if (evaluation) {
+    const sets = [...Object.entries(evaluation.questions).map(([mode, set]) => ({ name: `questions, ${mode}`, set })), { name: "paraphrases, original", set: evaluation.paraphrases }].filter((s) => s.set.queries);
+    const rows = sets.flatMap(({ name, set }) =>
+      Object.entries(set.retrievers).map(([retriever, s]) => ({
+        queries: `${name} (${set.queries})`,
+        retriever,
+        ...Object.fromEntries(evaluation.ks.map((k) => [`recall@${k}`, s.recall[String(k)]])),
+        mrr: s.mrr,
+      })),
+    );
+    const notes = sets.map(({ name, set }) => sampleWarning(set.queries, "queries") && `${name}: ${sampleWarning(set.queries, "queries")}`).filter(Boolean);
+    baselinesHtml =
+      tableHtml(rows, { maxRows: 40, percentColumns: evaluation.ks.map((k) => `recall@${k}`), caption: `Retrieval baselines (dense: ${evaluation.embedder})` }) +
+      (notes.length ? `<p class="warn-text">${notes.map(escapeHtml).join("<br>")}</p>` : "");
+  }
+
+  // Details: verdicts, scores, the worst rows.
+  const verdicts = countOf(checks.map((c) => c.verdict));
   const styles = [...new Set(paraphrases.map((p) => p.style))];
   // Verdicts always in one order, so each keeps its colour from chart to chart.
   const present = VERDICTS.filter((v) => verdicts[v]);
@@ -58,44 +261,72 @@ export async function qualityReport(input: ReportInput): Promise<string> {
       original: input.originals[i],
       "paraphrase (changes marked)": diffHtml(input.originals[i], check.text),
     }));
-  const questionStatus = countBy(questions.map((q) => q.status));
-  const questionReasons = countBy(questions.filter((q) => q.reason).map((q) => q.reason!.replace(/chunk_\d+_q\d+/, "an earlier question")));
+  const questionStatus = countOf(questions.map((q) => q.status));
+  const questionReasons = countOf(questions.filter((q) => q.reason).map((q) => q.reason!.replace(/chunk_\d+_q\d+/, "an earlier question")));
+  const chart = async (svg: Promise<string>) => `<figure>${await chartImgHtml(await svg)}</figure>`;
 
-  const section = (title: string, ...body: string[]) => `<section><h2>${escapeHtml(title)}</h2>${body.join("\n")}</section>`;
-  const figure = (svg: string) => `<figure>${svg}</figure>`;
+  const section = (id: string, title: string, ...body: string[]) => `<section id="${id}"><h2>${escapeHtml(title)}</h2>\n${body.join("\n")}\n</section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${escapeHtml(input.title)}</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:80em;padding:0 1em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .5em}figure{margin:1em 0}del{color:#b00000}ins{background:#c8f0c8;text-decoration:none}</style>
+<style>caption{white-space:nowrap}body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:80em;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .5em}figure{margin:1em 0}img{max-width:100%;height:auto}del{color:#b00000}ins{background:#c8f0c8;text-decoration:none}mark{background:#ffe27a}
+#verdict{border:2px solid #888;border-radius:6px;padding:0 1.2em 1em;background:#fafafa}.lead{font-size:1.2em;font-weight:bold}.warn-text{color:#8a4b00}.ok-text{color:#1d6b2a}
+.findings{list-style:none;padding:0}.findings li{margin:.5em 0;padding:.4em .6em;border-left:5px solid}.findings li.ok{border-color:#2e9e44;background:#eef8f0}.findings li.ok::before{content:"OK \\2014  ";font-weight:bold;color:#1d6b2a}.findings li.warn{border-color:#e08a00;background:#fff4e0}.findings li.warn::before{content:"Warning \\2014  ";font-weight:bold;color:#8a4b00}
+details{margin:1em 0}summary{cursor:pointer;font-weight:bold}nav a{margin-right:1em}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
-<p>${input.chunks.length} chunks, ${questions.length} question rows, ${paraphrases.length} paraphrases, made by ${escapeHtml(input.generator)}.</p>
+<p>${n(chunks.length)} chunks, ${n(questions.length)} question rows, ${n(paraphrases.length)} paraphrases, made by ${escapeHtml(input.generator)}.</p>
+<nav><a href="#verdict">Verdict</a><a href="#parameters">Parameters</a><a href="#sample">Sample questions</a><a href="#baselines">Baselines</a><a href="#environments">Environments</a><a href="#paraphrases">Paraphrases</a><a href="#questions">Questions not kept</a></nav>
+<section id="verdict"><h2>Can I train on this?</h2>
+${lead}
+${findingsHtml}
+${kindsHtml}
+${difficultyHtml}
+</section>
+${section("parameters", "Parameters", parametersHtml)}
+${section("sample", `${sample.length} accepted questions beside their chunk`, "<p>Spread over the corpus in document order; the answer is marked in its chunk.</p>", sampleHtml)}
+${section("baselines", "Retrieval baselines", baselinesHtml)}
 ${section(
+  "environments",
   "Search environments",
   "<p>Every mode holds every chunk. In the paraphrased mode a chunk with no kept paraphrase is searched through its original text.</p>",
-  tableHtml(Object.entries(input.environments).map(([mode, e]) => ({ mode, rows: e.rows, chunks: e.chunks, "chunks with a kept paraphrase": e.by_paraphrase, "chunks through their original only": e.by_original_only }))),
+  tableHtml(
+    Object.entries(input.environments).map(([mode, e]) => ({
+      mode,
+      rows: e.rows,
+      chunks: e.chunks,
+      "chunks with a kept paraphrase": e.by_paraphrase,
+      share: e.chunks ? e.by_paraphrase / e.chunks : 0,
+      "chunks through their original only": e.by_original_only,
+    })),
+    { percentColumns: ["share"] },
+  ),
 )}
 ${section(
+  "paraphrases",
   "Paraphrases by verdict",
   tableHtml([verdicts]),
-  figure(await barSvg(byStyle, { title: "Verdicts by style", yTitle: "paraphrases" })),
-)}
-${section(
-  "Length and meaning",
-  figure(await histogramSvg(seriesByVerdict((c) => c.scores.length_ratio), { title: "Length of paraphrase / original", xTitle: "length ratio" })),
+  byStyle.length ? await chart(barSvg(byStyle, { title: "Verdicts by style", yTitle: "paraphrases" })) : "<p>No paraphrases.</p>",
+  Object.keys(seriesByVerdict((c) => c.scores.length_ratio)).length ? await chart(histogramSvg(seriesByVerdict((c) => c.scores.length_ratio), { title: "Length of paraphrase / original", xTitle: "length ratio", yTitle: "paraphrases" })) : "",
   Object.keys(similarity).length
-    ? figure(await histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity" }))
+    ? await chart(histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity", yTitle: "paraphrases" }))
     : "<p>No similarity scores: the check ran without an embedder.</p>",
+  worst.length
+    ? `<details><summary>The ${worst.length} least faithful paraphrases, beside their originals (open)</summary>\n<p>Refusals first, then invented facts, then copies. Words the paraphrase dropped are struck through, words it added are marked.</p>\n${tableHtml(worst, { maxRows: WORST_ROWS, maxChars: 4000 })}\n</details>`
+    : "<p>Every paraphrase was judged faithful.</p>",
 )}
-${section(
-  `The ${worst.length} least faithful paraphrases`,
-  "<p>Beside each original: words the paraphrase dropped are struck through, words it added are marked.</p>",
-  tableHtml(worst, { maxRows: WORST_ROWS, maxChars: 4000 }),
-)}
-${section("Questions", tableHtml([questionStatus]), tableHtml(Object.entries(questionReasons).map(([reason, rows]) => ({ reason, rows })), { caption: "Not kept, by reason" }))}
+${section("questions", "Questions not kept", tableHtml([questionStatus], { caption: "Question rows by status" }), tableHtml(Object.entries(questionReasons).map(([reason, rows]) => ({ reason, rows })), { caption: "Not kept, by reason", maxRows: 40 }))}
 </body></html>
 `;
+}
+
+/** How often each value occurs, most frequent first; `first` keys lead, in their order, even at 0. */
+function countOf(values: readonly string[], first: readonly string[] = []): Record<string, number> {
+  const counts = new Map<string, number>(first.map((k) => [k, 0]));
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const rest = [...counts].filter(([k]) => !first.includes(k)).sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries([...first.map((k) => [k, counts.get(k)!] as const), ...rest]);
 }
 
 // Refusals first, then invented facts, then copies; within a verdict, the more reasons the worse.

@@ -41,6 +41,37 @@ export function retrievalReward(target: string, retrieved: readonly string[], op
 }
 
 /**
+ * The reward for retrieving every gold chunk of a question whose answer needs several (a multi-hop question's
+ * `supporting_chunk_ids`): 0 unless all of `targets` are within the top k of `retrieved` (e.g. the results of the
+ * agent's searches, in order), matched as retrievalReward matches. A discount scales by the rank r at which the
+ * last of the n targets appears, so that finding them at ranks 1..n scores 1: n/r (reciprocal) or
+ * log2(n + 1)/log2(r + 1) (log2). Default k: n without a discount, all results with one. With one target it is
+ * retrievalReward.
+ */
+export function allChunksReward(targets: readonly string[], retrieved: readonly string[], options: RetrievalRewardOptions = {}): number {
+  if (!Array.isArray(targets) || !targets.length) throw new KitError(`allChunksReward: targets must be a non-empty array of chunk ids or texts, got ${describe(targets)}`);
+  targets.forEach((t, i) => {
+    if (typeof t !== "string" || t.trim() === "") throw new KitError(`allChunksReward: targets[${i}] must be a non-empty chunk id or chunk text, got ${describe(t)}`);
+  });
+  if (!Array.isArray(retrieved)) throw new KitError(`allChunksReward: retrieved must be an array of chunk ids or texts (best first), got ${describe(retrieved)}`);
+  const discount = options.discount ?? "none";
+  if (!DISCOUNTS.includes(discount)) throw new KitError(`allChunksReward: unknown discount ${describe(discount)}; use ${DISCOUNTS.join(", ")}`);
+  const wanted = new Set(targets.map(normaliseText));
+  const n = wanted.size;
+  const k = options.k ?? (discount === "none" ? n : Infinity);
+  if (!(k === Infinity || (Number.isInteger(k) && k >= 1))) throw new KitError(`allChunksReward: k must be an integer >= 1, got ${describe(k)}`);
+  const top = Math.min(k, retrieved.length);
+  for (let i = 0; i < top; i++) {
+    const item = retrieved[i];
+    if (typeof item !== "string") throw new KitError(`allChunksReward: retrieved[${i}] must be a string (a chunk id or text), got ${describe(item)}`);
+    if (!wanted.delete(normaliseText(item)) || wanted.size) continue;
+    const rank = i + 1;
+    return discount === "none" ? 1 : discount === "reciprocal" ? n / rank : Math.log2(n + 1) / Math.log2(rank + 1);
+  }
+  return 0;
+}
+
+/**
  * 1 if the predicted answer equals the gold one after normaliseAnswer, else 0.
  * The caller extracts the answer from the completion (e.g. the text inside <answer> tags) first.
  */

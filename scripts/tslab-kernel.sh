@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
-# The tslab kernel, started from the repository root: tslab compiles only TypeScript under its working
-# folder, so this lets notebooks import lib/ (as "./lib/...") and read datasets/ by the same paths as the CLI.
-cd "$(dirname "$0")/.." && exec node_modules/.bin/tslab "$@"
+# The tslab kernel, started from the repository root: notebooks import lib/ (as "./lib/...") and read
+# datasets/ by the same paths as the CLI. scripts/tslab-kernel.js runs tslab with lib/ loaded through tsx
+# (a kernel ready in seconds), folder imports resolved, and no cells aborted after an error when the
+# client asked to go on (nbclient's allow_errors).
+cd "$(dirname "$0")/.." && exec node scripts/tslab-kernel.js "$@"

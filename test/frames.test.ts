@@ -4,21 +4,39 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
+import type { BuildRecord } from "../lib/build";
 import {
   barSvg,
   barsOf,
+  type BuildJson,
+  chartPng,
   chunksFrame,
   countBy,
   diffHtml,
   histogramSvg,
+  markAnswerHtml,
+  type ParaphraseRow,
   paraphrasesFrame,
+  percent,
+  type QuestionRow,
   questionsFrame,
   rawHtml,
   recordStep,
+  sampleWarning,
+  svgTitle,
   tableHtml,
 } from "../lib/frames";
-import type { Paraphrase } from "../lib/paraphrase";
+import type { CheckedParaphrase, Paraphrase } from "../lib/paraphrase";
 import { checkParaphrase } from "../lib/quality";
+import type { Question } from "../lib/questions";
+
+// frames restates these types by their fields (so that a notebook importing it does not load lib/build.ts and
+// every model client's types); these lines stop compiling (tsc -p .) when the two drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const buildJsonIsBuildRecord: Same<BuildJson, BuildRecord> = true;
+const paraphraseRowsFit: CheckedParaphrase extends ParaphraseRow ? true : false = true;
+const questionRowsFit: Question extends QuestionRow ? true : false = true;
+void [buildJsonIsBuildRecord, paraphraseRowsFit, questionRowsFit];
 
 const chunks: Chunk[] = [
   { chunk_id: "chunk_1", text: "The oxygen tank failed.\n\nThe crew powered down.", source: "corpora/apollo.md", start: 0, end: 47 },
@@ -144,6 +162,50 @@ test("barSvg draws one bar per row, stacking rows that share a label", async () 
   assert.equal([b1[1] + b1[3], b2[1] + b2[3]], [200, 200]);
 });
 
+test("axis labels of counts are whole numbers, never 1e+2; shares are percentages", async () => {
+  const lengths = Array.from({ length: 50 }, (_, i) => 100 + i * 18);
+  const labels = (svg: string) => [...svg.matchAll(/<g class="mark-text role-axis-label"[\s\S]*?<\/g>/g)].flatMap((g) => [...g[0].matchAll(/>([^<>]+)<\/text>/g)].map((m) => m[1]));
+  const svg = await histogramSvg(lengths, { step: 50, extent: [0, 1000] });
+  assert.not.match(svg, /\de\+\d/);
+  assert.ok(labels(svg).includes("1000"), labels(svg).join(" "));
+  const ratios = await histogramSvg([0.5, 0.55, 0.9, 1, 1.05], { step: 0.05 });
+  assert.not.match(ratios, /\de[+-]\d/);
+  assert.ok(labels(ratios).some((l) => /^0\.\d+$/.test(l)), labels(ratios).join(" "));
+  const shares = await barSvg([{ label: "bm25", value: 0.93 }, { label: "dense", value: 0.4 }], { percent: true });
+  assert.ok(labels(shares).includes("100%"), labels(shares).join(" "));
+});
+
+test("barsOf can leave out keys counted 0, such as an empty other", () => {
+  assert.equal(barsOf({ easy: 3, hard: 1, other: 0 }, { omitZero: true }).map((b) => b.label), ["easy", "hard"]);
+  assert.equal(barsOf({ easy: 3, other: 0 }).map((b) => b.label), ["easy", "other"]);
+  assert.equal(barsOf({ a: 1 }, "g"), [{ label: "a", value: 1, group: "g" }]);
+});
+
+test("chartPng rasterises a chart at twice its size, with its title for alt text", async () => {
+  const svg = await barSvg(barsOf({ faithful: 7, copy: 2 }), { title: `verdicts <"quoted">` });
+  assert.is(svgTitle(svg), `verdicts <"quoted">`);
+  const chart = await chartPng(svg);
+  assert.equal([...chart.png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  // The IHDR chunk holds the pixel size: twice the SVG's.
+  assert.equal([chart.png.readUInt32BE(16), chart.png.readUInt32BE(20)], [2 * chart.width, 2 * chart.height]);
+  assert.ok((await chartPng(svg)).png.equals(chart.png), "the same chart makes the same bytes");
+});
+
+test("percent, sampleWarning and percentColumns write shares for people", () => {
+  assert.equal([percent(0.023), percent(1), percent(0), percent(0.0004), percent(0.5, 0)], ["2.3%", "100%", "0%", "0.04%", "50%"]);
+  assert.is(sampleWarning(5, "queries"), "only 5 queries: each one moves a share by 20%, too few to compare");
+  assert.is(sampleWarning(200, "queries"), "");
+  assert.match(tableHtml([{ retriever: "bm25", recall: 0.9876 }], { percentColumns: ["recall"] }), />98.8%</);
+});
+
+test("markAnswerHtml marks the answer as a whole word, escaped, with context around it", () => {
+  assert.is(markAnswerHtml("at 152 hours and 2 hours later", "2 hours").html, "at 152 hours and <mark>2 hours</mark> later");
+  assert.is(markAnswerHtml("a <b> c", "<b>").html, "a <mark>&#60;b&#62;</mark> c");
+  const long = markAnswerHtml("x ".repeat(500) + "needle" + " y".repeat(500), "needle", 20).html;
+  assert.match(long, /^…x [x ]+<mark>needle<\/mark>[ y]+…$/);
+  assert.is(markAnswerHtml("no such text", "answer").html, "no such text");
+});
+
 test("countBy counts, most frequent first", () => {
   assert.equal(Object.entries(countBy(["b", "a", "b", "c", "b", "a"])), [["b", 3], ["a", 2], ["c", 1]]);
 });
@@ -153,8 +215,11 @@ test("recordStep merges the steps into build.json, a step run again replacing on
   try {
     recordStep(dir, "chunks", { corpus: "apollo.md", parameters: { chunk_size: 1000 }, counts: { chunks: 352 } });
     recordStep(dir, "questions", { parameters: { questions_per_chunk: 2 }, failures: { "question rejected: x": 3 } });
-    recordStep(dir, "questions", { parameters: { questions_per_chunk: 3 }, failures: { "question rejected: y": 1 } });
+    const returned = recordStep(dir, "questions", { parameters: { questions_per_chunk: 3 }, failures: { "question rejected: y": 1 } });
     const build = JSON.parse(fs.readFileSync(path.join(dir, "build.json"), "utf8"));
+    assert.equal(returned, build);
+    assert.is(build.judge, "rules");
+    assert.is(recordStep(dir, "quality", { judge: "rules+nli" }).judge, "rules+nli");
     assert.is(build.corpus, "apollo.md");
     assert.equal(build.parameters, { chunk_size: 1000, questions_per_chunk: 3 });
     assert.equal(build.counts, { chunks: 352 });

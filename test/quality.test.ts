@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Embedder } from "../lib/embedders";
-import { createBuiltinGenerator } from "../lib/generators/builtin";
+import { builtinParaphrase } from "../lib/generators/builtin";
 import { KitError } from "../lib/errors";
 import { readJsonl } from "../lib/files";
 import {
@@ -24,7 +24,8 @@ import {
   readPairs,
   stripPreamble,
 } from "../lib/quality";
-import { scriptedGenerator } from "./helpers/scripted-generator";
+import { profile } from "../lib/quality/original";
+import { findTerms } from "../lib/quality/terms";
 
 const APOLLO =
   "The command module was completely powered down at 58 hours 40 minutes , at which time 99 ampere-hours remained in the three entry batteries. By charging the batteries with lunar module power, available battery capacity was increased to ll8 ampere-hours. At landing, 29 ampere-hours of energy remained.";
@@ -365,26 +366,166 @@ test("checkPairsFile writes one line per input row, in input order, and counts v
   assert.equal(fs.readdirSync(path.dirname(output)), ["checks.jsonl"], "no temp file left behind");
 });
 
-test("calibration set: the checks keep its hallucination figures (floor = bench figures minus a margin)", () => {
-  const rows = readJsonl<CalibrationRow>(path.join(__dirname, "fixtures/paraphrase-calibration.jsonl"));
-  assert.ok(rows.length >= 150);
-  for (const label of ["faithful", "hallucinated", "refusal", "copy"]) assert.ok(rows.some((r) => r.label === label), label);
+test("number words before punctuation are numbers: 'The crew of three.' is 'The crew of 3.'", () => {
+  for (const [original, paraphrase] of [
+    ["The crew of three.", "The crew of 3."],
+    ["three people", "3 people"],
+    ["The crew of 3.", "A crew of three."],
+    ["It had two tanks, three valves; and four pumps!", "It had 2 tanks, 3 valves and 4 pumps."],
+    ["Within several seconds, two other shorts occurred.", "2 more shorts occurred within seconds."],
+    ["a ten-second burn", "a 10-second burn"],
+    ["forty-five seconds after lift-off", "45 seconds after lift-off"],
+    ["one hundred and twenty pods", "120 pods"],
+    ["two dozen pods", "24 pods"],
+  ]) {
+    const check = checkParaphrase(original, paraphrase);
+    assert.is(check.scores.new_numbers, 0, `${original} -> ${paraphrase}: ${check.reasons.join("; ")}`);
+  }
+  assert.equal(newNumbers("The crew of three.", "The crew of 4."), ["4"]);
+  assert.equal(newNumbers("three and four tanks", "three and five tanks"), ["5"]);
+  assert.equal(newNumbers("3 million miles", "three million miles"), ["3000000"], "spelled scale words make the number");
+  assert.equal(newNumbers("within a few millionths of a kelvin", "within a few thousandths of a kelvin"), ["thousandths"]);
+  assert.equal(newNumbers("The needles were nulled.", "The crew had to zero out the needles."), [], "zero out is a verb");
+});
+
+test("numbered lists do not number facts", () => {
+  const original = "Go to the eyewash station, flush both eyes for 15 minutes, then report the incident to the supervisor.";
+  assert.is(verdict(original, "If it happens:\n1. Go to the eyewash station.\n2. Flush both eyes for 15 minutes.\n3. Report the incident to the supervisor."), "faithful");
+  assert.is(verdict(original, "- 1) Go to the eyewash station.\n- 2) Flush both eyes for 15 minutes.\n- 3) Report the incident to the supervisor."), "faithful");
+  assert.equal(newNumbers(original, "1. Go to the eyewash station.\n2. Flush both eyes for 20 minutes.\n3. Report the incident."), ["20 minutes"]);
+});
+
+test("short forms of the original's words are not new names or terms; other new ones are", () => {
+  const iss = "The International Space Station orbits Earth at about 400 kilometres, travelling at roughly 28,000 kilometres per hour.";
+  assert.is(verdict(iss, "The ISS orbits Earth at about 400 km, travelling at roughly 28000 km/h."), "faithful");
+  const nsa = checkParaphrase(iss, "The NSA orbits Earth at about 400 km, travelling at roughly 28000 km/h.");
+  assert.is(nsa.verdict, "hallucinated");
+  assert.match(nsa.reasons.join("\n"), /"NSA"/);
+  // And the reverse: the original's acronyms, numeronyms and units spelled out.
+  assert.is(verdict("Beta requires most CI jobs to use CCM by v1.29.", "For beta, most CI jobs must use the cloud controller manager by v1.29."), "faithful");
+  assert.is(verdict("K8s primitives that manage pods, such as Deployment, only take pod status into account.", "Kubernetes primitives managing pods, for example Deployment, consider only the pod status."), "faithful");
+  assert.is(verdict("Winds gusting as high as 35 mph will cause drifting snow.", "Gusts of up to 35 miles per hour will cause drifting snow."), "faithful");
+  assert.is(verdict("Photosynthesis fixes carbon dioxide into sugars.", "Photosynthesis fixes CO2 into sugars."), "faithful");
+  // Latin abbreviations, clipped words and derivations of English words are not identifiers or jargon.
+  assert.is(verdict("Parallel applications such as MPI jobs need gang scheduling.", "Parallel apps (e.g. MPI jobs) need gang scheduling."), "faithful");
+  assert.is(verdict("Bugs in the scheduler might leave Pods that could run unscheduled.", "Scheduler bugs could leave runnable Pods unscheduled."), "faithful");
+  // Two letters are not spelled out by glue words: "second in the International System" is no "SI".
+  assert.is(checkParaphrase("The second in the International System of Units is defined by caesium.", "The SI second is defined by caesium.").scores.new_names, 1);
+});
+
+test("a swapped compound is a term only when the original's own compound is gone", () => {
+  const original = "The server is bounded by the maximum allowed size of an object in etcd. It keeps individual objects in memory.";
+  assert.is(verdict(original, "The server is bounded by etcd's max object size. It keeps individual objects in memory."), "faithful");
+  const valve = "The system l fuel isolation valve was found open.";
+  assert.match(checkParaphrase(valve, "The system 1 oxidizer isolation valve was found open.").reasons.join("\n"), /"oxidizer isolation"/);
+  // Words on either side of a full stop are no compound of the original: "components. Users" gives "users" no modifier.
+  const sentences = "This will act as a warning for users to migrate to external components. Users may choose to keep the in-tree provider.";
+  assert.is(verdict(sentences, "It serves as a warning prompting users to migrate to external components. Users may choose to keep the in-tree provider."), "faithful");
+});
+
+test("a cause the original states without 'because' may be restated with it; a consequence it does not state may not", () => {
+  const original = "Since the added field is optional, this feature will only be added to the latest stable API version.";
+  assert.is(verdict(original, "Because the new field is optional, the feature will be added only to the latest stable API version."), "faithful");
+  const added = checkParaphrase(original, "Because the new field is optional, the feature will be added only to the latest stable API version. This means users of older manifests must migrate before the next release.");
+  assert.is(added.verdict, "hallucinated");
+  assert.match(added.reasons.join("\n"), /causal claim not in the original: .*"this means"/);
+});
+
+test("refusals that ask what to rewrite are refusals", () => {
+  for (const answer of [
+    "What text should I rewrite?",
+    "Happy to help! Could you tell me what this list is describing? The flag's name isn't included.",
+    "Which state machine does this refer to? I need the preceding text to rewrite this accurately.",
+  ]) {
+    assert.is(verdict(KEP, answer), "refusal", answer);
+  }
+});
+
+test("sentences are tagged only when their tags can change the findings: the findings are those of tagging every one", () => {
+  const rows = readJsonl<CalibrationRow>(path.join(__dirname, "fixtures/paraphrase-generalisation.jsonl")).filter((r) => r.split === "dev");
+  const pairs = rows.filter((_, i) => i % 3 === 0).map((r) => [r.original, r.paraphrase]);
+  // The builtin generator's synonym swaps and reorderings: the rows the skip is for.
+  for (const original of [APOLLO, KEP]) {
+    for (const style of ["reworded", "reordered", "condensed"]) {
+      for (const variant of [0, 1]) pairs.push([original, builtinParaphrase({ kind: "paraphrase", text: original, style, variant, attempt: 0 })]);
+    }
+  }
+  let skipped = 0;
+  for (const [original, paraphrase] of pairs) {
+    const p = profile(original);
+    const lazy = findTerms(p, paraphrase);
+    const full = findTerms(p, paraphrase, true);
+    assert.equal([lazy.names, lazy.terms, lazy.causes], [full.names, full.terms, full.causes], paraphrase);
+    // New words only count beside a causal connective: there they are the same.
+    for (const { sentence } of full.causes) assert.equal(lazy.newWordsBySentence[sentence], full.newWordsBySentence[sentence], paraphrase);
+    skipped += full.newWordsBySentence.filter((w, i) => w.length > 0 && lazy.newWordsBySentence[i].length === 0).length;
+  }
+  assert.ok(skipped > 0, "some sentences went untagged");
+});
+
+test("lib/quality/: small files without an import cycle, the public API from index.ts", () => {
+  const dir = path.join(__dirname, "../lib/quality");
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".ts"));
+  const deps = new Map(
+    files.map((f) => {
+      const src = fs.readFileSync(path.join(dir, f), "utf8");
+      // Type-only imports and re-exports count too.
+      const local = [...src.matchAll(/(?:import|export)\s[^;]*?from\s+"\.\/([\w-]+)"/g)].map((m) => `${m[1]}.ts`);
+      return [f, new Set(local)] as const;
+    }),
+  );
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const visit = (f: string, trail: string[]): void => {
+    if (done.has(f)) return;
+    assert.not.ok(visiting.has(f), `import cycle: ${[...trail, f].join(" -> ")}`);
+    visiting.add(f);
+    for (const d of deps.get(f) ?? []) visit(d, [...trail, f]);
+    visiting.delete(f);
+    done.add(f);
+  };
+  for (const f of files) visit(f, []);
+  for (const f of files) assert.ok(fs.readFileSync(path.join(dir, f), "utf8").split("\n").length <= 400, `${f} is over 400 lines`);
+  // What other modules and the notebooks import from lib/quality.
+  const api = require("../lib/quality");
+  for (const name of ["VERDICTS", "DEFAULT_THRESHOLDS", "checkParaphrase", "checkParaphrases", "checkPairsFile", "paraphraseOriginal", "difficultyMix", "calibrationFigures", "checkQuestion", "checkQuestions", "readPairs", "stripPreamble", "fixOcrDigits", "newNumbers", "numberFacts", "copyScore"]) {
+    assert.ok(api[name] !== undefined, name);
+  }
+});
+
+/** The dev rows of a labelled set: the only rows floors may be set on. */
+function devFigures(file: string) {
+  const rows = readJsonl<CalibrationRow>(path.join(__dirname, "fixtures", file)).filter((r) => r.split === "dev");
   const checks = rows.map((r) => checkParaphrase(r.original, r.paraphrase));
-  const all = calibrationFigures(rows, checks);
-  // bench/quality.ts measured (all rows, no embeddings): precision 97.4%, recall 91.8%, kept 6.6% hallucinated, 99.1% of faithful kept.
-  assert.ok(all.precision >= 0.93, `precision ${all.precision}`);
-  assert.ok(all.recall >= 0.87, `recall ${all.recall}`);
-  assert.ok(all.keptHallucinated <= 0.09, `kept hallucinated ${all.keptHallucinated}`);
-  assert.ok(all.faithfulKept >= 0.94, `faithful kept ${all.faithfulKept}`);
-  const heldout = rows.flatMap((r, i) => (r.split === "heldout" ? [i] : []));
-  const held = calibrationFigures(heldout.map((i) => rows[i]), heldout.map((i) => checks[i]));
-  // Held-out rows: kept 5.0% hallucinated, 100% of faithful kept (89.5% at first contact, before two bug fixes).
-  assert.ok(held.keptHallucinated <= 0.1, `held-out kept hallucinated ${held.keptHallucinated}`);
-  assert.ok(held.faithfulKept >= 0.85, `held-out faithful kept ${held.faithfulKept}`);
+  return { rows, checks, figures: calibrationFigures(rows, checks) };
+}
+
+test("calibration set, dev rows: the checks keep its hallucination figures (floor = bench figures minus a margin)", () => {
+  const { rows, checks, figures } = devFigures("paraphrase-calibration.jsonl");
+  assert.ok(rows.length >= 200);
+  for (const label of ["faithful", "hallucinated", "refusal", "copy"]) assert.ok(rows.some((r) => r.label === label), label);
+  // bench/quality.ts measured (dev rows, rules alone): precision 96.6%, recall 92.5%, kept 6.9% hallucinated, 99.0% of faithful kept.
+  assert.ok(figures.precision >= 0.93, `precision ${figures.precision}`);
+  assert.ok(figures.recall >= 0.88, `recall ${figures.recall}`);
+  assert.ok(figures.keptHallucinated <= 0.09, `kept hallucinated ${figures.keptHallucinated}`);
+  assert.ok(figures.faithfulKept >= 0.95, `faithful kept ${figures.faithfulKept}`);
   for (const [label, expected] of [["refusal", "refusal"], ["copy", "copy"]] as const) {
     const of = rows.map((r, i) => [r, checks[i]] as const).filter(([r]) => r.label === label);
     assert.ok(of.filter(([, c]) => c.verdict === expected).length / of.length >= 0.9, label);
   }
+});
+
+test("generalisation set, dev rows: the rebalanced rules keep faithful rewrites of other texts (floor = bench figures minus a margin)", () => {
+  const { rows, checks, figures } = devFigures("paraphrase-generalisation.jsonl");
+  assert.ok(rows.length >= 150);
+  // bench/quality.ts measured (dev rows, rules alone): precision 98.3%, recall 74.7%, kept 18.3% hallucinated, 98.9% of
+  // faithful kept (before the rebalancing: 74.4%, 77.2%, 19.8%, 80.0%).
+  assert.ok(figures.precision >= 0.93, `precision ${figures.precision}`);
+  assert.ok(figures.recall >= 0.7, `recall ${figures.recall}`);
+  assert.ok(figures.keptHallucinated <= 0.22, `kept hallucinated ${figures.keptHallucinated}`);
+  assert.ok(figures.faithfulKept >= 0.93, `faithful kept ${figures.faithfulKept}`);
+  const refusals = rows.map((r, i) => [r, checks[i]] as const).filter(([r]) => r.label === "refusal");
+  assert.ok(refusals.every(([, c]) => c.verdict === "refusal"));
 });
 
 test.run();

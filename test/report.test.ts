@@ -6,8 +6,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
 import { checkParaphrase } from "../lib/quality";
+import type { RetrievalEvaluation } from "../lib/evaluate";
 import type { Question } from "../lib/questions";
-import { qualityReport } from "../lib/report";
+import { FLOORS, qualityReport, type ReportInput, questionKind } from "../lib/report";
+
+// The report reads eval.json by its fields; this stops compiling (tsc -p .) if lib/evaluate.ts's type drifts away.
+const evaluationFits: RetrievalEvaluation extends NonNullable<ReportInput["evaluation"]> ? true : false = true;
+void evaluationFits;
 
 const CHROMIUM = "/usr/bin/chromium";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-report-"));
@@ -22,13 +27,99 @@ async function report(): Promise<string> {
   return qualityReport({ title: "Quality <report>", generator: "test", chunks, questions, paraphrases, checks, originals: texts.map(() => HOSTILE), environments: { paraphrased: { rows: 1, chunks: 1, covered: 1, by_paraphrase: 1, by_original_only: 0 } } });
 }
 
-test("corpus and model text is escaped, and the charts are inline SVG", async () => {
+test("corpus and model text is escaped, and the charts are PNG images in data: URLs", async () => {
   const html = await report();
   assert.not.match(html, /<script/i);
-  assert.not.match(html, /<img/i);
+  assert.not.match(html, /<svg/i);
   assert.match(html, /&#60;script&#62;document\.title/);
-  assert.ok((html.match(/<svg/g) ?? []).length >= 2, "charts");
-  assert.match(html, /Content-Security-Policy/);
+  const images = [...html.matchAll(/<img\b[^>]*>/g)].map((m) => m[0]);
+  assert.ok(images.length >= 2, "charts");
+  for (const img of images) assert.match(img, /^<img src="data:image\/png;base64,[A-Za-z0-9+/=]+" width="\d+" height="\d+" alt="[^"<>]*">$/);
+  assert.not.match(html, /<img src="(?!data:)/);
+  assert.match(html, /Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"/);
+});
+
+/** A build of three chunks: the third without an accepted question; two cloze questions and one open. */
+function smallBuild(extra: Partial<ReportInput> = {}): ReportInput {
+  const texts = ["The crew heard a loud bang at 55:54:53.", "Entry batteries held 99 ampere-hours.", "The service module was jettisoned."];
+  const chunks: Chunk[] = texts.map((text, i) => ({ chunk_id: `chunk_${i}`, text, source: "a.md", start: 0, end: text.length }));
+  const q = (i: number, chunk: number, question: string, answer: string, difficulty: Question["difficulty"], status: Question["status"] = "accepted"): Question => ({ id: `chunk_${chunk}_q${i}`, chunk_id: `chunk_${chunk}`, question, answer, difficulty, window: [], model: "t", prompt_version: "v", status, reason: status === "accepted" ? null : "too long" });
+  const questions = [
+    q(1, 0, 'Which time fills the blank in this statement: "The crew heard a loud bang at ___"?', "55:54:53", "easy"),
+    q(2, 1, 'Which value fills the blank: "Entry batteries held ___ ampere-hours"?', "99", "medium"),
+    q(3, 1, "How many ampere-hours did the entry batteries hold?", "99", "hard"),
+    q(4, 2, "What was jettisoned?", "the service module", "easy", "rejected"),
+  ];
+  const paraphrases = [{ paraphrase_id: "chunk_0_reworded_1", chunk_id: "chunk_0", paragraph_index: null, style: "reworded", text: "At 55:54:53 the crew heard a loud bang.", model: "t" }];
+  const checks = paraphrases.map((p) => checkParaphrase(texts[0], p.text));
+  return {
+    title: "small",
+    generator: "builtin",
+    chunks,
+    questions,
+    paraphrases: paraphrases.map((p, i) => ({ ...p, verdict: checks[i].verdict, reasons: checks[i].reasons })),
+    checks,
+    originals: [texts[0]],
+    environments: { paraphrased: { rows: 3, chunks: 3, covered: 3, by_paraphrase: 1, by_original_only: 2 } },
+    parameters: { chunk_size: 500, questions_per_chunk: 2 },
+    dataset: "datasets/small",
+    ...extra,
+  };
+}
+
+test("the report opens with the verdict, its figures computed from the build", async () => {
+  const html = await qualityReport(smallBuild());
+  const body = html.slice(html.indexOf("<body>"));
+  const sections = [...body.matchAll(/<section id="([^"]+)"/g)].map((m) => m[1]);
+  assert.is(sections[0], "verdict");
+  assert.ok(sections.indexOf("parameters") < sections.indexOf("paraphrases"));
+  const verdict = body.slice(body.indexOf('<section id="verdict"'), body.indexOf("</section>"));
+  assert.match(verdict, /Can I train on this\?/);
+  assert.match(verdict, /3 accepted questions \(of 4 rows\) over 3 chunks; <b>1 chunks \(33\.3%\) have no accepted question<\/b>/);
+  assert.match(verdict, /<b>1 of 3 chunks \(33\.3%\) are covered by a kept paraphrase<\/b>/);
+  assert.match(verdict, /<b>66\.7% of the accepted questions are cloze<\/b>/);
+  assert.match(verdict, /only 3 accepted questions/);
+  // Each of these is past its floor, so each is a warning.
+  assert.is((verdict.match(/<li class="warn">/g) ?? []).length, 5, verdict);
+  assert.match(verdict, /5 warnings/);
+  assert.match(verdict, /No retrieval baselines yet: run <code>kit eval-retrieval --dataset datasets\/small<\/code>/);
+  assert.match(verdict, /<td[^>]*>how many \/ how much<\/td><td[^>]*>1<\/td><td[^>]*>33\.3%<\/td>/);
+  // Parameters and a sample of accepted questions beside their chunk, the answer marked.
+  assert.match(html, /<td[^>]*>chunk_size<\/td><td[^>]*>500<\/td>/);
+  assert.match(html, /<b>chunk_1<\/b>: Entry batteries held <mark>99<\/mark> ampere-hours\./);
+  assert.not.match(html, /What was jettisoned/, "a rejected question is not in the sample");
+});
+
+test("the baselines come from eval.json, with a warning on a small sample; the worst rows are folded", async () => {
+  const scores = (recall5: number) => ({ recall: { "1": 0.5, "5": recall5, "10": 1 }, mrr: 0.61, seconds: 0 });
+  const evaluation = {
+    embedder: "use-lite",
+    ks: [1, 5, 10],
+    questions: { original: { queries: 3, retrievers: { bm25: scores(0.97), dense: scores(0.4) } } },
+    paraphrases: { queries: 0, retrievers: {} },
+  };
+  const html = await qualityReport(smallBuild({ evaluation }));
+  assert.match(html, /Best baseline: bm25 finds the question's chunk in its top 5 for <b>97%<\/b>/);
+  assert.match(html, /<td[^>]*>questions, original \(3\)<\/td><td[^>]*>bm25<\/td><td[^>]*>50%<\/td><td[^>]*>97%<\/td><td[^>]*>100%<\/td><td[^>]*>0\.61<\/td>/);
+  assert.match(html, /only 3 queries: each one moves a share by 33%/);
+  assert.ok(FLOORS.maxRecallAt5 <= 0.97);
+
+  const worst = await report();
+  assert.match(worst, /<details><summary>The \d+ least faithful paraphrases/);
+  const details = worst.slice(worst.indexOf("<details>"), worst.indexOf("</details>"));
+  assert.match(details, /<del|<ins/);
+});
+
+test("questionKind tells cloze questions from open ones by their wording", () => {
+  assert.is(questionKind('Which term fills the blank in this statement: "the ___ failed"?'), "cloze (fills a blank)");
+  assert.is(questionKind("How many ampere-hours remained?"), "how many / how much");
+  assert.is(questionKind("In 1970, when did the tank fail?"), "when");
+  assert.is(questionKind("Who was the commander?"), "who");
+  assert.is(questionKind("What caused the failure?"), "what / which");
+  assert.is(questionKind("Was the tank damaged?"), "yes / no");
+  assert.is(questionKind("Name the commander."), "other");
+  assert.is(questionKind({ question: "What links the two tanks?", kind: "multi-hop" }), "multi-hop (two chunks)");
+  assert.is(questionKind({ question: "What failed?", kind: "single" }), "what / which");
 });
 
 test("in headless Chromium no script from the corpus runs, and the page renders", async () => {

@@ -124,6 +124,7 @@ export function datasetCard(c: CardInput): string {
     `| corpus | ${code(path.basename(build.corpus))}, ${c.chunks} chunks of at most ${p.chunk_size} characters, ${p.chunk_overlap} overlap (recursive markdown splitter: headings, paragraphs, sentences) |`,
     `| embedder | ${code(String(p.embedder))}; FAISS ${code(String(p.factory))} over L2-normalised vectors, inner product (cosine) |`,
     `| questions | ${c.questionModels.map(describeModel).join(", ")}, ${p.questions_per_chunk} per chunk, each prompt showing the chunk and its neighbours; every answer found in its chunk |`,
+    ...(Number(p.multi_hop) ? [`| multi-hop questions | ${p.multi_hop} per chunk (${build.counts.questions_multi_hop} accepted), each over the chunk and a partner sharing a rare term with it (BM25 over the whole corpus): \`kind\` multi-hop, \`supporting_chunk_ids\` in search order; each hop's part found in its chunk; a question one chunk answers alone is rejected |`] : []),
     `| paraphrases | ${c.paraphraseModels.map(describeModel).join(", ")}; styles ${md(String(p.styles))}; ${p.paraphrases_per_style} per style and ${p.by_paragraph ? "paragraph" : "chunk"}; ${p.coverage_rounds ?? 0} further rounds for chunks left with none |`,
     `| judge | ${md(String(build.judge ?? "rules only (no LLM judge)"))} |`,
     `| thresholds | ${Object.entries(thresholds).map(([k, v]) => `${k} ${v}`).join(", ") || "the kit's defaults"} |`,
@@ -157,6 +158,8 @@ export function datasetCard(c: CardInput): string {
     "exact_answer_reward(predicted, gold)  # 1 if equal after lower-casing and dropping punctuation, articles, thousands separators",
     "answer_reward(completions, answer, **kwargs)  # TRL: exact_answer_reward of each completion's last <answer>",
     "search_reward(retrieved, chunk_id, k=5, **kwargs)  # TRL: retrieval_reward of the chunk ids each rollout's searches returned",
+    'all_chunks_reward(targets, retrieved, k=None, discount="none")  # 1 if every target chunk id (a multi-hop question\'s supporting_chunk_ids) is in the top k, default k: as many as targets; discounts by the rank of the last one',
+    "all_chunks_search_reward(retrieved, supporting_chunk_ids, k=10, **kwargs)  # TRL: all_chunks_reward of the chunk ids each rollout's searches returned, in order",
     "```",
     "",
     "## Indexes and environments",
@@ -170,7 +173,7 @@ export function datasetCard(c: CardInput): string {
     "",
     "## Search-R1 and verl",
     "",
-    `\`search-r1/train.parquet\` and \`test.parquet\` have Search-R1's columns (\`data_source\`, \`prompt\`, \`ability\`, \`reward_model.ground_truth.target\` = the accepted answers, \`extra_info\` with the question id, \`gold_chunk_ids\` and verl's \`tools_kwargs\`); \`data_source\` is ${code(c.dataSource)}, which selects the exact-match reward in verl (set \`kit export --data-source nq\` for Search-R1's own trainer). \`search-r1/corpus-<mode>.jsonl\` holds each environment as \`{id, contents}\` (a quoted title line, then the text) plus \`chunk_id\` and \`kind\`.`,
+    `\`search-r1/train.parquet\` and \`test.parquet\` have Search-R1's columns (\`data_source\`, \`prompt\`, \`ability\`, \`reward_model.ground_truth.target\` = the accepted answers, \`extra_info\` with the question id, \`gold_chunk_ids\` (every chunk the answer needs: \`supporting_chunk_ids\`) and verl's \`tools_kwargs\`); \`data_source\` is ${code(c.dataSource)}, which selects the exact-match reward in verl (set \`kit export --data-source nq\` for Search-R1's own trainer). \`search-r1/corpus-<mode>.jsonl\` holds each environment as \`{id, contents}\` (a quoted title line, then the text) plus \`chunk_id\` and \`kind\`.`,
     "",
   ];
   // No YAML anchors: the Hub's card parser and readers of the front matter expect every entry spelled out.

@@ -70,6 +70,8 @@ const COLUMNS: Record<ConfigName, Columns> = {
     question: string,
     answer: string,
     chunk_id: string,
+    kind: string,
+    supporting_chunk_ids: list(string),
     difficulty: string,
     measured_difficulty: string,
     gold_rank_original: int32(true),
@@ -86,7 +88,7 @@ const COLUMNS: Record<ConfigName, Columns> = {
 
 const ABOUT: Record<ConfigName, string> = {
   questions:
-    "`prompt` (system instructions for a search agent, then the question), `question`, `answer` (short, no reasoning), `chunk_id` (the chunk holding the answer), `difficulty` (the generator's label), `measured_difficulty` and `gold_rank_<mode>` (below), `context_chunk_ids` (the chunks the generator was shown), `model`, `prompt_version`",
+    "`prompt` (system instructions for a search agent, then the question), `question`, `answer` (short, no reasoning), `chunk_id` (the chunk holding the answer), `kind` (`single`, or `multi-hop`: the answer needs two chunks), `supporting_chunk_ids` (the chunks the answer needs, in search order, the last holding it; `[chunk_id]` for a single question), `difficulty` (the generator's label), `measured_difficulty` and `gold_rank_<mode>` (below), `context_chunk_ids` (the chunks the generator was shown), `model`, `prompt_version`",
   recovery: "the seed's task: `prompt` holds a kept paraphrase, the target is `chunk_id`, the chunk it was made from; `paraphrase`, `original` (the chunk's text), `style`",
   paraphrases: "`paraphrase_id`, `chunk_id` (the original chunk), `paragraph_index` (null: the whole chunk), `style`, `text`, `verdict`, `model`",
   chunks: "`chunk_id`, `text`, `source` (relative to the corpus root), `start`, `end` (character offsets into the loaded source)",
@@ -232,6 +234,9 @@ function questionRow(q: Question, template: string, original: number | null, par
     question: q.question,
     answer: q.answer,
     chunk_id: q.chunk_id,
+    // Rows of datasets built before multi-hop questions have neither field.
+    kind: q.kind ?? "single",
+    supporting_chunk_ids: q.supporting_chunk_ids ?? [q.chunk_id],
     difficulty: q.difficulty,
     measured_difficulty: bucketOf(paraphrased),
     gold_rank_original: original,

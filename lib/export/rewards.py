@@ -2,8 +2,9 @@
 with the same semantics (the kit's tests check the two agree case by case).
 
     retrieval_reward(target, retrieved, k=None, discount="none") -> float
+    all_chunks_reward(targets, retrieved, k=None, discount="none") -> float
     exact_answer_reward(predicted, gold) -> float
-    answer_reward / search_reward: the same, in the shape TRL's GRPOTrainer calls reward functions.
+    answer_reward / search_reward / all_chunks_search_reward: the same, in the shape TRL's GRPOTrainer calls reward functions.
 """
 import math
 import re
@@ -65,6 +66,40 @@ def retrieval_reward(target, retrieved, k=None, discount="none"):
     return 0.0
 
 
+def all_chunks_reward(targets, retrieved, k=None, discount="none"):
+    """Did the agent retrieve every gold chunk of a question whose answer needs several (a multi-hop question's
+    `supporting_chunk_ids`)? 0 unless all `targets` are within the top k of `retrieved` (e.g. the results of its
+    searches, in order), matched as retrieval_reward matches. `discount` scales by the rank r at which the last of the
+    n targets appears, so that ranks 1..n score 1: n/r ("reciprocal") or log2(n + 1)/log2(r + 1) ("log2"). Default k:
+    n without a discount, all results with one. With one target it is retrieval_reward."""
+    if not isinstance(targets, (list, tuple)) or not targets:
+        raise ValueError("all_chunks_reward: targets must be a non-empty list of chunk ids or texts")
+    for i, target in enumerate(targets):
+        if not isinstance(target, str) or not target.strip(_WHITESPACE):
+            raise ValueError(f"all_chunks_reward: targets[{i}] must be a non-empty chunk id or chunk text")
+    if not isinstance(retrieved, (list, tuple)):
+        raise ValueError("all_chunks_reward: retrieved must be a list of chunk ids or texts (best first)")
+    if discount not in DISCOUNTS:
+        raise ValueError(f"all_chunks_reward: unknown discount {discount!r}; use {', '.join(DISCOUNTS)}")
+    wanted = {_normalise_text(t) for t in targets}
+    n = len(wanted)
+    if k is None:
+        k = n if discount == "none" else math.inf
+    elif isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"all_chunks_reward: k must be an integer >= 1, got {k!r}")
+    for i, item in enumerate(retrieved[: int(min(k, len(retrieved)))]):
+        if not isinstance(item, str):
+            raise ValueError(f"all_chunks_reward: retrieved[{i}] must be a string (a chunk id or text)")
+        found = _normalise_text(item)
+        if found not in wanted:
+            continue
+        wanted.discard(found)
+        if not wanted:
+            rank = i + 1
+            return 1.0 if discount == "none" else n / rank if discount == "reciprocal" else math.log2(n + 1) / math.log2(rank + 1)
+    return 0.0
+
+
 def exact_answer_reward(predicted, gold):
     """1 if the predicted answer equals the gold one after normalise_answer, else 0. Extract the answer from the
     completion (the text inside <answer> tags) first."""
@@ -96,3 +131,10 @@ def search_reward(retrieved, chunk_id, k=5, **kwargs):
     """TRL reward function: retrieval_reward of the chunk ids each rollout's searches returned (your tool loop
     collects them, e.g. the `chunk_id` of every document kit serve sent back), counting a hit in the top k."""
     return [retrieval_reward(target, ids, k=k) for ids, target in zip(retrieved, chunk_id)]
+
+
+def all_chunks_search_reward(retrieved, supporting_chunk_ids, k=10, **kwargs):
+    """TRL reward function: all_chunks_reward of the chunk ids each rollout's searches returned, in order, against the
+    question's `supporting_chunk_ids` (one id for a single-chunk question), counting hits in the top k (10: two
+    searches of 5)."""
+    return [all_chunks_reward(targets, ids, k=k) for ids, targets in zip(retrieved, supporting_chunk_ids)]

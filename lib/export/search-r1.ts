@@ -33,6 +33,8 @@ export interface SearchR1Question {
   question: string;
   answer: string;
   chunk_id: string;
+  /** Every chunk the answer needs: [chunk_id] for a single question, two for a multi-hop one. */
+  supporting_chunk_ids: string[];
   prompt: Message[];
 }
 
@@ -49,7 +51,7 @@ export function searchR1Row(q: SearchR1Question, index: number, split: string, d
       split,
       question: q.question,
       id: q.id,
-      gold_chunk_ids: [q.chunk_id],
+      gold_chunk_ids: q.supporting_chunk_ids,
       need_tools_kwargs: true,
       tools_kwargs: { search: { create_kwargs: { ground_truth, question: q.question, data_source: dataSource } } },
     },

@@ -1,0 +1,71 @@
+import { profile, copyScore } from "./original";
+import { unsupportedNumbers } from "./numbers";
+import { refusalHits, stripPreamble } from "./preamble";
+import { findTerms } from "./terms";
+import { quoteList, round, visibleLength } from "./text";
+import { type Check, type CheckOptions, type Scores, thresholdsOf } from "./types";
+
+/** The rules for one paraphrase: no embeddings, no LLM. */
+
+/** The paraphrase's numbers, dates, times and quantities that the original does not support, as written in the paraphrase. */
+export function newNumbers(original: string, paraphrase: string): string[] {
+  return unsupportedNumbers(profile(original).numbers, paraphrase);
+}
+
+/**
+ * Checks one paraphrase against its original, without embeddings or an LLM (see checkParaphrases for those).
+ * Verdict precedence: refusal, then hallucinated (invented content), then copy, then a length collapse
+ * (hallucinated: facts lost), then faithful.
+ */
+export function checkParaphrase(original: string, paraphrase: string, options?: CheckOptions): Check {
+  const t = thresholdsOf(options);
+  const stripped = stripPreamble(paraphrase, original);
+  const text = stripped.text;
+  const reasons: string[] = [];
+  if (stripped.preamble) reasons.push(`preamble stripped: "${stripped.preamble}"`);
+  if (stripped.postscript) reasons.push(`postscript stripped: "${stripped.postscript}"`);
+  const p = profile(original);
+  const refusals = refusalHits(text, original);
+  const length = visibleLength(text);
+  const scores: Scores = {
+    copy: round(copyScore(original, text)),
+    length_ratio: round(length / Math.max(1, p.length)),
+    new_numbers: 0,
+    new_names: 0,
+    new_terms: 0,
+    added_causes: 0,
+    refusal: refusals.length,
+  };
+  if (!text) return { verdict: "refusal", reasons: [...reasons, "empty paraphrase"], scores, text };
+  if (refusals.length) return { verdict: "refusal", reasons: [...reasons, `refusal or meta-talk: ${quoteList(refusals)}`], scores, text };
+
+  const invented: string[] = [];
+  const numbers = unsupportedNumbers(p.numbers, text);
+  scores.new_numbers = numbers.length;
+  if (numbers.length > t.maxNewNumbers) invented.push(`numbers not in the original: ${quoteList(numbers)}`);
+
+  const terms = findTerms(p, text);
+  scores.new_names = terms.names.length;
+  if (terms.names.length > t.maxNewNames) invented.push(`names or identifiers not in the original: ${quoteList(terms.names)}`);
+
+  scores.new_terms = terms.terms.length;
+  if (terms.terms.length > t.maxNewTerms) invented.push(`terms not in the original: ${quoteList(terms.terms)}`);
+
+  // A cause the original does not give: more causal connectives than it has, in sentences that bring new words.
+  const extra = terms.causes.length - p.causes;
+  const unsupported = terms.causes.filter((c) => terms.newWordsBySentence[c.sentence].length > 0);
+  scores.added_causes = Math.max(0, Math.min(extra, unsupported.length));
+  if (scores.added_causes > t.maxAddedCauses) {
+    invented.push(`causal claim not in the original: ${quoteList(unsupported.map((c) => c.marker))}`);
+  }
+
+  const slack = length - p.length <= t.lengthSlack;
+  if (scores.length_ratio > t.maxLengthRatio && !slack) invented.push(`length blow-up: ${scores.length_ratio} times the original`);
+
+  if (invented.length) return { verdict: "hallucinated", reasons: [...reasons, ...invented], scores, text };
+  if (scores.copy >= t.copy) return { verdict: "copy", reasons: [...reasons, `near-verbatim copy: ${scores.copy} of its word trigrams are the original's`], scores, text };
+  if (scores.length_ratio < t.minLengthRatio) {
+    return { verdict: "hallucinated", reasons: [...reasons, `length collapse: ${scores.length_ratio} of the original`], scores, text };
+  }
+  return { verdict: "faithful", reasons, scores, text };
+}
