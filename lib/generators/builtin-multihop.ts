@@ -1,7 +1,6 @@
 import { terms } from "../lexical";
 // Types only: builtin.ts imports this file, and passes its cloze generator in, so there is no import cycle.
-import type { BuiltinQuestion, Difficulty, QuestionsTask } from "./builtin";
-import type { Task } from "./types";
+import type { BuiltinQuestion, Difficulty, QuestionsTask, Task } from "./types";
 
 export type MultiHopTask = Extract<Task, { kind: "multi-hop" }>;
 

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { KitError } from "../errors";
 import { builtinMultiHop } from "./builtin-multihop";
-import type { GenerateRequest, Generator, Task } from "./types";
+import type { BuiltinQuestion, Difficulty, GenerateRequest, Generator, ParaphraseTask, QuestionsTask, Task } from "./types";
 
 /**
  * The "builtin" generator: deterministic, offline, no LLM. It answers from `request.task` alone, in the
@@ -64,17 +64,7 @@ export function builtinAnswer(task: Task): string {
   throw new KitError("the builtin generator cannot judge paraphrases: pass an LLM (ollama:<model> or openai:<model>@<url>) as the judge");
 }
 
-export type QuestionsTask = Extract<Task, { kind: "questions" }>;
-export type ParaphraseTask = Extract<Task, { kind: "paraphrase" }>;
-
-export type Difficulty = "easy" | "medium" | "hard";
-
-export interface BuiltinQuestion {
-  question: string;
-  answer: string;
-  difficulty: Difficulty;
-  source: string;
-}
+export type { BuiltinQuestion, Difficulty, ParaphraseTask, QuestionsTask } from "./types";
 
 // ---------------------------------------------------------------------------------------------------
 // Shared text handling: lines, paragraphs, sentences, tokens, tags.

@@ -52,3 +52,16 @@ export interface Generator {
   discard?(request: GenerateRequest, reason: string): void;
   close(): Promise<void>;
 }
+
+export type QuestionsTask = Extract<Task, { kind: "questions" }>;
+export type ParaphraseTask = Extract<Task, { kind: "paraphrase" }>;
+
+export type Difficulty = "easy" | "medium" | "hard";
+
+/** A question as the builtin generator writes it (the JSON an LLM is asked for). */
+export interface BuiltinQuestion {
+  question: string;
+  answer: string;
+  difficulty: Difficulty;
+  source: string;
+}
