@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Ollama } from "ollama";
 import { KitError } from "../lib/errors";
-import { createEmbedder, poolingByName, rolePrefixes, type Embedder, type EmbedderOptions } from "../lib/embedders";
+import { createEmbedder, poolingByName, rolePrefixes, USE_LITE_MAX_CHARS, type Embedder, type EmbedderOptions } from "../lib/embedders";
 import { hashedEmbedding, startOllamaServer, closedPort } from "./helpers/ollama-server";
 
 const TINY_BERT = "test/fixtures/tiny-bert";
@@ -87,6 +87,11 @@ test("use-lite (one thread) gives 512-d unit vectors; similar sentences are clos
   assert.equal(await e.embed([]), []);
   // An empty text alone in a batch would crash the model; it gets the vector of a single space instead.
   assertClose((await e.embed([""]))[0], (await e.embed([" "]))[0]);
+  // Its time grows with the square of a text's length (80,000 characters took 177 s): a long query is cut
+  // to USE_LITE_MAX_CHARS, so it embeds (and costs) as its first 4,000 characters do.
+  const long = "The oxygen tank pressure dropped during the flight. ".repeat(1600);
+  const [cut] = await e.embed([long], "query");
+  assertClose(cut, (await e.embed([long.slice(0, USE_LITE_MAX_CHARS)], "query"))[0]);
 });
 
 test("use-lite keeps input order across worker threads and batches, and reports progress per batch", async () => {
