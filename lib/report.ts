@@ -155,8 +155,11 @@ export async function qualityReport(input: ReportInput): Promise<string> {
   const measured = input.measuredDifficulty;
   const measuredTotal = measured ? Object.values(measured).reduce((a, b) => a + b, 0) : 0;
   const measuredLine = measured && measuredTotal ? `; measured by the rank of the chunk when the question is searched: ${Object.entries(measured).map(([d, c]) => `${escapeHtml(d)} ${percent(c / measuredTotal)}`).join(", ")}` : "";
-  if (thin.length) warn(`${mixLine}${measuredLine}. Under ${percent(FLOORS.minDifficultyShare, 0)} ${thin.join(" and ")}: too few for a curriculum.`);
-  else if (accepted.length) ok(`${mixLine}${measuredLine}.`);
+  const thinMeasured = measured && measuredTotal ? ["easy", "medium", "hard"].filter((d) => (measured[d] ?? 0) / measuredTotal < FLOORS.minDifficultyShare) : [];
+  if (thin.length || thinMeasured.length) {
+    const under = [thin.length ? `self-labelled ${thin.join(" and ")}` : "", thinMeasured.length ? `measured ${thinMeasured.join(" and ")}` : ""].filter(Boolean).join("; ");
+    warn(`${mixLine}${measuredLine}. Under ${percent(FLOORS.minDifficultyShare, 0)}: ${under}; too few for a curriculum.`);
+  } else if (accepted.length) ok(`${mixLine}${measuredLine}.`);
 
   // Retrieval baselines.
   const evaluation = input.evaluation;
@@ -181,7 +184,10 @@ export async function qualityReport(input: ReportInput): Promise<string> {
 
   // Parameters.
   const parameters: Record<string, unknown> = { generator: input.generator, ...(input.judge ? { judge: input.judge } : {}), ...(input.embedder ? { embedder: input.embedder } : {}), ...(input.parameters ?? {}) };
-  const parameterRows = Object.entries(parameters).map(([name, value]) => ({ parameter: name, value: typeof value === "object" && value !== null && !Array.isArray(value) ? JSON.stringify(value) : value }));
+  // A nested setting (the thresholds) reads "copy 0.75, minLengthRatio 0.3, ...", as in the dataset card.
+  const setting = (value: unknown): unknown =>
+    typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : value;
+  const parameterRows = Object.entries(parameters).map(([name, value]) => ({ parameter: name, value: setting(value) }));
   const parametersHtml = tableHtml(parameterRows, { maxRows: 50, maxChars: 400 }) + (input.parameters ? "" : "<p>The build's other parameters are in <code>build.json</code> beside this report.</p>");
 
   // A sample of accepted questions, spread over the corpus.

@@ -104,6 +104,10 @@ test("the baselines come from eval.json, with a warning on a small sample; the w
   assert.match(html, /only 3 queries: each one moves a share by 33%/);
   assert.ok(FLOORS.maxRecallAt5 <= 0.97);
 
+  const measured = await qualityReport(smallBuild({ measuredDifficulty: { easy: 30, medium: 1, hard: 0 }, parameters: { thresholds: { copy: 0.75, minSimilarity: 0.75 } } }));
+  assert.match(measured, /measured by the rank of the chunk when the question is searched: easy 96\.8%, medium 3\.2%, hard 0%\. Under 10%: measured medium and hard; too few for a curriculum\./);
+  assert.match(measured, /<td[^>]*>thresholds<\/td><td[^>]*>copy 0\.75, minSimilarity 0\.75<\/td>/);
+
   const worst = await report();
   assert.match(worst, /<details><summary>The \d+ least faithful paraphrases/);
   const details = worst.slice(worst.indexOf("<details>"), worst.indexOf("</details>"));
