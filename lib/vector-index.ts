@@ -39,7 +39,8 @@ export interface SearchHit {
 export interface BuildOptions {
   /** Default "Flat" (exact). */
   factory?: string;
-  embedder: string;
+  /** The embedder the vectors were made with, or its spec string. */
+  embedder: string | { spec: string };
 }
 
 export const DEFAULT_FACTORY = "Flat";
@@ -74,7 +75,8 @@ function parseFactory(factory: string): Factory {
 export function buildIndex(vectors: readonly Float32Array[], ids: readonly string[], options: BuildOptions): VectorIndex {
   const factory = options.factory ?? DEFAULT_FACTORY;
   const kind = parseFactory(factory);
-  if (!options.embedder) throw new KitError("building an index needs the embedder spec the vectors were made with");
+  const embedder = typeof options.embedder === "string" ? options.embedder : options.embedder?.spec;
+  if (!embedder) throw new KitError("building an index needs the embedder (or its spec) the vectors were made with");
   if (vectors.length !== ids.length) throw new KitError(`got ${vectors.length} vectors but ${ids.length} chunk ids; they must pair up`);
   if (vectors.length === 0) throw new KitError("no vectors to index: the corpus produced no chunks");
   const dimension = vectors[0].length;
@@ -100,7 +102,7 @@ export function buildIndex(vectors: readonly Float32Array[], ids: readonly strin
     faiss.add(flatten(vectors, at, Math.min(at + ROWS_PER_CALL, vectors.length)));
   }
   const manifest: IndexManifest = {
-    embedder: options.embedder,
+    embedder,
     dimension,
     metric: "inner_product",
     factory,

@@ -301,4 +301,9 @@ for (const [factory, pythonClass] of [["Flat", "IndexFlat"], ["HNSW32", "IndexHN
   });
 }
 
+test("buildIndex takes the embedder itself as well as its spec", () => {
+  const index = buildIndex(VECTORS.slice(0, 10), IDS.slice(0, 10), { embedder: { spec: "test-embedder" } });
+  assert.is(index.manifest.embedder, "test-embedder");
+});
+
 test.run();
