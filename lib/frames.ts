@@ -8,6 +8,7 @@ import { KitError } from "./errors";
 import { writeFileAtomic } from "./files";
 import { type FrameLike, type Rows, type TableOptions, tableHtml } from "./html";
 import { displayBundle, inNotebook } from "./notebook";
+import type { CheckedParaphrase } from "./paraphrase";
 import type { Check } from "./quality/types";
 
 /**
@@ -36,16 +37,7 @@ function dfd(): Danfo {
 // takes for a notebook's first cell. lib/paraphrase.ts's CheckedParaphrase and lib/questions.ts's Question fit.
 
 /** A paraphrases.jsonl row: a Paraphrase, with its verdict and reasons once checked. */
-export interface ParaphraseRow {
-  paraphrase_id: string;
-  chunk_id: string;
-  paragraph_index: number | null;
-  style: string;
-  text: string;
-  model: string;
-  verdict?: string;
-  reasons?: string[];
-}
+export type ParaphraseRow = CheckedParaphrase;
 
 /** A questions.jsonl row (with status and reason) or a questions.json row (the seed's four fields). */
 export interface QuestionRow {
