@@ -3,7 +3,8 @@ import { parseArgs } from "node:util";
 import { version as KIT_VERSION } from "../package.json";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
-import { type BuildRecord, buildDataset, DEFAULT_COVERAGE_ROUNDS, embedAndIndex } from "./build";
+import { buildDataset, DEFAULT_COVERAGE_ROUNDS, DEFAULT_EVALUATION_SAMPLE, embedAndIndex } from "./build";
+import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
@@ -69,6 +70,7 @@ const COMMANDS: Record<string, Command> = {
       "paraphrases-per-style": { type: "string", help: "paraphrases per style and chunk", default: "1" },
       "by-paragraph": { type: "boolean", help: "paraphrase each paragraph of a chunk on its own" },
       "coverage-rounds": { type: "string", help: "further paraphrase rounds for chunks with no kept paraphrase", default: String(DEFAULT_COVERAGE_ROUNDS) },
+      "eval-sample": { type: "string", help: "questions the build's retrieval evaluation searches per set and mode (kit eval-retrieval: all)", default: String(DEFAULT_EVALUATION_SAMPLE) },
       embedder: OPTIONS.embedder,
       factory: OPTIONS.factory,
       "chunk-size": OPTIONS.chunkSize,
@@ -97,6 +99,7 @@ const COMMANDS: Record<string, Command> = {
         paraphrasesPerStyle: optionalInteger(v, "paraphrases-per-style", 1),
         byParagraph: v["by-paragraph"] === true,
         coverageRounds: optionalInteger(v, "coverage-rounds", 0),
+        evaluationSample: optionalInteger(v, "eval-sample", 1),
         embedder: str(v, "embedder"),
         factory: str(v, "factory"),
         chunkSize: optionalInteger(v, "chunk-size", 1),
@@ -426,6 +429,7 @@ function buildSummary(r: BuildRecord, out: string): string {
     `  chunks ${c.chunks}${c.symlinks_skipped ? ` (${c.symlinks_skipped} symlinks skipped)` : ""} | questions ${c.questions_accepted} accepted${c.questions_multi_hop ? ` (${c.questions_multi_hop} multi-hop)` : ""}, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
     `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache, ${r.llm_requests.failed ?? 0} failed${why ? ` (${why})` : ""}${r.llm_requests.discarded ? `, ${r.llm_requests.discarded} rejected answers dropped from the cache (asked again on a re-run)` : ""}`,
+    ...(r.evaluation ? [`  retrieval baselines (${r.evaluation.sample} questions a mode): eval.json; best retriever ${Object.entries(r.evaluation.best).map(([mode, best]) => `${mode} ${best}`).join(", ")}`] : []),
     `  report: ${path.join(out, "report.html")}`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];

@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import type { FeatureExtractionPipeline } from "@xenova/transformers";
 import { KitError } from "./errors";
 import { backoff, isTransient } from "./generators";
+import { defaultProgress } from "./notebook";
 
 export type EmbedRole = "query" | "passage";
 
@@ -77,6 +78,8 @@ function positiveInteger(value: number | undefined, setting: string): number | u
 }
 
 type BatchFn = (texts: string[]) => Promise<ArrayLike<number>[]>;
+/** Texts in one embed() call past which a notebook shows progress by default (a search's few queries show none). */
+const PROGRESS_FROM = 64;
 
 /** Splits texts into batches, runs up to `lanes` batches at once, and returns unit vectors in input order. */
 async function embedInBatches(
@@ -86,6 +89,8 @@ async function embedInBatches(
   run: BatchFn,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array[]> {
+  // In a notebook, a call long enough to wait for shows its progress even when the caller asked for none.
+  onProgress ??= texts.length > PROGRESS_FROM ? defaultProgress("texts embedded") : undefined;
   const out = new Array<Float32Array>(texts.length);
   let next = 0;
   let done = 0;

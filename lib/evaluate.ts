@@ -1,13 +1,14 @@
 import * as path from "node:path";
 import { type Mode, MODES } from "./environment";
 import { KitError } from "./errors";
-import { datasetFile } from "./export";
+import { datasetFile } from "./export/dataset";
 import { readJsonl, writeFileAtomic } from "./files";
 import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
 import { allChunksReward, type RetrievalRewardOptions } from "./reward";
-import { createEmbedder, memoizeEmbedder } from "./embedders";
+import { createEmbedder, type Embedder, memoizeEmbedder } from "./embedders";
 import { loadSearchFolder, openEnvironment, type Retriever, RETRIEVERS } from "./search";
+import { defaultProgress } from "./notebook";
 
 export interface EvaluateOptions {
   /** Dataset folder written by kit build. */
@@ -20,6 +21,13 @@ export interface EvaluateOptions {
   retrievers?: Retriever[];
   /** Called after each batch of queries with the running total over every retriever and query set. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * At most this many queries per query set, evenly spread over it (the build's own evaluation samples, so a
+   * 20,000-chunk corpus is not searched 40,000 times per retriever and mode). Default: every query.
+   */
+  sample?: number;
+  /** An open embedder to embed dense queries with (it must be the index's); not closed here. */
+  embedder?: Embedder;
 }
 
 export interface RetrieverScores {
@@ -31,7 +39,10 @@ export interface RetrieverScores {
 }
 
 export interface QuerySetScores {
+  /** Queries searched: all of the set, or a sample of them. */
   queries: number;
+  /** The set's size when `queries` is a sample of it. */
+  of?: number;
   retrievers: Record<Retriever, RetrieverScores>;
 }
 
@@ -93,6 +104,7 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   const { dataset } = options;
   const ks = [...new Set(options.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
   if (!ks.length || !ks.every((k) => Number.isInteger(k) && k >= 1)) throw new KitError(`k values must be integers >= 1, got ${JSON.stringify(options.ks)}`);
+  if (options.sample !== undefined && !(Number.isInteger(options.sample) && options.sample >= 1)) throw new KitError(`the evaluation sample must be a positive integer, got ${options.sample}`);
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
   const accepted = readJsonl<Question>(questionsFile).filter((q) => q.status === "accepted");
@@ -100,10 +112,14 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   const multiHop = accepted.filter((q) => q.kind === "multi-hop");
   const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile).filter(isKept);
   if (!questions.length) throw new KitError(`${questionsFile} has no accepted single-chunk questions to evaluate with`);
-  type QuerySet = { texts: string[]; targets: (string | string[])[] };
-  const questionSet: QuerySet = { texts: questions.map((q) => q.question), targets: questions.map((q) => q.chunk_id) };
-  const multiHopSet: QuerySet = { texts: multiHop.map((q) => q.question), targets: multiHop.map((q) => q.supporting_chunk_ids ?? [q.chunk_id]) };
-  const paraphraseSet: QuerySet = { texts: paraphrases.map((p) => p.text), targets: paraphrases.map((p) => p.chunk_id) };
+  type QuerySet = { texts: string[]; targets: (string | string[])[]; of: number };
+  const querySet = <T>(rows: readonly T[], text: (row: T) => string, target: (row: T) => string | string[]): QuerySet => {
+    const picked = spread(rows, options.sample ?? rows.length);
+    return { texts: picked.map(text), targets: picked.map(target), of: rows.length };
+  };
+  const questionSet = querySet(questions, (q) => q.question, (q) => q.chunk_id);
+  const multiHopSet = querySet(multiHop, (q) => q.question, (q) => q.supporting_chunk_ids ?? [q.chunk_id]);
+  const paraphraseSet = querySet(paraphrases, (p) => p.text, (p) => p.chunk_id);
   // A paraphrase would find itself in the paraphrased and merged modes, so it is asked only of the originals.
   const runs: { mode: Mode; set: "questions" | "multi-hop" | "paraphrases"; queries: QuerySet }[] = [
     ...MODES.map((mode) => ({ mode, set: "questions" as const, queries: questionSet })),
@@ -115,9 +131,11 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   const scores: Record<string, Record<string, RetrieverScores>> = {};
   const total = retrievers.length * runs.reduce((n, r) => n + r.queries.texts.length, 0);
   let done = 0;
+  const onProgress = options.onProgress ?? defaultProgress("queries searched");
   const spec = loadSearchFolder(datasetFile(dataset, "env/original")).index.manifest.embedder;
   // One embedder for every mode and retriever, so each question is embedded once.
-  const shared = retrievers.some((r) => r !== "bm25") ? memoizeEmbedder(await createEmbedder(spec, { ollamaHost: options.ollamaHost })) : undefined;
+  const own = retrievers.some((r) => r !== "bm25") && !options.embedder ? await createEmbedder(spec, { ollamaHost: options.ollamaHost }) : undefined;
+  const shared = own ? memoizeEmbedder(own) : options.embedder;
   try {
     for (const retriever of retrievers) {
       for (const mode of MODES) {
@@ -130,7 +148,7 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
             const hits = await searcher.search(run.queries.texts.slice(at, at + BATCH), ks[ks.length - 1]);
             rankings.push(...hits.map((row) => row.map((h) => h.chunk_id)));
             done += hits.length;
-            options.onProgress?.(done, total);
+            onProgress?.(done, total);
           }
           const key = `${run.set}/${mode}`;
           scores[key] = { ...scores[key], [retriever]: { ...scoreRankings(run.queries.targets, rankings, ks), seconds: (Date.now() - started) / 1000 } };
@@ -138,22 +156,32 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
       }
     }
   } finally {
-    await shared?.close?.();
+    if (own) await shared?.close?.();
   }
-  const setScores = (key: string, queries: number): QuerySetScores => ({ queries, retrievers: scores[key] as Record<Retriever, RetrieverScores> });
-  const questionScores = Object.fromEntries(MODES.map((mode) => [mode, setScores(`questions/${mode}`, questions.length)])) as Record<Mode, QuerySetScores>;
+  const setScores = (key: string, set: QuerySet): QuerySetScores => ({
+    queries: set.texts.length,
+    ...(set.texts.length < set.of && { of: set.of }),
+    retrievers: scores[key] as Record<Retriever, RetrieverScores>,
+  });
+  const questionScores = Object.fromEntries(MODES.map((mode) => [mode, setScores(`questions/${mode}`, questionSet)])) as Record<Mode, QuerySetScores>;
   const result: RetrievalEvaluation = {
     dataset,
     embedder: spec,
     ks,
     retrievers,
     questions: questionScores,
-    ...(multiHop.length ? { multi_hop: Object.fromEntries(MODES.map((mode) => [mode, setScores(`multi-hop/${mode}`, multiHop.length)])) as Record<Mode, QuerySetScores> } : {}),
-    paraphrases: paraphrases.length ? setScores("paraphrases/original", paraphrases.length) : { queries: 0, retrievers: {} as Record<Retriever, RetrieverScores> },
+    ...(multiHop.length ? { multi_hop: Object.fromEntries(MODES.map((mode) => [mode, setScores(`multi-hop/${mode}`, multiHopSet)])) as Record<Mode, QuerySetScores> } : {}),
+    paraphrases: paraphrases.length ? setScores("paraphrases/original", paraphraseSet) : { queries: 0, retrievers: {} as Record<Retriever, RetrieverScores> },
     best: Object.fromEntries(MODES.map((mode) => [mode, bestRetriever(questionScores[mode])])) as Record<Mode, Retriever>,
   };
   writeFileAtomic(path.join(dataset, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   return result;
+}
+
+/** At most `count` of `rows`, evenly spaced from the first: a fixed sample that spans the corpus's order. */
+function spread<T>(rows: readonly T[], count: number): T[] {
+  if (count >= rows.length) return [...rows];
+  return Array.from({ length: count }, (_, i) => rows[Math.floor((i * rows.length) / count)]);
 }
 
 /** The retriever with the highest MRR (ties go to the one scored first). */
@@ -165,13 +193,13 @@ function bestRetriever(set: QuerySetScores): Retriever {
 /** The evaluation as a table for stdout. */
 export function formatEvaluation(e: RetrievalEvaluation): string {
   const maxK = e.ks[e.ks.length - 1];
-  const head = ["queries".padEnd(16), "mode".padEnd(12), "retriever".padEnd(9), ...e.ks.map((k) => `R@${k}`.padStart(6)), `MRR@${maxK}`.padStart(7)].join(" ");
+  const head = ["queries".padEnd(24), "mode".padEnd(12), "retriever".padEnd(9), ...e.ks.map((k) => `R@${k}`.padStart(6)), `MRR@${maxK}`.padStart(7)].join(" ");
   const lines = [`retrieval on ${e.dataset} (dense: ${e.embedder}; eval.json written there)`, head];
   const block = (name: string, mode: string, set: QuerySetScores) =>
     e.retrievers.forEach((retriever, i) => {
       const s = set.retrievers[retriever];
-      const label = i === 0 ? `${name} (${set.queries})` : "";
-      lines.push([label.padEnd(16), (i === 0 ? mode : "").padEnd(12), retriever.padEnd(9), ...e.ks.map((k) => s.recall[k].toFixed(3).padStart(6)), s.mrr.toFixed(3).padStart(7)].join(" "));
+      const label = i === 0 ? `${name} (${set.queries}${set.of ? ` of ${set.of}` : ""})` : "";
+      lines.push([label.padEnd(24), (i === 0 ? mode : "").padEnd(12), retriever.padEnd(9), ...e.ks.map((k) => s.recall[k].toFixed(3).padStart(6)), s.mrr.toFixed(3).padStart(7)].join(" "));
     });
   for (const mode of MODES) block("questions", mode, e.questions[mode]);
   if (e.multi_hop) for (const mode of MODES) block("multi-hop", mode, e.multi_hop[mode]);

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { version as KIT_VERSION } from "../package.json";
 import { chartPng } from "./charts";
+import type { BuildRecord } from "./build/record";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { KitError } from "./errors";
 import { writeFileAtomic } from "./files";
@@ -173,34 +174,8 @@ if (inNotebook()) {
 // ---------------------------------------------------------------------------------------------------------------
 // Notebook state: the notebooks build a dataset folder one step at a time
 
-/** A chunk coverage of one environment mode (lib/environment.ts Coverage) and its row count. */
-export interface EnvironmentCoverage {
-  rows: number;
-  chunks: number;
-  covered: number;
-  by_paraphrase: number;
-  by_original_only: number;
-}
-
-/**
- * What build.json holds (lib/build.ts BuildRecord), restated by its fields so that this file does not import
- * lib/build.ts (which imports the whole pipeline); test/frames.test.ts checks that the two stay the same type.
- */
-export interface BuildJson {
-  kit_version: string;
-  corpus: string;
-  parameters: Record<string, unknown>;
-  generator: { spec: string; model: string; backend: string };
-  judge: string;
-  counts: Record<string, number>;
-  failures: Record<string, number>;
-  llm_requests: { answered_from_cache: number; sent: number };
-  environments: Record<string, EnvironmentCoverage>;
-  seconds: Record<string, number>;
-}
-
 /** One notebook step's part of build.json. */
-export type StepRecord = Partial<Pick<BuildJson, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
+export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
 
 /**
  * Records what a notebook step made in the dataset's build.json (what kit export reads for the dataset card),
@@ -210,7 +185,7 @@ export type StepRecord = Partial<Pick<BuildJson, "corpus" | "parameters" | "coun
  * own verdicts, so they do not belong here. Timings are left out: the notebooks' files stay the same from run
  * to run.
  */
-export function recordStep(dataset: string, step: string, part: StepRecord): BuildJson {
+export function recordStep(dataset: string, step: string, part: StepRecord): BuildRecord {
   const file = path.join(dataset, "build.json");
   let steps: Record<string, StepRecord> = {};
   if (fs.existsSync(file)) {
@@ -223,7 +198,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
   steps[step] = part;
   const parts = Object.values(steps);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
-  const record: BuildJson & { notebook_steps: Record<string, StepRecord> } = {
+  const record: BuildRecord & { notebook_steps: Record<string, StepRecord> } = {
     kit_version: KIT_VERSION,
     corpus: parts.find((p) => p.corpus)?.corpus ?? "",
     parameters: merged("parameters"),

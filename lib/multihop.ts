@@ -2,6 +2,7 @@ import type { Chunk } from "./chunking";
 import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
 import { buildLexicalIndex, type LexicalIndex, terms } from "./lexical";
 import { DIFFICULTIES, type Difficulty, isGrounded, markDuplicates, parseJsonLoosely, type Question, type QuestionOptions, validateQuestion } from "./questions";
+import { defaultProgress } from "./notebook";
 
 /**
  * Multi-hop questions (`kit build --multi-hop N`): N two-hop questions per chunk, each over the chunk and a
@@ -269,11 +270,12 @@ export async function withMultiHop(chunks: readonly Chunk[], singles: readonly Q
   const partners = findPartners(corpus, retries + 1);
   const requests = stageRequests("multi-hop questions", generator, options.signal);
   let done = 0;
+  const onProgress = options.onProgress ?? defaultProgress("chunks asked for multi-hop questions");
   const rows = await requests.finish(
     Promise.all(
       chunks.map(async (target) => {
         const mine = await multiHopForChunk(target, partners.get(target.chunk_id)!, corpus, generator, requests, { ...options, retries });
-        options.onProgress?.(++done, chunks.length);
+        onProgress?.(++done, chunks.length);
         return mine;
       }),
     ),

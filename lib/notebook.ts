@@ -71,8 +71,8 @@ export function notebookProgress(label: string): NotebookProgress {
 
 /**
  * The progress callback a lib function uses when its caller passed none: a notebook progress line inside a tslab
- * kernel, nothing elsewhere (the CLI draws its own bars). For lib/embedders.ts, lib/questions.ts,
- * lib/paraphrase.ts and lib/evaluate.ts: `onProgress: options.onProgress ?? defaultProgress("chunks embedded")`.
+ * kernel, nothing elsewhere (the CLI draws its own bars). lib/embedders.ts, questions.ts, multihop.ts,
+ * paraphrase.ts, quality/batch.ts and evaluate.ts call it, so a notebook shows progress without asking.
  */
 export function defaultProgress(label: string): ((done: number, total: number) => void) | undefined {
   return inNotebook() ? notebookProgress(label).onProgress : undefined;

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { KitError } from "./errors";
 import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
+import { defaultProgress } from "./notebook";
 
 /** One row of paraphrases.jsonl. */
 export interface Paraphrase {
@@ -138,11 +139,12 @@ export async function generateParaphrases(
   });
   const requests = stageRequests(options.round ? `paraphrases (round ${options.round + 1})` : "paraphrases", generator, options.signal);
   let done = 0;
+  const onProgress = options.onProgress ?? defaultProgress("paraphrases asked");
   const results = await requests.finish(
     Promise.all(
       jobs.map(async (job) => {
         const result = await paraphraseOne(job.text, job.style, job.variant, retries, generator, requests, options);
-        options.onProgress?.(++done, jobs.length);
+        onProgress?.(++done, jobs.length);
         return { job, result };
       }),
     ),

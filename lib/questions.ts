@@ -1,5 +1,6 @@
 import type { Chunk } from "./chunking";
 import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
+import { defaultProgress } from "./notebook";
 
 /** One row of questions.jsonl; accepted rows also go to questions.json in the seed's format. */
 export interface Question {
@@ -204,12 +205,13 @@ export async function generateQuestions(chunks: readonly Chunk[], generator: Gen
   const retries = options.retries ?? 2;
   const requests = stageRequests("questions", generator, options.signal);
   let done = 0;
+  const onProgress = options.onProgress ?? defaultProgress("chunks asked for questions");
   const perChunkRows = await requests.finish(
     Promise.all(
       chunks.map(async (target, i) => {
         const window = chunks.slice(Math.max(0, i - 1), i + 2).filter((c) => c.source === target.source);
         const rows = await questionsForChunk(window, target, perChunk, retries, generator, requests, options);
-        options.onProgress?.(++done, chunks.length);
+        onProgress?.(++done, chunks.length);
         return rows;
       }),
     ),
@@ -288,11 +290,15 @@ async function questionsForChunk(
  * one of the first |A| - ceil(threshold * |A|) + 1 words of each in a fixed order.
  */
 export function markDuplicates(rows: Question[], threshold: number): Question[] {
+  const accepted = rows.filter((r) => r.status === "accepted").map((row) => ({ row, words: [...new Set(words(row.question))] }));
+  // Rarest words first: the prefixes then hold words few questions share, so each question meets few candidates.
+  const frequency = new Map<string, number>();
+  for (const { words } of accepted) for (const w of words) frequency.set(w, (frequency.get(w) ?? 0) + 1);
+  const order = (a: string, b: string) => frequency.get(a)! - frequency.get(b)! || (a < b ? -1 : a > b ? 1 : 0);
   const kept: { id: string; words: Set<string> }[] = [];
   const byWord = new Map<string, number[]>();
-  for (const row of rows) {
-    if (row.status !== "accepted") continue;
-    const sorted = [...new Set(words(row.question))].sort();
+  for (const { row, words } of accepted) {
+    const sorted = words.sort(order);
     const prefix = sorted.slice(0, sorted.length - Math.ceil(threshold * sorted.length) + 1);
     const mine = new Set(sorted);
     const candidates = new Set(prefix.flatMap((w) => byWord.get(w) ?? []));

@@ -1,6 +1,7 @@
 import { barSvg, chartImgHtml, histogramSvg } from "./charts";
 import type { Chunk } from "./chunking";
 import type { Coverage } from "./environment";
+import { terms } from "./lexical";
 import { diffHtml, escapeHtml, markAnswerHtml, percent, rawHtml, sampleWarning, tableHtml } from "./html";
 import { type CheckedParaphrase, isKept } from "./paraphrase";
 import { type Check, VERDICTS } from "./quality/types";
@@ -16,6 +17,7 @@ export interface ReportEvaluation {
 }
 interface ReportQuerySet {
   queries: number;
+  of?: number;
   retrievers: Record<string, { recall: Record<string, number>; mrr: number }>;
 }
 
@@ -72,6 +74,8 @@ export const FLOORS = {
 const WORST_ROWS = 25;
 /** Accepted questions shown beside their chunk. */
 const SAMPLE_QUESTIONS = 15;
+/** Accepted multi-hop questions shown beside their two chunks. */
+const SAMPLE_MULTI_HOP = 5;
 
 /**
  * The form of a question: "multi-hop" for a row made so (its `kind`), else from its wording, a cloze (fill the
@@ -190,10 +194,27 @@ export async function qualityReport(input: ReportInput): Promise<string> {
   const parameterRows = Object.entries(parameters).map(([name, value]) => ({ parameter: name, value: setting(value) }));
   const parametersHtml = tableHtml(parameterRows, { maxRows: 50, maxChars: 400 }) + (input.parameters ? "" : "<p>The build's other parameters are in <code>build.json</code> beside this report.</p>");
 
-  // A sample of accepted questions, spread over the corpus.
+  // A sample of accepted questions, spread over the corpus; multi-hop ones apart, each beside both its chunks.
   const chunkText = new Map(chunks.map((c) => [c.chunk_id, c.text]));
-  const step = Math.max(1, Math.ceil(accepted.length / SAMPLE_QUESTIONS));
-  const sample = accepted.filter((_, i) => i % step === 0).slice(0, SAMPLE_QUESTIONS);
+  const spread = <T>(rows: readonly T[], count: number) => rows.filter((_, i) => i % Math.max(1, Math.ceil(rows.length / count)) === 0).slice(0, count);
+  const multiHop = accepted.filter((q) => q.kind === "multi-hop");
+  const sample = spread(accepted.filter((q) => q.kind !== "multi-hop"), SAMPLE_QUESTIONS);
+  const hopSample = spread(multiHop, SAMPLE_MULTI_HOP);
+  const hopHtml = hopSample.length
+    ? tableHtml(
+        hopSample.map((q) => {
+          const [first, last] = [q.supporting_chunk_ids?.[0] ?? q.chunk_id, q.chunk_id];
+          const link = sharedTerm(q.question, chunkText.get(first) ?? "", chunkText.get(last) ?? "");
+          return {
+            question: q.question,
+            answer: q.answer,
+            [`first chunk (the term linking the two marked)`]: rawHtml(`<b>${escapeHtml(first)}</b>: ${markAnswerHtml(chunkText.get(first) ?? "", link, 160).html}`),
+            [`answer chunk (the answer marked)`]: rawHtml(`<b>${escapeHtml(last)}</b>: ${markAnswerHtml(chunkText.get(last) ?? "", q.answer, 160).html}`),
+          };
+        }),
+        { maxRows: SAMPLE_MULTI_HOP, maxChars: 600 },
+      )
+    : "";
   const sampleHtml = sample.length
     ? tableHtml(
         sample.map((q) => ({
@@ -226,7 +247,7 @@ export async function qualityReport(input: ReportInput): Promise<string> {
     const sets = [...Object.entries(evaluation.questions).map(([mode, set]) => ({ name: `questions, ${mode}`, set })), { name: "paraphrases, original", set: evaluation.paraphrases }].filter((s) => s.set.queries);
     const rows = sets.flatMap(({ name, set }) =>
       Object.entries(set.retrievers).map(([retriever, s]) => ({
-        queries: `${name} (${set.queries})`,
+        queries: `${name} (${set.queries}${set.of ? ` of ${set.of}` : ""})`,
         retriever,
         ...Object.fromEntries(evaluation.ks.map((k) => [`recall@${k}`, s.recall[String(k)]])),
         mrr: s.mrr,
@@ -283,7 +304,7 @@ details{margin:1em 0}summary{cursor:pointer;font-weight:bold}nav a{margin-right:
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
 <p>${n(chunks.length)} chunks, ${n(questions.length)} question rows, ${n(paraphrases.length)} paraphrases, made by ${escapeHtml(input.generator)}.</p>
-<nav><a href="#verdict">Verdict</a><a href="#parameters">Parameters</a><a href="#sample">Sample questions</a><a href="#baselines">Baselines</a><a href="#environments">Environments</a><a href="#paraphrases">Paraphrases</a><a href="#questions">Questions not kept</a></nav>
+<nav><a href="#verdict">Verdict</a><a href="#parameters">Parameters</a><a href="#sample">Sample questions</a>${multiHop.length ? `<a href="#multi-hop">Multi-hop</a>` : ""}<a href="#baselines">Baselines</a><a href="#environments">Environments</a><a href="#paraphrases">Paraphrases</a><a href="#questions">Questions not kept</a></nav>
 <section id="verdict"><h2>Can I train on this?</h2>
 ${lead}
 ${findingsHtml}
@@ -292,6 +313,7 @@ ${difficultyHtml}
 </section>
 ${section("parameters", "Parameters", parametersHtml)}
 ${section("sample", `${sample.length} accepted questions beside their chunk`, "<p>Spread over the corpus in document order; the answer is marked in its chunk.</p>", sampleHtml)}
+${hopSample.length ? section("multi-hop", `${hopSample.length} of the ${n(multiHop.length)} multi-hop questions beside their two chunks`, "<p>The agent needs both chunks: the first names what links them, the second holds the answer.</p>", hopHtml) : ""}
 ${section("baselines", "Retrieval baselines", baselinesHtml)}
 ${section(
   "environments",
@@ -325,6 +347,12 @@ ${section(
 ${section("questions", "Questions not kept", tableHtml([questionStatus], { caption: "Question rows by status" }), tableHtml(Object.entries(questionReasons).map(([reason, rows]) => ({ reason, rows })), { caption: "Not kept, by reason", maxRows: 40 }))}
 </body></html>
 `;
+}
+
+/** The longest term (a word or a pair of words) the question shares with both chunks: what links a multi-hop question's chunks. */
+function sharedTerm(question: string, first: string, last: string): string {
+  const [a, b] = [new Set(terms(first)), new Set(terms(last))];
+  return terms(question).filter((t) => a.has(t) && b.has(t)).sort((x, y) => y.length - x.length)[0] ?? "";
 }
 
 /** How often each value occurs, most frequent first; `first` keys lead, in their order, even at 0. */

@@ -46,7 +46,7 @@ test.after(async () => {
 });
 
 function buildArgs(out: string, llm: string): string[] {
-  return ["bin/kit.js", "build", "--corpus", corpus, "--out", out, "--llm", llm, "--judge", "rules", "--embedder", EMBEDDER, "--ollama-host", server.url];
+  return ["bin/kit.js", "build", "--corpus", corpus, "--out", out, "--llm", llm, "--judge", "rules", "--embedder", EMBEDDER, "--ollama-host", server.url, "--multi-hop", "1"];
 }
 
 /** Runs a build in a child process; asynchronously, because the test server lives in this one. */
@@ -69,7 +69,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
-  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, report [\d.]+s/);
+  assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
   assert.ok(seed.length > 20);
@@ -90,6 +90,18 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.is(build.environments.paraphrased.covered, chunks);
   assert.is(build.generator.model, "builtin");
   assert.is(build.counts.questions_accepted, seed.length);
+  assert.ok(build.counts.questions_multi_hop > 0, "multi-hop rows");
+  // The build's last stages: the baselines (eval.json) and the measured difficulty, both in the report.
+  const evaluation = JSON.parse(read(out, "eval.json"));
+  assert.equal(Object.keys(evaluation.questions), ["original", "paraphrased", "merged"]);
+  assert.ok(evaluation.multi_hop.paraphrased.queries > 0);
+  assert.equal(build.evaluation.best, evaluation.best);
+  const measured = build.measured_difficulty;
+  assert.is(measured.easy + measured.medium + measured.hard, seed.length);
+  const report = read(out, "report.html");
+  assert.match(report, /Best baseline: \w+ finds the question's chunk in its top 5/);
+  assert.match(report, /<section id="multi-hop">/);
+  assert.match(report, /measured by the rank of the chunk/);
 });
 
 test("the same build through the Ollama client gives the same files", async () => {

@@ -151,4 +151,18 @@ test("unfaithful paraphrases are not queries; custom ks; progress; a missing env
   }
 });
 
+test("a sample searches evenly spread queries of each set and says of how many", async () => {
+  const all = evaluation.questions.original.queries;
+  const sampled = await evaluateRetrieval({ dataset, ollamaHost: server.url, retrievers: ["bm25"], sample: 5 });
+  assert.is(sampled.questions.paraphrased.queries, 5);
+  assert.is(sampled.questions.paraphrased.of, all);
+  assert.is(evaluation.questions.original.of, undefined, "no `of` when every query was searched");
+  assert.match(formatEvaluation(sampled), `questions (5 of ${all})`);
+  for (const bad of [0, 2.5]) {
+    const error = await evaluateRetrieval({ dataset, sample: bad }).then(() => undefined, (e: Error) => e);
+    assert.instance(error, KitError);
+    assert.match(error!.message, `the evaluation sample must be a positive integer, got ${bad}`);
+  }
+});
+
 test.run();

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { stringify as toYaml } from "yaml";
-import type { BuildRecord } from "../build";
+import type { BuildRecord } from "../build/record";
 import type { EnvManifest } from "../environment";
 import { KEPT_VERDICTS } from "../paraphrase";
 import { type Bucket, GOLD_RANK_DEPTH } from "./difficulty";
@@ -111,7 +111,7 @@ export function datasetCard(c: CardInput): string {
     "",
     "## Measured difficulty",
     "",
-    `\`gold_rank_<mode>\` is the rank of a question's chunk when the question itself is searched with the default retriever (\`${"bm25"}\`) in that environment (null past the top ${GOLD_RANK_DEPTH}); \`measured_difficulty\` buckets the paraphrased environment's rank: easy (first), medium (2-5), hard (lower, or not found). Beside the generator's own \`difficulty\` label, for a curriculum:`,
+    `\`gold_rank_<mode>\` is the rank of a question's chunk (for a multi-hop question, of the last of its supporting chunks) when the question itself is searched with the default retriever (\`${"bm25"}\`) in that environment (null past the top ${GOLD_RANK_DEPTH}); \`measured_difficulty\` buckets the paraphrased environment's rank: easy (first), medium (2-5), hard (lower, or not found). Beside the generator's own \`difficulty\` label, for a curriculum:`,
     "",
     `| measured \\ labelled | ${labels.join(" | ")} |`,
     `|---|${labels.map(() => "---|").join("")}`,

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { BuildRecord } from "../build";
+import type { BuildRecord } from "../build/record";
 import type { Chunk } from "../chunking";
 import { type EnvManifest, type EnvRow, type Mode, MODES } from "../environment";
 import { KitError } from "../errors";

@@ -16,18 +16,22 @@ export function bucketOf(rank: number | null): Bucket {
 }
 
 /**
- * The rank (1-based) of each question's gold chunk under the default retriever, in each environment
- * mode of a dataset folder; null when it is not in the top GOLD_RANK_DEPTH. The same search as kit search.
+ * The rank (1-based) of each question's gold chunks under the default retriever, in each environment mode of a
+ * dataset folder: for a multi-hop question, the rank at which the last of its supporting chunks appears, as
+ * allChunksReward counts them. Null when a gold chunk is not in the top GOLD_RANK_DEPTH. The same search as kit search.
  */
-export async function goldRanks(dataset: string, questions: readonly { question: string; chunk_id: string }[]): Promise<Record<Mode, (number | null)[]>> {
+export async function goldRanks(
+  dataset: string,
+  questions: readonly { question: string; chunk_id: string; supporting_chunk_ids?: string[] }[],
+): Promise<Record<Mode, (number | null)[]>> {
   const ranks = {} as Record<Mode, (number | null)[]>;
   for (const mode of MODES) {
     const searcher = await openEnvironment(dataset, mode, { retriever: DEFAULT_RETRIEVER });
     try {
       const hits = await searcher.search(questions.map((q) => q.question), GOLD_RANK_DEPTH);
       ranks[mode] = questions.map((q, i) => {
-        const at = hits[i].findIndex((h) => h.chunk_id === q.chunk_id);
-        return at < 0 ? null : at + 1;
+        const at = (q.supporting_chunk_ids ?? [q.chunk_id]).map((gold) => hits[i].findIndex((h) => h.chunk_id === gold));
+        return at.some((r) => r < 0) ? null : Math.max(...at) + 1;
       });
     } finally {
       await searcher.close();

@@ -1,6 +1,7 @@
 import { type Chunk, splitParagraphs } from "../chunking";
 import type { Embedder } from "../embedders";
 import { KitError } from "../errors";
+import { defaultProgress } from "../notebook";
 import type { Paraphrase } from "../paraphrase";
 import { checkParaphrase } from "./check";
 import { type Judge, splitClaims } from "./claims";
@@ -32,11 +33,12 @@ const ROWS_PER_TURN = 64;
 export async function checkParaphrases(pairs: readonly PairInput[], options: BatchCheckOptions = {}): Promise<Check[]> {
   const t = thresholdsOf(options);
   const total = pairs.length * (options.judge ? 2 : 1);
+  const onProgress = options.onProgress ?? defaultProgress("paraphrases checked");
   const checks: Check[] = [];
   for (const [i, pair] of pairs.entries()) {
     checks.push(checkParaphrase(pair.original, pair.paraphrase, options));
     if ((i + 1) % ROWS_PER_TURN === 0 || i + 1 === pairs.length) {
-      options.onProgress?.(i + 1, total);
+      onProgress?.(i + 1, total);
       await new Promise((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) throw options.signal.reason;
     }
@@ -58,7 +60,7 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
     const judge = options.judge;
     const rows = passing();
     let done = total - rows.length;
-    options.onProgress?.(done, total);
+    onProgress?.(done, total);
     await Promise.all(
       rows.map(async ({ pair, check }) => {
         const verdicts = await judge.judge(pair.original, splitClaims(check.text), options.signal);
@@ -68,7 +70,7 @@ export async function checkParaphrases(pairs: readonly PairInput[], options: Bat
         check.scores.judge_unsupported = unsupported.length;
         if (unreadable) check.reasons.push(`judge: ${unreadable} of ${verdicts.length} claims got no readable answer, not counted`);
         if (unsupported.length) demote(check, `judge: unsupported claims: ${quoteList(unsupported)}`);
-        options.onProgress?.(++done, total);
+        onProgress?.(++done, total);
       }),
     );
   }

@@ -16,6 +16,11 @@ export function taskOf(ask: ChatAsk): Task {
     const window = [...ask.prompt.matchAll(/\[(chunk_\d+)\] \((?:previous|main|next)\)\n([\s\S]*?)(?=\n\n\[chunk_\d+\] \(|\n\nWrite \d+ different questions)/g)].map(([, chunk_id, text]) => ({ chunk_id, text }));
     return { kind: "questions", window, target: target[2], count: Number(target[1]), attempt: seed };
   }
+  const pair = /^Two passages from one corpus\. Both mention: (.*)\n\n[\s\S]*\nWrite (\d+) different two-hop questions/.exec(ask.prompt);
+  if (pair) {
+    const chunks = [...ask.prompt.matchAll(/\[(chunk_\d+)\] \((?:first|second)\)\n([\s\S]*?)(?=\n\n\[chunk_\d+\] \(second\)|\n\nWrite \d+ different two-hop questions)/g)].map(([, chunk_id, text]) => ({ chunk_id, text }));
+    return { kind: "multi-hop", chunks, shared: pair[1].split("; "), count: Number(pair[2]), attempt: seed };
+  }
   const style = DEFAULT_STYLES.find((s) => ask.prompt.startsWith(s.prompt.slice(0, s.prompt.indexOf("{"))));
   const text = ask.prompt.slice(ask.prompt.lastIndexOf("\n\nText:\n") + "\n\nText:\n".length);
   if (!style) throw new Error(`not a kit prompt: ${ask.prompt.slice(0, 80)}`);

@@ -1,22 +1,25 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { version as KIT_VERSION } from "../package.json";
-import { openCache, withCache } from "./cache";
-import { type Chunk, checkChunkOptions, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
-import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
-import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "./embedders";
-import { type Coverage, envDir, MODES, writeEnvironment } from "./environment";
-import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "./files";
-import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "./generators";
-import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "./paraphrase";
-import { progressReporter } from "./progress";
-import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "./quality";
-import type { Judge } from "./quality/claims";
-import { createJudge, DEFAULT_JUDGE } from "./quality/judge";
-import { withMultiHop } from "./multihop";
-import { generateQuestions, seedFormat } from "./questions";
-import { qualityReport } from "./report";
-import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "./vector-index";
+import { version as KIT_VERSION } from "../../package.json";
+import { openCache, withCache } from "../cache";
+import { type Chunk, checkChunkOptions, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "../chunking";
+import { describeSkipped, loadCorpus, type SkippedLink } from "../corpus";
+import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "../embedders";
+import { type Coverage, envDir, MODES, writeEnvironment } from "../environment";
+import { evaluateRetrieval, type RetrievalEvaluation } from "../evaluate";
+import { bucketOf, goldRanks } from "../export/difficulty";
+import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "../files";
+import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "../generators";
+import { withMultiHop } from "../multihop";
+import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "../paraphrase";
+import { progressReporter } from "../progress";
+import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "../quality";
+import type { Judge } from "../quality/claims";
+import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
+import { generateQuestions, seedFormat } from "../questions";
+import { qualityReport } from "../report";
+import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "../vector-index";
+import type { BuildRecord, CoverageRound } from "./record";
 
 export interface BuildOptions {
   corpus: string;
@@ -50,42 +53,19 @@ export interface BuildOptions {
    * variant, so new seeds) in the style kept most often so far. Default 2.
    */
   coverageRounds?: number;
+  /**
+   * Questions (and kept paraphrases) the build's retrieval evaluation searches per query set, evenly spread over
+   * them: the report's baselines. Default 1,000; `kit eval-retrieval` searches them all.
+   */
+  evaluationSample?: number;
   /** Where notices go (default stderr); progress bars go to stderr. */
   log?: (line: string) => void;
   /** Stops the LLM stages, and any stage not yet started. */
   signal?: AbortSignal;
 }
 
-/** What build.json records, and `kit build` summarises. */
-export interface BuildRecord {
-  kit_version: string;
-  corpus: string;
-  parameters: Record<string, unknown>;
-  generator: { spec: string; model: string; backend: string };
-  /** What judged the paraphrases: the rules, or the rules and an LLM or NLI judge. */
-  judge: string;
-  counts: Record<string, number>;
-  failures: Record<string, number>;
-  /** failed: requests that got no answer, by reason; discarded: rejected answers dropped from the cache (asked again on a re-run). */
-  llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; discarded?: number };
-  /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
-  environments: Record<string, Coverage & { rows: number }>;
-  seconds: Record<string, number>;
-  /** What each coverage round asked and gained; its seconds are also in `seconds` (paraphrases, checks). */
-  coverage_rounds?: CoverageRound[];
-}
-
-export interface CoverageRound {
-  round: number;
-  style: string;
-  /** Chunks asked: those with no kept paraphrase that got some paraphrase in the round before. */
-  asked: number;
-  /** Of those, chunks that got a kept paraphrase in this round. */
-  newly_covered: number;
-  seconds: { paraphrases: number; checks: number };
-}
-
 export const DEFAULT_COVERAGE_ROUNDS = 2;
+export const DEFAULT_EVALUATION_SAMPLE = 1_000;
 
 /** The style whose paraphrases (failed requests counted) were kept most often; the first of `styles` on a tie. */
 export function mostKept(styles: readonly Style[], checked: readonly CheckedParaphrase[], failures: readonly ParaphraseFailure[]): Style {
@@ -273,10 +253,20 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       fs.rmSync(file("faiss_index_paraphrased"), { recursive: true, force: true });
     });
 
-    await stage("report", async () => {
-      const html = await qualityReport({ title: `Quality report: ${path.basename(out)}`, generator: generator.spec, chunks, questions, paraphrases: checked, checks, originals, environments });
-      writeFileAtomic(file("report.html"), html);
-    });
+    // The baselines a trained agent should beat, and each question's measured difficulty, for the report.
+    // (None without an accepted single-chunk question: the report then says what is missing.)
+    const accepted = questions.filter((q) => q.status === "accepted");
+    const evaluation: RetrievalEvaluation | undefined = !accepted.some((q) => q.kind !== "multi-hop")
+      ? undefined
+      : await stage("evaluation", async () => {
+          embedder.label("embedding the evaluation's queries");
+          const bar = progressReporter("evaluation");
+          const result = await evaluateRetrieval({ dataset: out, sample: options.evaluationSample ?? DEFAULT_EVALUATION_SAMPLE, embedder, onProgress: bar.onProgress });
+          bar.done();
+          return result;
+        });
+    const measuredDifficulty: Record<string, number> = { easy: 0, medium: 0, hard: 0 };
+    for (const rank of (await stage("evaluation", () => goldRanks(out, accepted))).paraphrased) measuredDifficulty[bucketOf(rank)]++;
 
     const failuresByReason: Record<string, number> = {};
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
@@ -299,6 +289,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
         by_paragraph: options.byParagraph ?? false,
         coverage_rounds: rounds,
+        evaluation_sample: options.evaluationSample ?? DEFAULT_EVALUATION_SAMPLE,
         thresholds: DEFAULT_THRESHOLDS,
         seed: options.seed ?? 42,
       },
@@ -326,9 +317,30 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         discarded: llm.discarded,
       },
       environments,
+      ...(evaluation && { evaluation: { sample: evaluation.questions.original.queries, best: evaluation.best } }),
+      measured_difficulty: measuredDifficulty,
       seconds,
       coverage_rounds: coverageRounds,
     };
+    await stage("report", async () => {
+      const html = await qualityReport({
+        title: `Quality report: ${path.basename(out)}`,
+        generator: generator.spec,
+        judge: record.judge,
+        embedder: embedder.spec,
+        parameters: record.parameters,
+        dataset: out,
+        evaluation,
+        measuredDifficulty,
+        chunks,
+        questions,
+        paraphrases: checked,
+        checks,
+        originals,
+        environments,
+      });
+      writeFileAtomic(file("report.html"), html);
+    });
     writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
     return record;
   }

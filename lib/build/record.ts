@@ -1,0 +1,35 @@
+import type { Coverage, Mode } from "../environment";
+import type { Retriever } from "../search";
+
+/** What build.json records, and `kit build` summarises. */
+export interface BuildRecord {
+  kit_version: string;
+  corpus: string;
+  parameters: Record<string, unknown>;
+  generator: { spec: string; model: string; backend: string };
+  /** What judged the paraphrases: the rules, or the rules and an LLM or NLI judge. */
+  judge: string;
+  counts: Record<string, number>;
+  failures: Record<string, number>;
+  /** failed: requests that got no answer, by reason; discarded: rejected answers dropped from the cache (asked again on a re-run). */
+  llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; discarded?: number };
+  /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
+  environments: Record<string, Coverage & { rows: number }>;
+  /** The build's retrieval evaluation (eval.json has it all): questions searched per set, and the best retriever per mode. */
+  evaluation?: { sample: number; best: Record<Mode, Retriever> };
+  /** Accepted questions by the rank of their chunk in the paraphrased environment (lib/export/difficulty.ts bucketOf). */
+  measured_difficulty?: Record<string, number>;
+  seconds: Record<string, number>;
+  /** What each coverage round asked and gained; its seconds are also in `seconds` (paraphrases, checks). */
+  coverage_rounds?: CoverageRound[];
+}
+
+export interface CoverageRound {
+  round: number;
+  style: string;
+  /** Chunks asked: those with no kept paraphrase that got some paraphrase in the round before. */
+  asked: number;
+  /** Of those, chunks that got a kept paraphrase in this round. */
+  newly_covered: number;
+  seconds: { paraphrases: number; checks: number };
+}
