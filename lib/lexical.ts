@@ -43,37 +43,56 @@ export const BM25 = { k1: 1.2, b: 0.7, delta: 0.5 };
  * finds the chunk a question is about far more often than USE-lite vectors do, so it is the kit's
  * default retriever.
  *
- * Each posting's score is fixed once the corpus is known, so it is computed at build time: a query only
- * adds up the postings of its terms and keeps the best k, with no per-query allocation beyond the hits.
+ * Each posting's score is fixed once the corpus is known, so it is computed at build time: a query only adds up
+ * the postings of its terms and keeps the best k, with no per-query allocation beyond the hits.
  * A text's score is multiplied by how many distinct query terms it matches, as minisearch does, which
  * favours texts that match more of the query over texts that repeat one rare term.
  */
 export function buildLexicalIndex(docs: readonly { id: string; text: string }[]): LexicalIndex {
   const ids = docs.map((d) => d.id);
-  const postings = new Map<string, { docs: number[]; tfs: number[] }>();
+  // Pass 1: each text's (term, count) pairs, in text order, with terms numbered as first met. Flat typed arrays, no
+  // object per term: most terms are word pairs found in one text, millions of them in a large corpus.
+  const termIds = new Map<string, number>();
+  let frequency = new Int32Array(1 << 16); // texts holding each term
+  let pairs = new Int32Array(1 << 16); // term, count, term, count, ...
+  let used = 0;
+  const ends = new Int32Array(docs.length); // where each text's pairs end
   const lengths = new Float64Array(docs.length);
   docs.forEach((doc, i) => {
     const counts = new Map<string, number>();
     for (const term of terms(doc.text)) counts.set(term, (counts.get(term) ?? 0) + 1);
     lengths[i] = counts.size;
+    if (used + 2 * counts.size > pairs.length) pairs = grown(pairs, used + 2 * counts.size);
     for (const [term, tf] of counts) {
-      let list = postings.get(term);
-      if (!list) postings.set(term, (list = { docs: [], tfs: [] }));
-      list.docs.push(i);
-      list.tfs.push(tf);
+      let id = termIds.get(term);
+      if (id === undefined) {
+        termIds.set(term, (id = termIds.size));
+        if (id >= frequency.length) frequency = grown(frequency, id + 1);
+      }
+      frequency[id]++;
+      pairs[used++] = id;
+      pairs[used++] = tf;
     }
+    ends[i] = used;
   });
+  // Pass 2: each term's postings side by side (compressed sparse rows), with their scores.
+  const termCount = termIds.size;
+  const starts = new Int32Array(termCount + 1);
+  for (let t = 0; t < termCount; t++) starts[t + 1] = starts[t] + frequency[t];
+  const postingDocs = new Int32Array(starts[termCount]);
+  const postingScores = new Float64Array(starts[termCount]);
   const avgLength = lengths.reduce((a, b) => a + b, 0) / Math.max(1, docs.length) || 1;
   const { k1, b, delta } = BM25;
-  // Each term's postings as (text, score) pairs in flat typed arrays: a few bytes a posting.
-  const index = new Map<string, { docs: Int32Array; scores: Float64Array }>();
-  for (const [term, list] of postings) {
-    const n = list.docs.length;
-    const idf = Math.log(1 + (docs.length - n + 0.5) / (n + 0.5));
-    const scores = Float64Array.from(list.tfs, (tf, j) => idf * (delta + (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * lengths[list.docs[j]]) / avgLength))));
-    index.set(term, { docs: Int32Array.from(list.docs), scores });
+  const next = starts.slice(0, termCount);
+  for (let d = 0, at = 0; d < docs.length; d++) {
+    const norm = k1 * (1 - b + (b * lengths[d]) / avgLength);
+    for (; at < ends[d]; at += 2) {
+      const [t, tf] = [pairs[at], pairs[at + 1]];
+      const idf = Math.log(1 + (docs.length - frequency[t] + 0.5) / (frequency[t] + 0.5));
+      postingDocs[next[t]] = d;
+      postingScores[next[t]++] = idf * (delta + (tf * (k1 + 1)) / (tf + norm));
+    }
   }
-  postings.clear();
 
   // Reused by every query (search is synchronous): scores and matched-term counts per text, and which texts were touched.
   const score = new Float64Array(docs.length);
@@ -86,13 +105,13 @@ export function buildLexicalIndex(docs: readonly { id: string; text: string }[])
       for (const term of terms(query)) weights.set(term, (weights.get(term) ?? 0) + 1);
       let count = 0;
       for (const [term, weight] of weights) {
-        const list = index.get(term);
-        if (!list) continue;
-        for (let j = 0; j < list.docs.length; j++) {
-          const d = list.docs[j];
+        const t = termIds.get(term);
+        if (t === undefined) continue;
+        for (let j = starts[t]; j < starts[t + 1]; j++) {
+          const d = postingDocs[j];
           if (matched[d] === 0) touched[count++] = d;
           matched[d]++;
-          score[d] += weight * list.scores[j];
+          score[d] += weight * postingScores[j];
         }
       }
       const best = topK(touched.subarray(0, count), (d) => score[d] * matched[d], k);
@@ -103,6 +122,13 @@ export function buildLexicalIndex(docs: readonly { id: string; text: string }[])
       return best.map(({ doc, value }) => ({ id: ids[doc], score: value }));
     },
   };
+}
+
+/** A copy of `array` with room for at least `size` items (doubling, so appends stay linear). */
+function grown(array: Int32Array, size: number): Int32Array {
+  const bigger = new Int32Array(Math.max(size, 2 * array.length));
+  bigger.set(array);
+  return bigger;
 }
 
 /** The k best of `items` by `value`, best first; ties keep the earlier item first. */
