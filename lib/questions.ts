@@ -284,6 +284,11 @@ async function questionsForChunk(
   return rows;
 }
 
+/** A row's status and reason with question ids generalised, so near-duplicates count as one reason. */
+export function reasonLabel(row: Pick<Question, "status" | "reason">): string {
+  return `question ${row.status}: ${(row.reason ?? "").replace(/chunk_\d+_(?:q|mh)\d+/, "another question")}`;
+}
+
 /**
  * Rejects every accepted question whose word set overlaps an earlier accepted one's by at least
  * `threshold` (Jaccard). Prefix filtering keeps it near-linear: two sets that similar must share

@@ -16,7 +16,7 @@ import { progressReporter } from "../progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "../quality";
 import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
-import { generateQuestions, seedFormat } from "../questions";
+import { generateQuestions, reasonLabel, seedFormat } from "../questions";
 import { qualityReport } from "../report";
 import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "../vector-index";
 import type { BuildRecord, CoverageRound } from "./record";
@@ -270,7 +270,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
 
     const failuresByReason: Record<string, number> = {};
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
-    for (const q of questions) if (q.status !== "accepted") count(`question ${q.status}: ${q.reason?.replace(/chunk_\d+_(?:q|mh)\d+/, "another question")}`);
+    for (const q of questions) if (q.status !== "accepted") count(reasonLabel(q));
     for (const f of failures) count(`paraphrase failed: ${f.reason}`);
     const record: BuildRecord = {
       kit_version: KIT_VERSION,
