@@ -9,7 +9,7 @@ import { KitError } from "../lib/errors";
 import { createGenerator, type GenerateRequest, GeneratorError } from "../lib/generators";
 import { startOllamaServer } from "./helpers/ollama-server";
 import { scriptedGenerator } from "./helpers/scripted-generator";
-import { generateQuestions, isGrounded, markDuplicates, parseQuestions, type Question, seedFormat, validateQuestion } from "../lib/questions";
+import { generateQuestions, isGrounded, markDuplicates, parseQuestions, type Question, reasonLabel, seedFormat, validateQuestion } from "../lib/questions";
 
 const chunks: Chunk[] = [
   { chunk_id: "chunk_1", text: "The launch was on April 11, 1970 at 13:13 CST.", source: "a.md", start: 0, end: 46 },
@@ -106,6 +106,12 @@ test("near-duplicates across chunks are rejected, the first kept", () => {
   const row = (id: string, question: string): Question => ({ id, chunk_id: "c", question, answer: "a", difficulty: "easy", window: [], model: "m", prompt_version: "v", status: "accepted", reason: null });
   const rows = markDuplicates([row("a", "What pressure did oxygen tank 2 reach?"), row("b", "What pressure did the oxygen tank 2 reach?"), row("c", "When did the launch happen?")], 0.8);
   assert.equal(rows.map((r) => [r.id, r.status, r.reason]), [["a", "accepted", null], ["b", "rejected", "near-duplicate of a"], ["c", "accepted", null]]);
+});
+
+test("reasonLabel counts near-duplicates of any question as one reason", () => {
+  assert.is(reasonLabel({ status: "rejected", reason: "near-duplicate of chunk_7_q2" }), "question rejected: near-duplicate of another question");
+  assert.is(reasonLabel({ status: "rejected", reason: "near-duplicate of chunk_21_mh1" }), "question rejected: near-duplicate of another question");
+  assert.is(reasonLabel({ status: "failed", reason: "the model returned no questions" }), "question failed: the model returned no questions");
 });
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-questions-"));
