@@ -46,6 +46,8 @@ interface Measured {
   maxRssBytes: number;
   /** Largest RSS seen by sampling /proc, and when (seconds after the start): which stage holds the peak. */
   sampledPeak?: { bytes: number; at: number };
+  /** Largest sampled RSS under each progress label of the build's log ("questions", "paraphrases, round 2", ...). */
+  peakByStep: Map<string, number>;
   record: {
     counts: Record<string, number>;
     seconds: Record<string, number>;
@@ -56,6 +58,17 @@ interface Measured {
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MB`;
 const clock = (s: number) => `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+
+/** The step a build's log is at: the label of its last progress line ("embedding chunks 44/2023 (2%) ..." -> "embedding chunks"). */
+function stepOf(logFile: string): string | undefined {
+  const size = fs.statSync(logFile).size;
+  const fd = fs.openSync(logFile, "r");
+  const tail = Buffer.alloc(Math.min(size, 400));
+  fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+  fs.closeSync(fd);
+  const lines = tail.toString("utf8").split(/[\r\n]+/).filter((l) => l.trim());
+  return /^([a-z][a-z ,0-9'-]*?) \d+\/\d+/i.exec(lines[lines.length - 1] ?? "")?.[1];
+}
 
 /** VmRSS of a process in bytes, or undefined where /proc is not there. */
 function rssOf(pid: number): number | undefined {
@@ -80,9 +93,13 @@ async function build(name: string, corpus: string, out: string): Promise<Measure
     env: { ...process.env, CI: "true" },
   });
   let sampledPeak: Measured["sampledPeak"];
+  const peakByStep = new Map<string, number>();
   const sampler = setInterval(() => {
     const bytes = rssOf(child.pid!);
-    if (bytes !== undefined && bytes > (sampledPeak?.bytes ?? 0)) sampledPeak = { bytes, at: elapsed() };
+    if (bytes === undefined) return;
+    if (bytes > (sampledPeak?.bytes ?? 0)) sampledPeak = { bytes, at: elapsed() };
+    const step = stepOf(`${out}.log`) ?? "start";
+    peakByStep.set(step, Math.max(bytes, peakByStep.get(step) ?? 0));
   }, 2000);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
@@ -96,7 +113,7 @@ async function build(name: string, corpus: string, out: string): Promise<Measure
   const maxRssBytes = Number(fs.readFileSync(rssFile, "utf8"));
   fs.rmSync(rssFile, { force: true });
   if (!values.keep) fs.rmSync(out, { recursive: true, force: true });
-  return { name, corpusBytes: fs.statSync(corpus).size, wallSeconds, maxRssBytes, sampledPeak, record };
+  return { name, corpusBytes: fs.statSync(corpus).size, wallSeconds, maxRssBytes, sampledPeak, peakByStep, record };
 }
 
 function show(m: Measured) {
@@ -108,6 +125,8 @@ function show(m: Measured) {
   );
   console.log(`  total ${total.toFixed(0)} s (${clock(total)}), child process wall ${clock(m.wallSeconds)} | peak RSS ${mb(m.maxRssBytes)}` +
     (m.sampledPeak ? ` (sampled peak ${mb(m.sampledPeak.bytes)} at ${clock(m.sampledPeak.at)})` : ""));
+  // A step's label stays on the log until the next one starts, so the work between two bars counts under the first.
+  console.log(`  sampled peak RSS by step of the log: ${[...m.peakByStep].map(([step, bytes]) => `${step} ${mb(bytes)}`).join(" | ")}`);
   const perChunk = (stage: string) => `${((1000 * (seconds[stage] ?? 0)) / counts.chunks).toFixed(1)} ms`;
   console.log(`  per chunk: index ${perChunk("index")}, questions ${perChunk("questions")}, paraphrases ${perChunk("paraphrases")}, checks ${perChunk("checks")}, environments ${perChunk("environments")}`);
   console.log(

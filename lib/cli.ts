@@ -8,7 +8,7 @@ import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { KitError } from "./errors";
-import { readJsonl, toJsonl, writeFileAtomic } from "./files";
+import { readJsonl, writeFileAtomic, writeJsonlAtomic } from "./files";
 import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
@@ -130,7 +130,7 @@ const COMMANDS: Record<string, Command> = {
         chunkOverlap: integer(v, "chunk-overlap", DEFAULT_CHUNK_OVERLAP, 0),
       });
       const out = path.join(required(v, "out"), "chunks.jsonl");
-      writeFileAtomic(out, toJsonl(chunks));
+      writeJsonlAtomic(out, chunks);
       const mean = chunks.reduce((n, c) => n + c.text.length, 0) / Math.max(chunks.length, 1);
       console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s)${skipped.length ? `; ${describeSkipped(skipped)}` : ""} -> ${out} in ${elapsed(started)}`);
     },
@@ -212,7 +212,7 @@ const COMMANDS: Record<string, Command> = {
             console.log(indent(hit.text.length > 400 ? `${hit.text.slice(0, 400)}…` : hit.text));
           });
         } else {
-          writeFileAtomic(out!, toJsonl(queries.map((q, i) => ({ id: q.id, hits: results[i] }))));
+          writeJsonlAtomic(out!, queries.map((q, i) => ({ id: q.id, hits: results[i] })));
         }
         console.log(`search: ${queries.length} ${queries.length === 1 ? "query" : "queries"}, top ${k} by ${searcher.retriever}${out ? ` -> ${out}` : ""} in ${elapsed(started)}`);
       } finally {

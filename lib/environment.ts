@@ -2,7 +2,6 @@ import * as path from "node:path";
 import type { Chunk } from "./chunking";
 import type { Embedder } from "./embedders";
 import { KitError } from "./errors";
-import { toJsonl } from "./files";
 import { type CheckedParaphrase, isKept } from "./paraphrase";
 import { buildIndex, DEFAULT_FACTORY, type IndexManifest, saveIndex } from "./vector-index";
 
@@ -112,6 +111,6 @@ export async function writeEnvironment(
     paraphrase_rows: paraphraseRows,
     coverage: coverageOf(chunks, rows),
   };
-  saveIndex({ ...index, manifest }, dir, { chunks: ROWS_FILE, files: { [ROWS_FILE]: toJsonl(rows) } });
+  saveIndex({ ...index, manifest }, dir, { chunks: ROWS_FILE, jsonl: { [ROWS_FILE]: rows } });
   return { ...manifest, chunks: ROWS_FILE };
 }

@@ -107,10 +107,10 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   if (options.sample !== undefined && !(Number.isInteger(options.sample) && options.sample >= 1)) throw new KitError(`the evaluation sample must be a positive integer, got ${options.sample}`);
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
-  const accepted = readJsonl<Question>(questionsFile).filter((q) => q.status === "accepted");
+  const accepted = readJsonl<Question>(questionsFile, (q) => q.status === "accepted");
   const questions = accepted.filter((q) => q.kind !== "multi-hop");
   const multiHop = accepted.filter((q) => q.kind === "multi-hop");
-  const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile).filter(isKept);
+  const paraphrases = readJsonl<CheckedParaphrase>(paraphrasesFile, isKept);
   if (!questions.length) throw new KitError(`${questionsFile} has no accepted single-chunk questions to evaluate with`);
   type QuerySet = { texts: string[]; targets: (string | string[])[]; of: number };
   const querySet = <T>(rows: readonly T[], text: (row: T) => string, target: (row: T) => string | string[]): QuerySet => {

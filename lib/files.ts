@@ -111,26 +111,77 @@ export function acquireLock(dir: string, what: string, notice: (line: string) =>
   return () => fs.rmSync(file, { force: true });
 }
 
-/** Reads a JSON-lines file; a bad line is a one-line error naming the file and line. */
-export function readJsonl<T>(file: string): T[] {
-  let text: string;
+// JSON-lines files are read and written this many bytes at a time: a build's paraphrases.jsonl runs to hundreds of
+// megabytes, which as one string (and its lines as another array) would double a whole-corpus build's peak memory.
+const JSONL_BLOCK = 8 << 20;
+
+/**
+ * Reads a JSON-lines file block by block, keeping the rows `keep` accepts (all by default), so a caller wanting a
+ * few rows of a large file never holds the rest; a bad line is a one-line error naming the file and line.
+ */
+export function readJsonl<T>(file: string, keep: (row: T) => boolean = () => true): T[] {
+  let fd: number;
   try {
-    text = fs.readFileSync(file, "utf8");
+    fd = fs.openSync(file, "r");
+    if (!fs.fstatSync(fd).isFile()) throw new Error();
   } catch {
     throw new KitError(`${file}: cannot read it (missing or not a file)`);
   }
   const rows: T[] = [];
-  text.split("\n").forEach((line, i) => {
+  let lineNumber = 0;
+  const parse = (line: string) => {
+    lineNumber++;
     if (line.trim() === "") return;
+    let row: T;
     try {
-      rows.push(JSON.parse(line) as T);
+      row = JSON.parse(line) as T;
     } catch {
-      throw new KitError(`${file}:${i + 1}: not valid JSON; each line must be one JSON object`);
+      throw new KitError(`${file}:${lineNumber}: not valid JSON; each line must be one JSON object`);
     }
-  });
+    if (keep(row)) rows.push(row);
+  };
+  try {
+    const block = Buffer.alloc(JSONL_BLOCK);
+    let rest = Buffer.alloc(0); // a line begun in the previous block
+    for (let read; (read = fs.readSync(fd, block, 0, block.length, null)) > 0; ) {
+      const bytes = rest.length ? Buffer.concat([rest, block.subarray(0, read)]) : block.subarray(0, read);
+      let start = 0;
+      for (let end; (end = bytes.indexOf(0x0a, start)) >= 0; start = end + 1) parse(bytes.toString("utf8", start, end));
+      // Copied, since the next read overwrites `block`.
+      rest = Buffer.from(bytes.subarray(start));
+    }
+    if (rest.length) parse(rest.toString("utf8"));
+  } finally {
+    fs.closeSync(fd);
+  }
   return rows;
 }
 
-export function toJsonl(rows: readonly unknown[]): string {
-  return rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length ? "\n" : "");
+/** Writes rows as JSON lines through a temp file and a rename (as writeFileAtomic), a block at a time. */
+export function writeJsonlAtomic(file: string, rows: Iterable<unknown>): void {
+  ensureDir(path.dirname(file));
+  const tmp = `${file}${TEMP_MARK}${process.pid}`;
+  try {
+    const fd = fs.openSync(tmp, "w");
+    try {
+      let pending: string[] = [];
+      let size = 0;
+      const flush = () => {
+        fs.writeSync(fd, pending.join(""));
+        [pending, size] = [[], 0];
+      };
+      for (const row of rows) {
+        const line = JSON.stringify(row) + "\n";
+        pending.push(line);
+        if ((size += line.length) >= JSONL_BLOCK) flush();
+      }
+      flush();
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new KitError(`cannot write ${file}: ${describeFsError(err)}`);
+  }
 }

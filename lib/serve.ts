@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EnvRow } from "./environment";
 import { KitError } from "./errors";
-import type { Searcher } from "./search";
+import type { SearchResult, Searcher } from "./search";
 
 /**
  * A retrieval server speaking Search-R1's contract (search_r1/search/retrieval_server.py), so verl,
@@ -43,6 +43,37 @@ export function searchR1Document(row: EnvRow): SearchR1Document {
   // The chunk id is the title: the same for a chunk's original and its paraphrases, so it says nothing of the kind.
   const title = row.chunk_id;
   return { id: row.row_id, contents: `"${title}"\n${row.text}`, title, text: row.text, chunk_id: row.chunk_id, kind: row.kind };
+}
+
+/**
+ * Serialises /retrieve answers from each row's document JSON, encoded once, the first time a hit returns the row:
+ * JSON.stringify of the documents cost half as much again as the BM25 search itself (36 against 62 µs a query on
+ * Apollo), and the same rows come back request after request. Holds at most one buffer per row.
+ */
+function resultWriter(): (lists: readonly SearchResult[][], scores: boolean) => Buffer {
+  const documents = new Map<string, Buffer>();
+  const document = (row: SearchResult) => {
+    let json = documents.get(row.row_id);
+    if (!json) documents.set(row.row_id, (json = Buffer.from(JSON.stringify(searchR1Document(row)))));
+    return json;
+  };
+  return (lists, scores) => {
+    const parts: Buffer[] = [];
+    const text = (s: string) => parts.push(Buffer.from(s));
+    text('{"result":[');
+    lists.forEach((list, i) => {
+      text(i ? ",[" : "[");
+      list.forEach((hit, j) => {
+        if (scores) text(`${j ? "," : ""}{"document":`);
+        else if (j) text(",");
+        parts.push(document(hit));
+        if (scores) text(`,"score":${JSON.stringify(hit.score)}}`);
+      });
+      text("]");
+    });
+    text("]}");
+    return Buffer.concat(parts);
+  };
 }
 
 class BadRequest extends Error {}
@@ -99,13 +130,14 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
 
   let closing = false;
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
-    const data = JSON.stringify(body);
+    const data = Buffer.isBuffer(body) ? body : JSON.stringify(body);
     // After an error the rest of a request's body may be unread, and once closing no connection may stay
     // open for another request, so those answers close their connection.
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...((status >= 400 || closing) && { connection: "close" }) });
     res.end(data);
   };
   const routes: Record<string, string> = { "/retrieve": "POST", "/health": "GET" };
+  const writeResult = resultWriter();
 
   const server = http.createServer(async (req, res) => {
     try {
@@ -114,9 +146,7 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
       if (req.method !== routes[url]) return send(res, 405, { error: `use ${routes[url]} ${url}` });
       if (url === "/health") return send(res, 200, { status: "ok", ...info });
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
-      const hits = await searcher.search(request.queries, request.topk);
-      const result = hits.map((list) => list.map((hit) => (request.scores ? { document: searchR1Document(hit), score: hit.score } : searchR1Document(hit))));
-      send(res, 200, { result });
+      send(res, 200, writeResult(await searcher.search(request.queries, request.topk), request.scores));
     } catch (err) {
       if (err instanceof BadRequest || err instanceof KitError) return send(res, 400, { error: err.message });
       send(res, 500, { error: (err as Error).message });

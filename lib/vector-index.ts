@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { Index, MetricType } from "faiss-node";
 import { version as KIT_VERSION } from "../package.json";
 import { KitError } from "./errors";
-import { assertFreeSpace, ensureDir, TEMP_MARK, writeFileAtomic } from "./files";
+import { assertFreeSpace, ensureDir, TEMP_MARK, writeFileAtomic, writeJsonlAtomic } from "./files";
 
 /** manifest.json of a saved index folder. */
 export interface IndexManifest {
@@ -137,14 +137,14 @@ function flatten(vectors: readonly Float32Array[], from: number, to: number): nu
 }
 
 /**
- * Writes index.faiss, ids.json, manifest.json and any `files` (name -> content) into a temp folder next to
+ * Writes index.faiss, ids.json, manifest.json and any `jsonl` files (name -> rows) into a temp folder next to
  * `dir` and then swaps it in, so `dir` holds either the previous complete folder or the new one, never a mix.
  * `chunks` is the path of the JSONL the ids refer to, relative to `dir` (so the two can move together);
- * it may be one of `files`.
+ * it may be one of `jsonl`.
  */
-export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; files?: Record<string, string> } = {}): void {
+export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; jsonl?: Record<string, readonly unknown[]> } = {}): void {
   const target = path.resolve(dir);
-  const files = options.files ?? {};
+  const files = options.jsonl ?? {};
   if (fs.existsSync(target)) {
     if (!fs.statSync(target).isDirectory()) throw new KitError(`cannot save the index to ${dir}: it is a file; choose a folder path`);
     const foreign = fs.readdirSync(target).filter((f) => !INDEX_FILES.includes(f) && !(f in files));
@@ -174,7 +174,7 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
       throw new KitError(`cannot write the index ${dir}: ${(err as Error).message.split("\n")[0]}`);
     }
     writeFileAtomic(path.join(tmp, IDS_FILE), JSON.stringify(index.ids));
-    for (const [name, content] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), content);
+    for (const [name, rows] of Object.entries(files)) writeJsonlAtomic(path.join(tmp, name), rows);
     writeFileAtomic(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
     const replacing = fs.existsSync(target);
     if (replacing) fs.renameSync(target, old);

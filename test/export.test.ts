@@ -11,7 +11,7 @@ import { KitError } from "../lib/errors";
 import { exportDataset, type ExportOptions, type ExportResult } from "../lib/export";
 import { bucketOf } from "../lib/export/difficulty";
 import { blockSplit } from "../lib/export/split";
-import { readJsonl, toJsonl } from "../lib/files";
+import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
@@ -46,7 +46,7 @@ test.before(async () => {
   // As a dataset from a build without the quality checks: every paraphrase unchecked, and kept. The
   // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
   const file = path.join(dataset, "paraphrases.jsonl");
-  fs.writeFileSync(file, toJsonl(readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row)));
+  writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
   main = await exportTo("main", SPLIT);
@@ -122,7 +122,7 @@ function copyDataset(name: string): string {
 
 /** Rewrites a JSONL file of a dataset copy row by row. */
 function editJsonl<T>(file: string, edit: (row: T, i: number) => T): void {
-  fs.writeFileSync(file, toJsonl(readJsonl<T>(file).map(edit)));
+  writeJsonlAtomic(file, readJsonl<T>(file).map(edit));
 }
 
 /** The message of the one-line KitError `run` rejects with. */
@@ -152,7 +152,7 @@ function python(script: string, input: unknown, args: string[] = []): any {
 function kitSearch(mode: Mode, queries: { id: string; text: string }[], k: number): Map<string, { chunk_id: string }[]> {
   const dir = fs.mkdtempSync(path.join(tmp, "search-"));
   const [queriesFile, out] = [path.join(dir, "queries.jsonl"), path.join(dir, "hits.jsonl")];
-  fs.writeFileSync(queriesFile, toJsonl(queries));
+  writeJsonlAtomic(queriesFile, queries);
   const run = spawnSync(process.execPath, ["bin/kit.js", "search", "--dataset", dataset, "--mode", mode, "--queries", queriesFile, "--out", out, "--k", String(k)], {
     encoding: "utf8",
     env: { ...process.env, CI: "true" },

@@ -8,7 +8,7 @@ import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from
 import { type Coverage, envDir, MODES, writeEnvironment } from "../environment";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../evaluate";
 import { bucketOf, goldRanks } from "../export/difficulty";
-import { acquireLock, removeStaleTemps, toJsonl, writeFileAtomic } from "../files";
+import { acquireLock, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "../generators";
 import { withMultiHop } from "../multihop";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "../paraphrase";
@@ -153,7 +153,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const file = (name: string) => path.join(out, name);
     const chunks: Chunk[] = await stage("chunk", async () => {
       const c = chunkDocuments(documents, { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
-      writeFileAtomic(file("chunks.jsonl"), toJsonl(c));
+      writeJsonlAtomic(file("chunks.jsonl"), c);
       return c;
     });
     const chunksFile = file("chunks.jsonl");
@@ -175,7 +175,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       const hops = options.multiHop ? progressReporter("multi-hop questions") : undefined;
       const rows = await withMultiHop(chunks, singles, llm, { perChunk: options.multiHop ?? 0, retries: options.retries, seed: options.seed, signal: options.signal, onProgress: hops?.onProgress });
       hops?.done();
-      writeFileAtomic(file("questions.jsonl"), toJsonl(rows));
+      writeJsonlAtomic(file("questions.jsonl"), rows);
       writeFileAtomic(file("questions.json"), JSON.stringify(seedFormat(rows), null, 2) + "\n");
       return rows;
     });
@@ -240,7 +240,11 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         seconds: { paraphrases: seconds.paraphrases - before.paraphrases, checks: seconds.checks - before.checks },
       });
     }
-    writeFileAtomic(file("paraphrases.jsonl"), toJsonl(checked));
+    writeJsonlAtomic(file("paraphrases.jsonl"), checked);
+    // Generation and judging are over: their threads (the builtin generator's hold hundreds of MB on a large
+    // corpus) go before the environments and the evaluation, which hold the most.
+    await judge?.close();
+    await generator.close();
 
     const environments: BuildRecord["environments"] = {};
     await stage("environments", async () => {

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { type EnvRow, type Mode } from "../environment";
-import { toJsonl, writeFileAtomic } from "../files";
+import { writeFileAtomic, writeJsonlAtomic } from "../files";
 import { searchR1Document } from "../serve";
 import { arrowTable, bool, type Columns, int32, list, messages, string, struct, toParquet } from "./parquet";
 import type { Message } from "./prompts";
@@ -76,7 +76,7 @@ export function writeSearchR1(dir: string, splits: Record<"train" | "test", read
       const { id, contents, chunk_id, kind } = searchR1Document(row);
       return { id, contents, chunk_id, kind };
     });
-    writeFileAtomic(path.join(dir, `corpus-${mode}.jsonl`), toJsonl(corpus));
+    writeJsonlAtomic(path.join(dir, `corpus-${mode}.jsonl`), corpus);
     files.push(`corpus-${mode}.jsonl`);
   }
   return files;

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "../errors";
-import { toJsonl, writeFileAtomic } from "../files";
+import { writeJsonlAtomic } from "../files";
 import { type BatchCheckOptions, checkParaphrases } from "./batch";
 import { type PairInput, type Scores, type Verdict, VERDICTS } from "./types";
 
@@ -99,7 +99,7 @@ export async function checkPairsFile(inFile: string, outFile: string, options: B
   const pairs = readPairs(inFile, options);
   const checks = await checkParaphrases(pairs, options);
   const rows: PairCheckRow[] = pairs.map((pair, i) => ({ row: pair.row, verdict: checks[i].verdict, reasons: checks[i].reasons, scores: checks[i].scores }));
-  writeFileAtomic(outFile, toJsonl(rows));
+  writeJsonlAtomic(outFile, rows);
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const r of rows) counts[r.verdict]++;
   return counts;
