@@ -241,8 +241,8 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       });
     }
     writeJsonlAtomic(file("paraphrases.jsonl"), checked);
-    // Generation and judging are over: their threads (the builtin generator's hold hundreds of MB on a large
-    // corpus) go before the environments and the evaluation, which hold the most.
+    // Generation and judging are over: a judge's model and the generator's connections go before the environments
+    // and the evaluation, which hold the most.
     await judge?.close();
     await generator.close();
 

@@ -4,6 +4,8 @@ import { DEFAULT_RETRIEVER, openEnvironment } from "../search";
 /** Ranks past this are not looked for: the gold chunk counts as not found (null). */
 export const GOLD_RANK_DEPTH = 20;
 
+const RANK_BATCH = 1_000;
+
 export type Bucket = "easy" | "medium" | "hard";
 
 /**
@@ -28,11 +30,16 @@ export async function goldRanks(
   for (const mode of MODES) {
     const searcher = await openEnvironment(dataset, mode, { retriever: DEFAULT_RETRIEVER });
     try {
-      const hits = await searcher.search(questions.map((q) => q.question), GOLD_RANK_DEPTH);
-      ranks[mode] = questions.map((q, i) => {
-        const at = (q.supporting_chunk_ids ?? [q.chunk_id]).map((gold) => hits[i].findIndex((h) => h.chunk_id === gold));
-        return at.some((r) => r < 0) ? null : Math.max(...at) + 1;
-      });
+      ranks[mode] = [];
+      // A batch at a time: a whole corpus's questions (40,000 on the KEP corpus) times 20 hits is 800,000 hits at once.
+      for (let at = 0; at < questions.length; at += RANK_BATCH) {
+        const batch = questions.slice(at, at + RANK_BATCH);
+        const hits = await searcher.search(batch.map((q) => q.question), GOLD_RANK_DEPTH);
+        for (const [i, q] of batch.entries()) {
+          const found = (q.supporting_chunk_ids ?? [q.chunk_id]).map((gold) => hits[i].findIndex((h) => h.chunk_id === gold));
+          ranks[mode].push(found.some((r) => r < 0) ? null : Math.max(...found) + 1);
+        }
+      }
     } finally {
       await searcher.close();
     }

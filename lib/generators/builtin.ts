@@ -26,6 +26,15 @@ export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator 
   const threads = options.threads ?? Math.min(os.availableParallelism(), MAX_DEFAULT_THREADS);
   if (!Number.isInteger(threads) || threads < 1) throw new KitError(`builtin generator: threads must be a positive integer, got ${threads}`);
   let pool: ReturnType<typeof startPool> | undefined;
+  let pending = 0;
+  let idle: NodeJS.Timeout | undefined;
+  // Ends the worker threads; a later request starts them again.
+  const close = async () => {
+    clearTimeout(idle);
+    const closing = pool;
+    pool = undefined;
+    await closing?.close();
+  };
   return {
     spec: "builtin",
     backend: "builtin",
@@ -34,17 +43,23 @@ export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator 
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       // A judge task is refused here, with the same error as builtinAnswer's.
       if (threads === 1 || request.task.kind === "judge") return builtinAnswer(request.task);
+      clearTimeout(idle);
       pool ??= startPool(threads);
-      return pool.answer(request.task, signal);
+      pending++;
+      try {
+        return await pool.answer(request.task, signal);
+      } finally {
+        // Threads left idle go: after a stage of a large corpus they hold hundreds of MB (their caches, and garbage
+        // an idle thread's V8 does not collect) that the checks and the evaluation, which use no generator, need.
+        if (--pending === 0) idle = setTimeout(close, IDLE_MS).unref();
+      }
     },
-    // Ends the worker threads; a later request starts them again.
-    async close() {
-      const closing = pool;
-      pool = undefined;
-      await closing?.close();
-    },
+    close,
   };
 }
+
+/** How long the worker threads may stay idle before they are ended: longer than a stage's pause between its retries. */
+const IDLE_MS = 2_000;
 
 export interface BuiltinOptions {
   /**
