@@ -7,6 +7,7 @@ import type { FeatureExtractionPipeline } from "@xenova/transformers";
 import { KitError } from "./errors";
 import { backoff, isTransient } from "./generators";
 import { defaultProgress } from "./notebook";
+import { onDemand } from "./on-demand";
 
 export type EmbedRole = "query" | "passage";
 
@@ -153,16 +154,34 @@ async function createUseLite(
 ): Promise<Embedder> {
   const batchSize = options.batchSize ?? 4;
   const threads = options.threads ?? os.availableParallelism();
-  // The wasm backend runs on one thread, so more throughput means more model copies, one per worker thread.
-  const pool = threads > 1 ? await startUseLiteWorkers(threads) : undefined;
-  const run: BatchFn = pool ? pool.run : await loadUseLite();
+  const embed = (texts: string[], run: BatchFn) => embedInBatches(texts.map((t) => t.slice(0, USE_LITE_MAX_CHARS)), batchSize, threads, run, options.onProgress);
+  if (threads === 1) {
+    const run = await loadUseLite();
+    return { spec, dimension: USE_LITE_DIMENSION, embed: (texts) => embed(texts, run), close: async () => {} };
+  }
+  // The wasm backend runs on one thread, so more throughput means more model copies, one per worker thread. Each
+  // holds ~150 MB, so the threads end when idle (a build's generation stages embed nothing) and start again on use.
+  const pool = onDemand(() => startUseLiteWorkers(threads), IDLE_MS);
+  let closed = false;
+  const use = <T>(run: (workers: { run: BatchFn }) => Promise<T>) => {
+    if (closed) throw new KitError("use-lite embedder used after close()");
+    return pool.use(run);
+  };
+  // Started now, so that a model that cannot load fails here rather than at the first embed().
+  await use(async () => {});
   return {
     spec,
     dimension: USE_LITE_DIMENSION,
-    embed: (texts) => embedInBatches(texts.map((t) => t.slice(0, USE_LITE_MAX_CHARS)), batchSize, threads, run, options.onProgress),
-    close: async () => pool?.close(),
+    embed: async (texts) => use((workers) => embed(texts, workers.run)),
+    close: async () => {
+      closed = true;
+      await pool.release();
+    },
   };
 }
+
+/** How long the worker threads may stay idle before they end (lib/on-demand.ts). */
+const IDLE_MS = 2_000;
 
 interface WorkerReply {
   ready?: true;

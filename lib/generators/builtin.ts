@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { KitError } from "../errors";
+import { onDemand } from "../on-demand";
 import { builtinMultiHop } from "./builtin-multihop";
 import type { BuiltinQuestion, Difficulty, GenerateRequest, Generator, ParaphraseTask, QuestionsTask, Task } from "./types";
 
@@ -25,16 +26,7 @@ import type { BuiltinQuestion, Difficulty, GenerateRequest, Generator, Paraphras
 export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator {
   const threads = options.threads ?? Math.min(os.availableParallelism(), MAX_DEFAULT_THREADS);
   if (!Number.isInteger(threads) || threads < 1) throw new KitError(`builtin generator: threads must be a positive integer, got ${threads}`);
-  let pool: ReturnType<typeof startPool> | undefined;
-  let pending = 0;
-  let idle: NodeJS.Timeout | undefined;
-  // Ends the worker threads; a later request starts them again.
-  const close = async () => {
-    clearTimeout(idle);
-    const closing = pool;
-    pool = undefined;
-    await closing?.close();
-  };
+  const pool = onDemand(async () => startPool(threads), IDLE_MS);
   return {
     spec: "builtin",
     backend: "builtin",
@@ -43,22 +35,14 @@ export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator 
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       // A judge task is refused here, with the same error as builtinAnswer's.
       if (threads === 1 || request.task.kind === "judge") return builtinAnswer(request.task);
-      clearTimeout(idle);
-      pool ??= startPool(threads);
-      pending++;
-      try {
-        return await pool.answer(request.task, signal);
-      } finally {
-        // Threads left idle go: after a stage of a large corpus they hold hundreds of MB (their caches, and garbage
-        // an idle thread's V8 does not collect) that the checks and the evaluation, which use no generator, need.
-        if (--pending === 0) idle = setTimeout(close, IDLE_MS).unref();
-      }
+      return pool.use((workers) => workers.answer(request.task, signal));
     },
-    close,
+    // Ends the worker threads; a later request starts them again.
+    close: pool.release,
   };
 }
 
-/** How long the worker threads may stay idle before they are ended: longer than a stage's pause between its retries. */
+/** How long the worker threads may stay idle before they end (lib/on-demand.ts): longer than a stage's pause between its retries. */
 const IDLE_MS = 2_000;
 
 export interface BuiltinOptions {
