@@ -161,7 +161,7 @@ async function createUseLite(
   }
   // The wasm backend runs on one thread, so more throughput means more model copies, one per worker thread. Each
   // holds ~150 MB, so the threads end when idle (a build's generation stages embed nothing) and start again on use.
-  const pool = onDemand(() => startUseLiteWorkers(threads), IDLE_MS);
+  const pool = onDemand(() => startUseLiteWorkers(threads));
   let closed = false;
   const use = <T>(run: (workers: { run: BatchFn }) => Promise<T>) => {
     if (closed) throw new KitError("use-lite embedder used after close()");
@@ -180,8 +180,6 @@ async function createUseLite(
   };
 }
 
-/** How long the worker threads may stay idle before they end (lib/on-demand.ts). */
-const IDLE_MS = 2_000;
 
 interface WorkerReply {
   ready?: true;

@@ -10,7 +10,13 @@ export interface OnDemand<R> {
   release(): Promise<void>;
 }
 
-export function onDemand<R extends { close(): Promise<void> }>(start: () => Promise<R>, idleMs: number): OnDemand<R> {
+/**
+ * How long an unused resource stays: longer than a small corpus's stages, since starting again costs seconds (on
+ * Apollo, 2 s made the checks stage 2.5 s longer, loading use-lite again), and far shorter than a large corpus's.
+ */
+export const DEFAULT_IDLE_MS = 30_000;
+
+export function onDemand<R extends { close(): Promise<void> }>(start: () => Promise<R>, idleMs = DEFAULT_IDLE_MS): OnDemand<R> {
   let current: Promise<R> | undefined;
   let users = 0;
   let timer: NodeJS.Timeout | undefined;

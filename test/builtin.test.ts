@@ -71,15 +71,15 @@ test("generator: builtin spec, no-op close, rejects only an already aborted sign
   }
 });
 
-test("generator: threads left idle for 2 s end, and the next request starts them again", async () => {
+test("generator: threads left idle end, and the next request starts them again", async () => {
   const threads = () => (process.report.getReport() as unknown as { workers: unknown[] }).workers.length;
   await generator.close(); // the shared generator's threads, so that only these come and go
-  const pooled = createBuiltinGenerator({ threads: 2 });
+  const pooled = createBuiltinGenerator({ threads: 2, idleMs: 500 });
   const before = threads();
   const task = questionTask(BATTERY);
   const first = await pooled.generate({ prompt: "", task });
   assert.is(threads(), before + 2, "two worker threads answer");
-  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   assert.is(threads(), before, "ended once idle");
   assert.is(await pooled.generate({ prompt: "", task }), first, "restarted, same answer");
   await pooled.close();

@@ -26,7 +26,7 @@ import type { BuiltinQuestion, Difficulty, GenerateRequest, Generator, Paraphras
 export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator {
   const threads = options.threads ?? Math.min(os.availableParallelism(), MAX_DEFAULT_THREADS);
   if (!Number.isInteger(threads) || threads < 1) throw new KitError(`builtin generator: threads must be a positive integer, got ${threads}`);
-  const pool = onDemand(async () => startPool(threads), IDLE_MS);
+  const pool = onDemand(async () => startPool(threads), options.idleMs);
   return {
     spec: "builtin",
     backend: "builtin",
@@ -42,15 +42,14 @@ export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator 
   };
 }
 
-/** How long the worker threads may stay idle before they end (lib/on-demand.ts): longer than a stage's pause between its retries. */
-const IDLE_MS = 2_000;
-
 export interface BuiltinOptions {
   /**
    * Worker threads answering tasks (default: the machine's cores, at most 4); 1 answers in the calling
    * thread. The answers are the same either way: each depends on its task alone.
    */
   threads?: number;
+  /** Milliseconds the threads may stay idle before they end; a later request starts them again (default 30 s). */
+  idleMs?: number;
 }
 
 const MAX_DEFAULT_THREADS = 4;
