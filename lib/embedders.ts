@@ -180,7 +180,6 @@ async function createUseLite(
   };
 }
 
-
 interface WorkerReply {
   ready?: true;
   vectors?: Float32Array[];
