@@ -19,7 +19,7 @@ import { checkPairsFile, VERDICTS } from "./quality";
 import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "./quality/judge";
 import { openCache, withCache } from "./cache";
 import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
-import { DEFAULT_HOST, DEFAULT_PORT, serve } from "./serve";
+import { DEFAULT_HOST, DEFAULT_PORT, serve, serveOnWorkers } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
 
 interface Option {
@@ -223,7 +223,7 @@ const COMMANDS: Record<string, Command> = {
 
   serve: {
     summary: "serve a dataset's environment over HTTP with Search-R1's retrieval contract (POST /retrieve), for trainers' rollouts",
-    usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1]",
+    usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1] [--workers 1]",
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
       mode: { type: "string", help: `environment to serve: ${MODES.join(" | ")}`, default: "paraphrased" },
@@ -232,16 +232,22 @@ const COMMANDS: Record<string, Command> = {
       port: { type: "string", help: "TCP port (0 picks a free one)", default: String(DEFAULT_PORT) },
       host: { type: "string", help: "address to listen on (0.0.0.0 for other machines)", default: DEFAULT_HOST },
       topk: { type: "string", help: "hits per query when a request gives no topk", default: "3" },
+      workers: { type: "string", help: "processes serving the port, each with its own copy of the index (one per core answers most)", default: "1" },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
     async run(v) {
       const folder = searchFolder(v, "paraphrased");
       const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
-      const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
-      const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
-      const server = await serve(searcher, info, { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) });
-      console.log(`serve: ${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
+      const workers = integer(v, "workers", 1, 1);
+      const options = { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) };
+      const server = await serveOnWorkers(workers, async () => {
+        const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
+        const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
+        const served = await serve(searcher, info, options);
+        return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}` };
+      });
+      console.log(`serve: ${server.summary}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off("SIGINT", stop);

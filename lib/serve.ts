@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EnvRow } from "./environment";
@@ -10,7 +11,8 @@ import type { SearchResult, Searcher } from "./search";
  *   POST /retrieve {"queries": [...], "topk": 3, "return_scores": true}
  *   -> {"result": [[{"document": {"id", "contents", ...}, "score"}, ...], ...]}, one list per query, in order
  *   (without return_scores, each list holds the documents alone).
- * A document also carries chunk_id (what a reward checks), kind, title and text.
+ * A document is `{id, contents, chunk_id, kind}`: Search-R1's two fields (contents is a quoted title line, then the
+ * text), the chunk_id a reward checks, and the row's kind. `--workers N` serves from N processes on one port.
  */
 export interface ServeOptions {
   port?: number;
@@ -29,20 +31,20 @@ export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "127.0.0.1";
 const DEFAULTS = { topk: 3, maxTopk: 100, maxQueries: 1024, maxBodyBytes: 1 << 20 };
 
-/** A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. */
+/**
+ * A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. The text
+ * is not repeated in a field of its own: it would double every answer's bytes, which cost the server more than its searches.
+ */
 export interface SearchR1Document {
   id: string;
   contents: string;
-  title: string;
-  text: string;
   chunk_id: string;
   kind: EnvRow["kind"];
 }
 
 export function searchR1Document(row: EnvRow): SearchR1Document {
   // The chunk id is the title: the same for a chunk's original and its paraphrases, so it says nothing of the kind.
-  const title = row.chunk_id;
-  return { id: row.row_id, contents: `"${title}"\n${row.text}`, title, text: row.text, chunk_id: row.chunk_id, kind: row.kind };
+  return { id: row.row_id, contents: `"${row.chunk_id}"\n${row.text}`, chunk_id: row.chunk_id, kind: row.kind };
 }
 
 /**
@@ -175,4 +177,95 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
       await searcher.close();
     },
   };
+}
+
+/** A running server: where it listens, a line saying what it serves, and how to stop it. */
+export interface Served {
+  url: string;
+  summary: string;
+  close(): Promise<void>;
+}
+
+/** What a worker tells the primary once it has started, or failed to. */
+type WorkerReport = { url: string; summary: string } | { error: string };
+
+/**
+ * Runs `start` (open a searcher, then serve()) in `workers` processes sharing one port through node:cluster, so a
+ * server uses more than one core: BM25 over a corpus like Apollo's takes less time than Node spends on the HTTP
+ * request around it, and one process answers at most what one core can. With 1 worker `start` runs in this process.
+ *
+ * As with any cluster, each worker re-runs this program's entry script (the CLI, or a bench) with the same
+ * arguments, and reaches this call again: there it serves until the primary says stop, then exits, never returning.
+ * The primary resolves once every worker listens; a worker that fails to start fails it with the worker's error, and
+ * one that dies later is replaced.
+ */
+export async function serveOnWorkers(workers: number, start: () => Promise<Served>, log = (line: string) => process.stderr.write(line + "\n")): Promise<Served> {
+  if (workers === 1) return start();
+  if (cluster.isWorker) return runWorker(start);
+  let stopping = false;
+  const fork = () =>
+    new Promise<Served>((resolve, reject) => {
+      const worker = cluster.fork();
+      worker.once("message", (report: WorkerReport) =>
+        "error" in report ? reject(new KitError(report.error)) : resolve({ ...report, close: async () => undefined }),
+      );
+      worker.once("exit", (code, signal) => reject(new KitError(`serve: worker process ${worker.process.pid} exited (${signal ?? code}) before it listened`)));
+    });
+  const stopAll = () =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (!worker || worker.isDead()) return resolve();
+            worker.once("exit", () => resolve());
+            // A worker that failed to start may be closing its channel: the send then fails, and it exits anyway.
+            if (worker.isConnected()) worker.send("stop", () => undefined);
+            // Each worker lets its requests in flight finish (CLOSE_GRACE_MS); past that it is killed.
+            setTimeout(() => worker.kill("SIGKILL"), CLOSE_GRACE_MS + 1_000).unref();
+          }),
+      ),
+    );
+  let first: Served;
+  try {
+    [first] = await Promise.all(Array.from({ length: workers }, fork));
+  } catch (err) {
+    stopping = true;
+    await stopAll();
+    throw err;
+  }
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    log(`serve: worker process ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    fork().catch((err: Error) => log(err.message));
+  });
+  return {
+    url: first.url,
+    summary: `${first.summary}; ${workers} worker processes`,
+    async close() {
+      stopping = true;
+      await stopAll();
+    },
+  };
+}
+
+/** A cluster worker's side of serveOnWorkers: start, report to the primary, serve until told to stop, exit. */
+async function runWorker(start: () => Promise<Served>): Promise<never> {
+  // Ctrl-C reaches the whole process group; the primary then stops each worker, letting its requests finish.
+  process.on("SIGINT", () => undefined);
+  const report = (message: WorkerReport) => process.send!(message);
+  let served: Served;
+  try {
+    served = await start();
+  } catch (err) {
+    report({ error: err instanceof Error ? err.message : String(err) });
+    process.disconnect();
+    return new Promise<never>(() => undefined);
+  }
+  report({ url: served.url, summary: served.summary });
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= served.close().then(() => process.exit(0)));
+  process.on("message", (message) => message === "stop" && stop());
+  // The primary gone (even killed): stop with it rather than serve on unmanaged.
+  process.once("disconnect", stop);
+  return new Promise<never>(() => undefined);
 }

@@ -33,7 +33,7 @@ const PARAPHRASES: CheckedParaphrase[] = [
 ];
 const ROWS = environmentRows("paraphrased", CHUNKS, PARAPHRASES);
 const INFO = { mode: "paraphrased", rows: ROWS.length };
-const DOCUMENT_KEYS = ["id", "contents", "title", "text", "chunk_id", "kind"];
+const DOCUMENT_KEYS = ["id", "contents", "chunk_id", "kind"];
 
 type Server = Awaited<ReturnType<typeof serve>>;
 let main: Server;
@@ -57,7 +57,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; type:
 /** What a Search-R1 answer with scores should hold for these queries: the reference hits, as documents. */
 async function expected(queries: string[], topk: number) {
   return (await reference.search(queries, topk)).map((hits) =>
-    hits.map((h) => ({ document: { id: h.row_id, contents: `"${h.chunk_id}"\n${h.text}`, title: h.chunk_id, text: h.text, chunk_id: h.chunk_id, kind: h.kind }, score: h.score })),
+    hits.map((h) => ({ document: { id: h.row_id, contents: `"${h.chunk_id}"\n${h.text}`, chunk_id: h.chunk_id, kind: h.kind }, score: h.score })),
   );
 }
 
@@ -71,13 +71,13 @@ test("POST /retrieve: one list per query, in order, topk documents with scores, 
   assert.is(result.length, 2);
   assert.equal(result.map((list: unknown[]) => list.length), [2, 2]);
   // chunk_1 is served through its paraphrase (the paraphrased environment), chunk_2 through its own text.
-  assert.equal(result[0][0].document, { id: "chunk_1_reworded_1", contents: `"chunk_1"\n${PARAPHRASES[0].text}`, title: "chunk_1", text: PARAPHRASES[0].text, chunk_id: "chunk_1", kind: "paraphrase" });
+  assert.equal(result[0][0].document, { id: "chunk_1_reworded_1", contents: `"chunk_1"\n${PARAPHRASES[0].text}`, chunk_id: "chunk_1", kind: "paraphrase" });
   assert.equal([result[1][0].document.id, result[1][0].document.kind], ["chunk_2", "original"]);
   for (const list of result) {
     for (const item of list) {
       assert.equal(Object.keys(item), ["document", "score"]);
       assert.equal(Object.keys(item.document), DOCUMENT_KEYS);
-      assert.is(item.document.contents, `"${item.document.title}"\n${item.document.text}`);
+      assert.ok(item.document.contents.startsWith(`"${item.document.chunk_id}"\n`), "contents: the quoted title line, then the text");
       assert.type(item.score, "number");
     }
     assert.ok(list[0].score >= list[1].score, "best first");
@@ -245,34 +245,48 @@ test("close() resolves with a kept-alive client connection open, closes the sear
   assert.ok(failed, "a request after close() fails");
 });
 
-test("kit serve --port 0: prints the URL it listens on, answers, and stops on SIGTERM with exit 0", async () => {
-  // A dataset folder holding env/paraphrased, written without a build: BM25 needs no embedder to serve.
+/** Runs `kit serve --dataset DIR --port 0 ...args` on the test rows; resolves once it prints where it listens. */
+async function startKitServe(args: string[] = []) {
   const dataset = path.join(tmp, "dataset");
   const embedder: Embedder = { spec: "test-hash", dimension: 16, embed: async (texts) => texts.map((t) => Float32Array.from(hashedEmbedding(t, 16))) };
-  await writeEnvironment(envDir(dataset, "paraphrased"), "paraphrased", CHUNKS, PARAPHRASES, { embedder });
-  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--dataset", dataset, "--port", "0"], { env: { ...process.env, CI: "true" } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
+  if (!fs.existsSync(envDir(dataset, "paraphrased"))) await writeEnvironment(envDir(dataset, "paraphrased"), "paraphrased", CHUNKS, PARAPHRASES, { embedder });
+  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--dataset", dataset, "--port", "0", ...args], { env: { ...process.env, CI: "true" } });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => (output.stdout += d));
+  child.stderr.on("data", (d) => (output.stderr += d));
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
   try {
     const url = await within(
       (async () => {
         for (;;) {
-          const m = /^serve: (\d+) rows over (\d+) chunks from .*, bm25; POST (http:\/\/127\.0\.0\.1:(\d+))\/retrieve, GET \3\/health/m.exec(stdout);
+          const m = /^serve: (\d+) rows over (\d+) chunks from .*, bm25(; \d+ worker processes)?; POST (http:\/\/127\.0\.0\.1:(\d+))\/retrieve, GET \4\/health/m.exec(output.stdout);
           if (m) {
             assert.equal([Number(m[1]), Number(m[2])], [ROWS.length, CHUNKS.length]);
-            assert.ok(Number(m[4]) > 0, `the printed port is the one picked, not 0: ${m[0]}`);
-            return m[3];
+            assert.ok(Number(m[5]) > 0, `the printed port is the one picked, not 0: ${m[0]}`);
+            return m[4];
           }
-          if (child.exitCode !== null) throw new Error(`kit serve exited ${child.exitCode}: ${stderr.trim().split("\n").slice(-12).join("\n")}`);
+          if (child.exitCode !== null) throw new Error(`kit serve exited ${child.exitCode}: ${output.stderr.trim().split("\n").slice(-12).join("\n")}`);
           await sleep(50);
         }
       })(),
       30_000,
       "kit serve starting",
     );
+    return { child, url, output, exited };
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+}
+
+/** The process ids of a process's children (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+test("kit serve --port 0: prints the URL it listens on, answers, and stops on SIGTERM with exit 0", async () => {
+  const { child, url, output, exited } = await startKitServe();
+  try {
     const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
     assert.equal([health.status, health.mode, health.retriever, health.rows, health.chunks], ["ok", "paraphrased", "bm25", ROWS.length, CHUNKS.length]);
     const r = await post(url, { queries: ["oxygen tank fans stirred"], topk: 1, return_scores: true });
@@ -280,11 +294,55 @@ test("kit serve --port 0: prints the URL it listens on, answers, and stops on SI
     assert.equal(r.json.result, await expected(["oxygen tank fans stirred"], 1));
     child.kill("SIGTERM");
     const [code, signal] = await within(exited, 10_000, "kit serve stopping");
-    assert.equal([code, signal], [0, null], stderr);
-    assert.match(stdout, /\nserve: stopped\n$/);
+    assert.equal([code, signal], [0, null], output.stderr);
+    assert.match(output.stdout, /\nserve: stopped\n$/);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
+});
+
+test("kit serve --workers 2: two processes answer on one port, a killed one is replaced, SIGTERM stops them all", async () => {
+  const { child, url, output, exited } = await startKitServe(["--workers", "2"]);
+  try {
+    assert.match(output.stdout, /; 2 worker processes; POST/);
+    const workers = childrenOf(child.pid!);
+    assert.is(workers.length, 2);
+    const queries = ["oxygen tank fans stirred", "lunar module lifeboat crew"];
+    const want = await expected(queries, 2);
+    // Fresh connections are spread over the workers; every answer is the same.
+    for (let i = 0; i < 8; i++) assert.equal((await post(url, { queries, topk: 2, return_scores: true })).json.result, want);
+    process.kill(workers[0], "SIGKILL");
+    const replaced = await within(
+      (async () => {
+        for (;;) {
+          const now = childrenOf(child.pid!);
+          if (now.length === 2 && !now.includes(workers[0]) && /exited \(SIGKILL\); starting another/.test(output.stderr)) return now;
+          await sleep(50);
+        }
+      })(),
+      30_000,
+      "a replacement worker",
+    );
+    for (let i = 0; i < 8; i++) assert.equal((await post(url, { queries, topk: 2, return_scores: true })).json.result, want);
+    child.kill("SIGTERM");
+    const [code, signal] = await within(exited, 10_000, "kit serve stopping");
+    assert.equal([code, signal], [0, null], output.stderr);
+    assert.match(output.stdout, /\nserve: stopped\n$/);
+    for (const pid of replaced) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
+test("kit serve --workers 2 on a folder holding no index: the workers' one-line error, exit 1", async () => {
+  // The folder exists, so the primary starts the workers; opening the index fails in them.
+  const empty = fs.mkdtempSync(path.join(tmp, "empty-"));
+  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--index", empty, "--port", "0", "--workers", "2"], { env: { ...process.env, CI: "true" } });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await within(new Promise<number | null>((resolve) => child.once("close", resolve)), 30_000, "kit serve failing");
+  assert.is(code, 1);
+  assert.equal(stderr.trim().split("\n"), [`kit: index folder ${empty} has no manifest.json; rebuild the index`]);
 });
 
 test.run();

@@ -72,11 +72,8 @@ export function writeSearchR1(dir: string, splits: Record<"train" | "test", read
     files.push(`${split}.parquet`);
   }
   for (const [mode, modeRows] of Object.entries(rows)) {
-    const corpus = modeRows.map((row) => {
-      const { id, contents, chunk_id, kind } = searchR1Document(row);
-      return { id, contents, chunk_id, kind };
-    });
-    writeJsonlAtomic(path.join(dir, `corpus-${mode}.jsonl`), corpus);
+    // The served documents, so a trainer's corpus file and `kit serve`'s answers hold the same rows.
+    writeJsonlAtomic(path.join(dir, `corpus-${mode}.jsonl`), modeRows.map(searchR1Document));
     files.push(`corpus-${mode}.jsonl`);
   }
   return files;
