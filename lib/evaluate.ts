@@ -132,7 +132,7 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   const total = retrievers.length * runs.reduce((n, r) => n + r.queries.texts.length, 0);
   let done = 0;
   const onProgress = options.onProgress ?? defaultProgress("queries searched");
-  const spec = loadSearchFolder(datasetFile(dataset, "env/original")).index.manifest.embedder;
+  const spec = loadSearchFolder(datasetFile(dataset, "env/original"), false).manifest.embedder;
   // One embedder for every mode and retriever, so each question is embedded once.
   const own = retrievers.some((r) => r !== "bm25") && !options.embedder ? await createEmbedder(spec, { ollamaHost: options.ollamaHost }) : undefined;
   const shared = own ? memoizeEmbedder(own) : options.embedder;

@@ -6,7 +6,7 @@ import { type EnvRow, envDir, type Mode, originalRow } from "./environment";
 import { KitError } from "./errors";
 import { readJsonl } from "./files";
 import { buildLexicalIndex, type Hit } from "./lexical";
-import { assertEmbedder, loadIndex, searchIndex, type VectorIndex } from "./vector-index";
+import { assertEmbedder, type IndexManifest, loadIndex, readIndexRows, searchIndex, type VectorIndex } from "./vector-index";
 
 /**
  * bm25: lexical, the default because it measures best with the offline embedder in every mode;
@@ -95,8 +95,9 @@ export function createSearcher(rows: readonly EnvRow[], options: { retriever?: R
  */
 export async function openSearch(dir: string, options: SearchOptions & { shared?: Embedder } = {}): Promise<Searcher> {
   const retriever = assertRetriever(options.retriever ?? DEFAULT_RETRIEVER);
-  const { index, rows } = loadSearchFolder(dir);
-  if (retriever === "bm25") return createSearcher(rows, { retriever, index });
+  // BM25 reads no vectors: a FAISS index's native memory goes only when V8 collects its small wrapper.
+  const { index, rows } = loadSearchFolder(dir, retriever !== "bm25");
+  if (!index) return createSearcher(rows, { retriever });
   const spec = options.shared?.spec ?? options.embedder ?? index.manifest.embedder;
   assertEmbedder(index.manifest, spec, dir);
   const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost }));
@@ -104,18 +105,19 @@ export async function openSearch(dir: string, options: SearchOptions & { shared?
   return options.shared ? { ...searcher, close: async () => {} } : searcher;
 }
 
-/** The FAISS index of a folder and the rows its ids refer to, every id checked to have one. */
-export function loadSearchFolder(dir: string): { index: VectorIndex; rows: EnvRow[] } {
-  const index = loadIndex(dir);
-  const rowsPath = index.manifest.chunks;
+/** The FAISS index of a folder (unless `vectors` is false) and the rows its ids refer to, every id checked to have one. */
+export function loadSearchFolder(dir: string, vectors = true): { index?: VectorIndex; manifest: IndexManifest; rows: EnvRow[] } {
+  const index = vectors ? loadIndex(dir) : undefined;
+  const { manifest, ids } = index ?? readIndexRows(dir);
+  const rowsPath = manifest.chunks;
   if (!rowsPath) throw new KitError(`index ${dir} does not name its chunks file; rebuild it with kit index --chunks FILE`);
   const file = path.resolve(dir, rowsPath);
   if (!fs.existsSync(file)) throw new KitError(`index ${dir} refers to ${file}, which is missing; run kit chunk again or rebuild the index`);
   const rows = readJsonl<EnvRow | Chunk>(file).map((r) => ("row_id" in r ? r : originalRow(r)));
   const known = new Set(rows.map((r) => r.row_id));
-  const stray = index.ids.find((id) => !known.has(id));
+  const stray = ids.find((id) => !known.has(id));
   if (stray !== undefined) throw new KitError(`index ${dir}: row ${stray} of ids.json is not in ${file}; the two come from different builds: rebuild the index`);
-  return { index, rows };
+  return { index, manifest, rows };
 }
 
 /** Opens the environment `mode` of a dataset folder written by kit build. */

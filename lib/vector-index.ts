@@ -190,12 +190,10 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-/** Loads an index folder written by saveIndex, checking its three files agree. */
-export function loadIndex(dir: string): VectorIndex {
+/** An index folder's manifest and row ids, checked, without the FAISS file: all BM25 needs of it. */
+export function readIndexRows(dir: string): { manifest: IndexManifest; ids: string[] } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KitError(`index folder ${dir} does not exist; build the index first`);
-  for (const f of [MANIFEST_FILE, INDEX_FILE]) {
-    if (!fs.existsSync(path.join(dir, f))) throw new KitError(`index folder ${dir} has no ${f}; rebuild the index`);
-  }
+  if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) throw new KitError(`index folder ${dir} has no ${MANIFEST_FILE}; rebuild the index`);
   const manifest = readJson(dir, MANIFEST_FILE) as IndexManifest;
   const fields: [keyof IndexManifest, string][] = [["embedder", "string"], ["dimension", "number"], ["factory", "string"], ["count", "number"], ["ids", "string"]];
   for (const [key, type] of fields) {
@@ -211,6 +209,13 @@ export function loadIndex(dir: string): VectorIndex {
   const ids = readJson(dir, manifest.ids);
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) throw new KitError(`index folder ${dir}: ${manifest.ids} is not an array of ids; rebuild the index`);
   if (ids.length !== manifest.count) throw new KitError(`index folder ${dir}: ${manifest.ids} has ${ids.length} ids but manifest.json says ${manifest.count}; rebuild the index`);
+  return { manifest, ids };
+}
+
+/** Loads an index folder written by saveIndex, checking its three files agree. */
+export function loadIndex(dir: string): VectorIndex {
+  const { manifest, ids } = readIndexRows(dir);
+  if (!fs.existsSync(path.join(dir, INDEX_FILE))) throw new KitError(`index folder ${dir} has no ${INDEX_FILE}; rebuild the index`);
   let faiss: Index;
   try {
     faiss = Index.read(path.join(dir, INDEX_FILE));
