@@ -9,7 +9,7 @@ import { coverageOf, type EnvManifest, environmentRows, type EnvRow, envDir, MOD
 import { KitError } from "../lib/errors";
 import { readJsonl } from "../lib/files";
 import { type CheckedParaphrase, isKept } from "../lib/paraphrase";
-import { createSearcher, openEnvironment } from "../lib/search";
+import { createSearcher, openEnvironment, openSearch } from "../lib/search";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-env-"));
@@ -237,6 +237,18 @@ builtTest("build: BM25 over env/paraphrased returns a paraphrase's text for a ch
     await searcher.close();
   }
   assert.throws(() => openEnvironment(path.join(tmp, "nowhere"), "merged"), (e: Error) => e instanceof KitError && /has no environment merged/.test(e.message));
+});
+
+builtTest("BM25 opens an environment without reading its FAISS file; dense needs it", async () => {
+  const copy = path.join(tmp, "no-faiss");
+  fs.cpSync(envDir(dataset, "original"), copy, { recursive: true });
+  fs.rmSync(path.join(copy, "index.faiss"));
+  const direct = await openEnvironment(dataset, "original", { retriever: "bm25" });
+  const query = ["oxygen tank"];
+  const bm25 = await openSearch(copy, { retriever: "bm25" });
+  assert.equal(await bm25.search(query, 3), await direct.search(query, 3));
+  const error = await openSearch(copy, { retriever: "dense", embedder: "ollama:nomic-embed-text", ollamaHost: server.url }).then(() => null, (e: Error) => e);
+  assert.ok(error instanceof KitError && error.message === `index folder ${copy} has no index.faiss; rebuild the index`, String(error));
 });
 
 test.run();
