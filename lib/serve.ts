@@ -250,8 +250,9 @@ export async function serveOnWorkers(workers: number, start: () => Promise<Serve
 
 /** A cluster worker's side of serveOnWorkers: start, report to the primary, serve until told to stop, exit. */
 async function runWorker(start: () => Promise<Served>): Promise<never> {
-  // Ctrl-C reaches the whole process group; the primary then stops each worker, letting its requests finish.
-  process.on("SIGINT", () => undefined);
+  // Ctrl-C reaches the whole process group, and `pkill -f` or a container's stop may signal every process: the
+  // primary stops each worker, letting its requests finish (a worker signalled alone would only be replaced).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
   const report = (message: WorkerReport) => process.send!(message);
   let served: Served;
   try {
