@@ -7,7 +7,8 @@ import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
 import { allChunksReward, type RetrievalRewardOptions } from "./reward";
 import { createEmbedder, type Embedder, memoizeEmbedder } from "./embedders";
-import { loadSearchFolder, openEnvironment, type Retriever, RETRIEVERS } from "./search";
+import { openEnvironment, type Retriever, RETRIEVERS } from "./search";
+import { readIndexRows } from "./vector-index";
 import { defaultProgress } from "./notebook";
 
 export interface EvaluateOptions {
@@ -132,7 +133,7 @@ export async function evaluateRetrieval(options: EvaluateOptions): Promise<Retri
   const total = retrievers.length * runs.reduce((n, r) => n + r.queries.texts.length, 0);
   let done = 0;
   const onProgress = options.onProgress ?? defaultProgress("queries searched");
-  const spec = loadSearchFolder(datasetFile(dataset, "env/original"), false).manifest.embedder;
+  const spec = readIndexRows(datasetFile(dataset, "env/original")).manifest.embedder;
   // One embedder for every mode and retriever, so each question is embedded once.
   const own = retrievers.some((r) => r !== "bm25") && !options.embedder ? await createEmbedder(spec, { ollamaHost: options.ollamaHost }) : undefined;
   const shared = own ? memoizeEmbedder(own) : options.embedder;
