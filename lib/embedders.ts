@@ -36,18 +36,19 @@ export interface EmbedderOptions {
  * that has texts left to embed (a progress bar, say).
  */
 export function memoizeEmbedder(inner: Embedder, around: <T>(run: () => Promise<T>) => Promise<T> = (run) => run()): Embedder {
-  const known = new Map<string, Float32Array>();
-  const key = (role: EmbedRole, text: string) => `${role}\u0000${text}`;
+  // One map per role, keyed by the texts themselves: a key made of role and text copied every chunk's text.
+  const known = new Map<EmbedRole, Map<string, Float32Array>>();
   return {
     spec: inner.spec,
     dimension: inner.dimension,
     async embed(texts, role = "passage") {
-      const missing = [...new Set(texts.filter((t) => !known.has(key(role, t))))];
+      const vectors = known.get(role) ?? known.set(role, new Map()).get(role)!;
+      const missing = [...new Set(texts.filter((t) => !vectors.has(t)))];
       if (missing.length) {
-        const vectors = await around(() => inner.embed(missing, role));
-        missing.forEach((t, i) => known.set(key(role, t), vectors[i]));
+        const embedded = await around(() => inner.embed(missing, role));
+        missing.forEach((t, i) => vectors.set(t, embedded[i]));
       }
-      return texts.map((t) => known.get(key(role, t))!);
+      return texts.map((t) => vectors.get(t)!);
     },
     close: async () => inner.close?.(),
   };

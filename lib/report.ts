@@ -188,6 +188,9 @@ export async function qualityReport(input: ReportInput): Promise<string> {
 
   // Parameters.
   const parameters: Record<string, unknown> = { generator: input.generator, ...(input.judge ? { judge: input.judge } : {}), ...(input.embedder ? { embedder: input.embedder } : {}), ...(input.parameters ?? {}) };
+  // The judge that ran, beside the one asked for when they differ (--judge auto with the builtin generator: the rules).
+  const askedJudge = input.parameters?.judge;
+  if (input.judge) parameters.judge = askedJudge === undefined || askedJudge === input.judge ? input.judge : `${input.judge} (asked: ${askedJudge})`;
   // A nested setting (the thresholds) reads "copy 0.75, minLengthRatio 0.3, ...", as in the dataset card.
   const setting = (value: unknown): unknown =>
     typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : value;

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Ollama } from "ollama";
 import { KitError } from "../lib/errors";
-import { createEmbedder, poolingByName, rolePrefixes, USE_LITE_MAX_CHARS, type Embedder, type EmbedderOptions } from "../lib/embedders";
+import { createEmbedder, memoizeEmbedder, poolingByName, rolePrefixes, USE_LITE_MAX_CHARS, type Embedder, type EmbedderOptions } from "../lib/embedders";
 import { hashedEmbedding, startOllamaServer, closedPort } from "./helpers/ollama-server";
 
 const TINY_BERT = "test/fixtures/tiny-bert";
@@ -74,6 +74,20 @@ const SENTENCES = [
   "",
 ];
 let reference: Float32Array[] = [];
+
+test("memoizeEmbedder embeds each text once per role, and returns its vectors in the order asked", async () => {
+  const asked: string[][] = [];
+  const inner: Embedder = {
+    spec: "fake",
+    dimension: 1,
+    embed: async (texts, role = "passage") => (asked.push(texts.map((t) => `${role}:${t}`)), texts.map((t) => Float32Array.of(t.length + (role === "query" ? 100 : 0)))),
+  };
+  const memo = memoizeEmbedder(inner);
+  assert.equal([...(await memo.embed(["a", "bb", "a"]))].map((v) => v[0]), [1, 2, 1]);
+  assert.equal([...(await memo.embed(["bb", "ccc"]))].map((v) => v[0]), [2, 3]);
+  assert.equal([...(await memo.embed(["a"], "query"))].map((v) => v[0]), [101]);
+  assert.equal(asked, [["passage:a", "passage:bb"], ["passage:ccc"], ["query:a"]]);
+});
 
 test("use-lite (one thread) gives 512-d unit vectors; similar sentences are closer than unrelated ones", async () => {
   const e = await embedder("use-lite", { threads: 1, batchSize: 1 });

@@ -463,6 +463,20 @@ test("sentences are tagged only when their tags can change the findings: the fin
   assert.ok(skipped > 0, "some sentences went untagged");
 });
 
+test("profiles are memoised, the least recently used dropped first: one in use survives a thousand others", () => {
+  const kept = "The crew of three powered down the command module.";
+  const dropped = "The lunar module served as a lifeboat for four days.";
+  const [first, other] = [profile(kept), profile(dropped)];
+  assert.is(profile(kept), first);
+  for (let i = 0; i < 1500; i++) {
+    profile(`Reading number ${i} of the entry battery voltage.`);
+    if (i % 100 === 0) profile(kept);
+  }
+  assert.is(profile(kept), first);
+  assert.is.not(profile(dropped), other);
+  assert.equal(profile(dropped), other);
+});
+
 test("lib/quality/: small files without an import cycle, the public API from index.ts", () => {
   const dir = path.join(__dirname, "../lib/quality");
   const files = fs.readdirSync(dir).filter((f) => f.endsWith(".ts"));

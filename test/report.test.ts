@@ -107,6 +107,10 @@ test("the baselines come from eval.json, with a warning on a small sample; the w
   const measured = await qualityReport(smallBuild({ measuredDifficulty: { easy: 30, medium: 1, hard: 0 }, parameters: { thresholds: { copy: 0.75, minSimilarity: 0.75 } } }));
   assert.match(measured, /measured by the rank of the chunk when the question is searched: easy 96\.8%, medium 3\.2%, hard 0%\. Under 10%: measured medium and hard; too few for a curriculum\./);
   assert.match(measured, /<td[^>]*>thresholds<\/td><td[^>]*>copy 0\.75, minSimilarity 0\.75<\/td>/);
+  // The judge that ran, and the one asked for when they differ.
+  const judged = await qualityReport(smallBuild({ judge: "rules", parameters: { judge: "auto" } }));
+  assert.match(judged, /<td[^>]*>judge<\/td><td[^>]*>rules \(asked: auto\)<\/td>/);
+  assert.match(await qualityReport(smallBuild({ judge: "rules", parameters: { judge: "rules" } })), /<td[^>]*>judge<\/td><td[^>]*>rules<\/td>/);
 
   const worst = await report();
   assert.match(worst, /<details><summary>The \d+ least faithful paraphrases/);

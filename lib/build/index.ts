@@ -7,7 +7,7 @@ import { describeSkipped, loadCorpus, type SkippedLink } from "../corpus";
 import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "../embedders";
 import { type Coverage, envDir, MODES, writeEnvironment } from "../environment";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../evaluate";
-import { bucketOf, goldRanks } from "../export/difficulty";
+import { bucketOf, goldRanksIn } from "../export/difficulty";
 import { acquireLock, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "../generators";
 import { withMultiHop } from "../multihop";
@@ -270,7 +270,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
           return result;
         });
     const measuredDifficulty: Record<string, number> = { easy: 0, medium: 0, hard: 0 };
-    for (const rank of (await stage("evaluation", () => goldRanks(out, accepted))).paraphrased) measuredDifficulty[bucketOf(rank)]++;
+    for (const rank of await stage("evaluation", () => goldRanksIn(out, "paraphrased", accepted))) measuredDifficulty[bucketOf(rank)]++;
 
     const failuresByReason: Record<string, number> = {};
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);

@@ -36,13 +36,23 @@ export interface OriginalProfile {
 }
 
 const profiles = new Map<string, OriginalProfile>();
-/** Cap on memoised originals, so a long-running process does not grow without bound. */
-const PROFILES = 5000;
+/**
+ * Originals whose profiles are kept, the least recently used dropped first. A profile holds ~45 KB (its WordNet
+ * synsets most): 1,024 of them ~45 MB, where 5,000 held 225 MB to the end of a whole-KEP build. A build checks a
+ * chunk's paraphrases one after another, and a corpus of up to 1,024 chunks (Apollo's 352) keeps every profile for
+ * its coverage rounds too.
+ */
+const PROFILES = 1024;
 
 /** The profile of an original, memoised by its text. */
 export function profile(original: string): OriginalProfile {
   let p = profiles.get(original);
-  if (p) return p;
+  if (p) {
+    // Moved to the newest end of the Map's insertion order.
+    profiles.delete(original);
+    profiles.set(original, p);
+    return p;
+  }
   const clean = cleanText(original);
   const ids = new Set<string>();
   const addId = (token: string) => {
@@ -96,7 +106,7 @@ export function profile(original: string): OriginalProfile {
     trigrams,
     length: visibleLength(original),
   };
-  if (profiles.size >= PROFILES) profiles.clear();
+  if (profiles.size >= PROFILES) profiles.delete(profiles.keys().next().value!);
   profiles.set(original, p);
   return p;
 }
