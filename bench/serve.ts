@@ -9,6 +9,9 @@
 // search takes tens of microseconds, each request's fixed HTTP cost is what one-query requests measure.
 // The one-query and batched settings run again with the server on --workers processes (`kit serve --workers`, one per
 // core by default): node:cluster sharing the port, as a trainer's machine would run it.
+// A floor: a bare TCP server (no HTTP parsing, search or JSON) answering each request with a real answer's bytes, at 32
+// clients. Its CPU a request over that plus an in-process query's is the least overhead any server in Node can have at
+// one query a request on one process.
 // CPU ms/q is the searching processes' CPU time a query (the server child's and its cluster workers', or this process's
 // in-process, worker threads included): less moved by other load than queries/s, so its ratio is the steadier measure
 // of overhead.
@@ -23,6 +26,7 @@ import cluster from "node:cluster";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -70,6 +74,8 @@ interface Measured {
   served: Map<number, Run>;
   batched: Run;
   pool: { workers: number; served: Run; batched: Run };
+  /** A bare TCP server answering each one-query request with a real answer's bytes and no other work, at 32 clients. */
+  floor: Run;
 }
 
 interface Server {
@@ -132,19 +138,34 @@ function retrieveClient(url: string, clients: number): { call(queries: string[])
   return { call, close: () => agent.destroy() };
 }
 
-/** Fails unless the server answers a query with TOPK scored Search-R1 documents, so the bench measures real answers. */
-async function checkContract(url: string, query: string): Promise<void> {
+/**
+ * Fails unless the server answers a query with TOPK scored Search-R1 documents, so the bench measures real answers.
+ * Resolves with the answer's bytes.
+ */
+async function checkContract(url: string, query: string): Promise<Buffer> {
   const res = await fetch(`${url}/retrieve`, { method: "POST", body: JSON.stringify({ queries: [query], topk: TOPK, return_scores: true }) });
-  const { result } = (await res.json()) as { result: Array<Array<{ document: { chunk_id?: string }; score?: number }>> };
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const { result } = JSON.parse(bytes.toString("utf8")) as { result: Array<Array<{ document: { chunk_id?: string }; score?: number }>> };
   const hits = result?.[0] ?? [];
   if (hits.length !== TOPK || !hits.every((h) => h.document?.chunk_id && typeof h.score === "number")) {
     throw new Error(`server at ${url} did not answer with ${TOPK} scored documents: ${JSON.stringify(result).slice(0, 200)}`);
   }
+  return bytes;
 }
 
 /** Starts `serve()` on the folder in a child process (this file with --child) on `workers` processes; resolves with its URL once it listens. */
 function startServer(dir: string, retriever: Retriever, workers = 1): Promise<Server> {
-  const child = fork(__filename, ["--child", dir, retriever, String(workers)]);
+  return startChild(["--child", dir, retriever, String(workers)], dir);
+}
+
+/** Starts the floor server (floorMain) in a child process, answering `answer`'s bytes to every request. */
+function startFloor(answer: Buffer): Promise<Server> {
+  return startChild(["--floor", answer.toString("base64")], "the floor server");
+}
+
+/** Forks this file with `args`; resolves once the child says where it listens. */
+function startChild(args: string[], name: string): Promise<Server> {
+  const child = fork(__filename, args);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
@@ -158,7 +179,7 @@ function startServer(dir: string, retriever: Retriever, workers = 1): Promise<Se
   return new Promise((resolve, reject) => {
     child.once("message", (m) => resolve({ url: (m as { url: string }).url, cpu, stop }));
     child.once("error", (e) => stop().then(() => reject(e)));
-    child.once("exit", (code, signal) => reject(new Error(`server child for ${dir} exited (${signal ?? code}) before it listened`)));
+    child.once("exit", (code, signal) => reject(new Error(`server child for ${name} exited (${signal ?? code}) before it listened`)));
   });
 }
 
@@ -187,6 +208,34 @@ async function childMain(dir: string, retriever: Retriever, workers: number): Pr
   process.send!({ url: server.url }, (err: Error | null) => err && process.exit(0));
 }
 
+/**
+ * The least any HTTP server in Node can do a request: a bare TCP server that finds the end of each request (its
+ * head and Content-Length body) and writes back a fixed answer (a real one's bytes), with no parsing, search or
+ * JSON. Its CPU a request is a floor under kit serve's: 20% overhead at one query a request needs the whole request
+ * to cost at most a quarter of the search.
+ */
+function floorMain(answer: Buffer): void {
+  const response = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\n\r\n`), answer]);
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    let pending = Buffer.alloc(0);
+    socket.on("data", (data: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, data]) : data;
+      for (;;) {
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(pending.toString("latin1", 0, end))?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return;
+        pending = pending.subarray(end + 4 + length);
+        socket.write(response);
+      }
+    });
+  });
+  process.once("disconnect", () => process.exit(0));
+  process.on("message", (m) => m === "cpu" && process.send!(cpuMs(process.cpuUsage())));
+  server.listen(0, "127.0.0.1", () => process.send!({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` }));
+}
+
 /** The best run (most queries/s) of each setting over `rounds` rounds, taking turns so none gets the quiet moments alone. */
 async function bestOf(settings: Array<() => Promise<Run>>, rounds: number): Promise<Run[]> {
   const best: Run[] = [];
@@ -212,6 +261,8 @@ async function benchRetriever(corpus: Corpus, retriever: Retriever, count: numbe
     const [one, pool] = [await startServer(dir, retriever), await startServer(dir, retriever, workers)];
     servers.push(one, pool);
     for (const server of servers) await checkContract(server.url, queries[0]);
+    const floor = await startFloor(await checkContract(one.url, queries[0]));
+    servers.push(floor);
     const local = () => measure(queries, count, 1, async (q) => void (await searcher.search([q], TOPK)), async () => cpuMs(process.cpuUsage()));
     const served = (server: Server, clients: number, perCall = 1) => async () => {
       const client = retrieveClient(server.url, clients);
@@ -222,11 +273,11 @@ async function benchRetriever(corpus: Corpus, retriever: Retriever, count: numbe
         client.close();
       }
     };
-    const [best, batched, poolServed, poolBatched, ...bestServed] = await bestOf(
-      [local, served(one, BATCH_CLIENTS, BATCH), served(pool, 32), served(pool, BATCH_CLIENTS, BATCH), ...CLIENTS.map((c) => served(one, c))],
+    const [best, batched, poolServed, poolBatched, floorRun, ...bestServed] = await bestOf(
+      [local, served(one, BATCH_CLIENTS, BATCH), served(pool, 32), served(pool, BATCH_CLIENTS, BATCH), served(floor, 32), ...CLIENTS.map((c) => served(one, c))],
       rounds,
     );
-    return { local: best, batched, served: new Map(CLIENTS.map((clients, i) => [clients, bestServed[i]])), pool: { workers, served: poolServed, batched: poolBatched } };
+    return { local: best, batched, served: new Map(CLIENTS.map((clients, i) => [clients, bestServed[i]])), pool: { workers, served: poolServed, batched: poolBatched }, floor: floorRun };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await searcher.close();
@@ -287,6 +338,12 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 /** The overhead of serving: 1 - server queries/s / in-process queries/s (negative when serving is faster). */
 const overhead = (local: Run, served: Run) => 1 - served.qps / local.qps;
 
+/**
+ * The least overhead one query a request can have on one process: the floor server's CPU a request over that plus an
+ * in-process query's (CPU, so the client's share of the cores does not count).
+ */
+const floorOverhead = ({ local, floor }: Measured) => floor.cpuMs / (floor.cpuMs + local.cpuMs);
+
 /** The one-process server's best one-query-a-request run, over the client counts. */
 function bestServed({ served }: Measured): { clients: number; run: Run } {
   const [clients, run] = [...served].reduce((a, b) => (b[1].qps > a[1].qps ? b : a));
@@ -306,11 +363,16 @@ function printTable(corpus: Corpus, results: Map<Retriever, Measured>): void {
     line(retriever, `server, ${BATCH_CLIENTS} x ${BATCH} a req`, batched);
     line(retriever, `server, 32, ${pool.workers} processes`, pool.served);
     line(retriever, `server, ${BATCH_CLIENTS} x ${BATCH} a req, ${pool.workers} processes`, pool.batched);
+    line(retriever, "bare TCP floor, 32", m.floor);
     const { clients, run } = bestServed(m);
     const describe = (r: Run) => `${pct(overhead(local, r))} (CPU a query ${fixed(r.cpuMs / local.cpuMs, 2)}x in-process)`;
     console.log(
       `${"".padEnd(10)}server overhead against ${fixed(local.qps, 1)} q/s in-process: one query a request ${describe(run)} at ${clients} clients, ` +
         `${describe(pool.served)} on ${pool.workers} processes; ${BATCH} queries a request ${describe(batched)}, ${describe(pool.batched)} on ${pool.workers} processes`,
+    );
+    console.log(
+      `${"".padEnd(10)}floor: a bare TCP server answering the same bytes with no work takes ${fixed(1000 * m.floor.cpuMs, 1)} µs of CPU a request, ` +
+        `${fixed(m.floor.cpuMs / local.cpuMs, 2)}x an in-process query: one query a request can have no less than ${pct(floorOverhead(m))} overhead on one process`,
     );
   }
 }
@@ -328,7 +390,7 @@ function printTargets(all: Array<[Corpus, Map<Retriever, Measured>]>): void {
     for (const [retriever, m] of results) {
       const { local, batched, pool } = m;
       const settings: Array<[string, Run]> = [
-        ["one query a request", bestServed(m).run],
+        [`one query a request (floor ${pct(floorOverhead(m))})`, bestServed(m).run],
         [`one query a request, ${pool.workers} processes`, pool.served],
         [`${BATCH} queries a request`, batched],
         [`${BATCH} queries a request, ${pool.workers} processes`, pool.batched],
@@ -371,7 +433,9 @@ async function main(): Promise<void> {
   console.log(`1-minute load average at the end: ${os.loadavg()[0].toFixed(1)}`);
 }
 
-if (process.argv[2] === "--child") {
+if (process.argv[2] === "--floor") {
+  floorMain(Buffer.from(process.argv[3], "base64"));
+} else if (process.argv[2] === "--child") {
   childMain(process.argv[3], process.argv[4] as Retriever, Number(process.argv[5])).catch((e) => {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
