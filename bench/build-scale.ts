@@ -7,7 +7,7 @@
 //   Each build runs, from a fresh folder (no cached answers), the exact command
 //     node bin/kit.js build --corpus FILE --out DIR --llm builtin
 //   with FILE the slice (first --slice-bytes bytes of the corpus, cut back to a line end, written beside DIR) or the
-//   corpus. --skip-full builds the slice only (the whole corpus takes ~30+ minutes on 2 cores); --skip-slice the
+//   corpus. --skip-full builds the slice only (the whole corpus takes ~27 minutes on 2 cores); --skip-slice the
 //   corpus only. A build's log (its stdout and progress lines) is DIR.log; DIR is deleted afterwards unless --keep.
 import * as fs from "node:fs";
 import * as os from "node:os";
