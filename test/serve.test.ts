@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -87,6 +87,19 @@ test("POST /retrieve: one list per query, in order, topk documents with scores, 
   // Reversed queries, reversed lists.
   const reversed = await post(main.url, { queries: [...queries].reverse(), topk: 2, return_scores: true });
   assert.equal(reversed.json.result, [...result].reverse());
+});
+
+test("the README's Python client runs as written against the server (its URL swapped for the test's)", async () => {
+  const readme = fs.readFileSync(path.join(__dirname, "../README.md"), "utf8");
+  const client = /```python\n([\s\S]*?)```/.exec(readme)![1].replace("http://127.0.0.1:8000", main.url);
+  // Not spawnSync: the server answers from this process's event loop.
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile("/usr/bin/python3", ["-c", client], { timeout: 30_000 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))),
+  );
+  const lines = stdout.trim().split("\n");
+  assert.is(lines.length, 3);
+  // The README's query is the fourth chunk's sentence: it comes first, an original row, its text after the title line.
+  assert.match(lines[0], /^[\d.]+ chunk_4 original Entry batteries held 99 ampere-hours/);
 });
 
 test("without return_scores each list holds the documents alone; topk missing, null or 0 means the default 3", async () => {
