@@ -94,11 +94,13 @@ export function histogramSvg(values: readonly number[] | Readonly<Record<string,
   const vega = require("vega") as Vega;
   const extent = options.extent ?? (min <= max ? [min, max] : [0, 1]);
   const { start, stop, step } = vega.bin({ maxbins: options.bins ?? 30, extent, ...(options.step ? { step: options.step } : {}) });
+  // The last bin holds its upper edge too.
+  const last = Math.max(0, Math.round((stop - start) / step) - 1);
   const data = finite.flatMap(([name, xs]) => {
     const counts = new Map<number, number>();
     for (const x of xs) {
       if (x < start || x > stop) continue;
-      const at = Math.min(Math.floor((x - start) / step + 1e-9), Math.max(0, Math.ceil((stop - start) / step - 1e-9) - 1));
+      const at = Math.min(Math.floor((x - start) / step + 1e-9), last);
       counts.set(at, (counts.get(at) ?? 0) + 1);
     }
     return [...counts].map(([at, count]) => ({ start: start + at * step, end: start + (at + 1) * step, count, series: name }));

@@ -6,7 +6,7 @@ import { type EnvRow, envDir, type Mode, originalRow } from "./environment";
 import { KitError } from "./errors";
 import { readJsonl } from "./files";
 import { buildLexicalIndex, type Hit } from "./lexical";
-import { assertEmbedder, type IndexManifest, loadIndex, readIndexRows, searchIndex, type VectorIndex } from "./vector-index";
+import { assertEmbedder, loadIndex, readIndexRows, searchIndex, type VectorIndex } from "./vector-index";
 
 /**
  * bm25: lexical, the default because it measures best with the offline embedder in every mode;
@@ -106,7 +106,7 @@ export async function openSearch(dir: string, options: SearchOptions & { shared?
 }
 
 /** The FAISS index of a folder (unless `vectors` is false) and the rows its ids refer to, every id checked to have one. */
-export function loadSearchFolder(dir: string, vectors = true): { index?: VectorIndex; manifest: IndexManifest; rows: EnvRow[] } {
+function loadSearchFolder(dir: string, vectors: boolean): { index?: VectorIndex; rows: EnvRow[] } {
   const index = vectors ? loadIndex(dir) : undefined;
   const { manifest, ids } = index ?? readIndexRows(dir);
   const rowsPath = manifest.chunks;
@@ -117,7 +117,7 @@ export function loadSearchFolder(dir: string, vectors = true): { index?: VectorI
   const known = new Set(rows.map((r) => r.row_id));
   const stray = ids.find((id) => !known.has(id));
   if (stray !== undefined) throw new KitError(`index ${dir}: row ${stray} of ids.json is not in ${file}; the two come from different builds: rebuild the index`);
-  return { index, manifest, rows };
+  return { index, rows };
 }
 
 /** Opens the environment `mode` of a dataset folder written by kit build. */
