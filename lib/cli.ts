@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { version as KIT_VERSION } from "../package.json";
 import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "./chunking";
 import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
-import { buildDataset, DEFAULT_COVERAGE_ROUNDS, DEFAULT_EVALUATION_SAMPLE, embedAndIndex } from "./build";
+import { buildDataset, DEFAULT_COVERAGE_ROUNDS, DEFAULT_EVALUATION_SAMPLE, embedAndIndex, writeChunks } from "./build";
 import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
@@ -19,7 +19,7 @@ import { checkPairsFile, VERDICTS } from "./quality";
 import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "./quality/judge";
 import { openCache, withCache } from "./cache";
 import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
-import { DEFAULT_HOST, DEFAULT_PORT, serve, serveOnWorkers } from "./serve";
+import { DEFAULT_HOST, DEFAULT_PORT, serve, SERVE_LIMITS, serveOnWorkers } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
 
 interface Option {
@@ -112,7 +112,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   chunk: {
-    summary: "split a markdown corpus into chunks (chunks.jsonl)",
+    summary: "split a markdown corpus into chunks (chunks.jsonl, and chunks.pkl as AutoDidact pickles them)",
     usage: "kit chunk --corpus PATH --out DIR [--chunk-size N] [--chunk-overlap N]",
     required: ["corpus", "out"],
     options: {
@@ -130,7 +130,7 @@ const COMMANDS: Record<string, Command> = {
         chunkOverlap: integer(v, "chunk-overlap", DEFAULT_CHUNK_OVERLAP, 0),
       });
       const out = path.join(required(v, "out"), "chunks.jsonl");
-      writeJsonlAtomic(out, chunks);
+      writeChunks(out, chunks);
       const mean = chunks.reduce((n, c) => n + c.text.length, 0) / Math.max(chunks.length, 1);
       console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s)${skipped.length ? `; ${describeSkipped(skipped)}` : ""} -> ${out} in ${elapsed(started)}`);
     },
@@ -156,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
       const embedder = await createEmbedder(str(v, "embedder") ?? DEFAULT_EMBEDDER, { ollamaHost: str(v, "ollama-host"), onProgress: bar.onProgress });
       let m;
       try {
-        m = await embedAndIndex(embedder, chunks.map((c) => c.text), chunks.map((c) => c.chunk_id), { out, chunksFile, factory: str(v, "factory") });
+        m = await embedAndIndex(embedder, chunks, { out, chunksFile, factory: str(v, "factory") });
         bar.done();
       } finally {
         await embedder.close?.();
@@ -233,6 +233,7 @@ const COMMANDS: Record<string, Command> = {
       host: { type: "string", help: "address to listen on (0.0.0.0 for other machines)", default: DEFAULT_HOST },
       topk: { type: "string", help: "hits per query when a request gives no topk", default: "3" },
       workers: { type: "string", help: "processes serving the port, each with its own copy of the index (one per core answers most)", default: "1" },
+      "max-hits": { type: "string", help: "most hits one request may ask for (queries x topk); any batch size within it", default: String(SERVE_LIMITS.maxHits) },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
@@ -240,7 +241,7 @@ const COMMANDS: Record<string, Command> = {
       const folder = searchFolder(v, "paraphrased");
       const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
       const workers = integer(v, "workers", 1, 1);
-      const options = { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1) };
+      const options = { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1), maxHits: optionalInteger(v, "max-hits", 1) };
       const server = await serveOnWorkers(workers, async () => {
         const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
         const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
@@ -396,10 +397,9 @@ function readChunks(file: string): Chunk[] {
 }
 
 function readQueries(file: string): { id: unknown; text: string }[] {
-  const rows = readJsonl<{ id?: unknown; text?: unknown }>(file);
-  if (!rows.length) throw new KitError(`${file} holds no queries; write one {"id": ..., "text": ...} per line`);
-  return rows.map((r, i) => {
-    if (typeof r?.text !== "string" || r.text.trim() === "") throw new KitError(`${file}:${i + 1}: each line needs a non-empty "text" string`);
+  // An empty file, or a blank "text", is answered with no hits, as kit serve answers an empty batch or query.
+  return readJsonl<{ id?: unknown; text?: unknown }>(file).map((r, i) => {
+    if (typeof r?.text !== "string") throw new KitError(`${file}:${i + 1}: each line needs a "text" string`);
     return { id: r.id ?? i + 1, text: r.text };
   });
 }

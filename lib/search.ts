@@ -28,7 +28,7 @@ export interface Searcher {
   embedder: string | null;
   /** The searchable rows by row_id. */
   rows: ReadonlyMap<string, EnvRow>;
-  /** Top-k hits per query, best first, each from a different chunk. */
+  /** Top-k hits per query, best first, each from a different chunk; none for a blank query. */
   search(queries: readonly string[], k: number): Promise<SearchResult[][]>;
   close(): Promise<void>;
 }
@@ -82,7 +82,12 @@ export function createSearcher(rows: readonly EnvRow[], options: { retriever?: R
     rows: byId,
     async search(queries, k) {
       if (!Number.isInteger(k) || k < 1) throw new KitError(`k (results per query) must be a positive integer, got ${k}`);
-      return (await ranked(queries, k)).map((hits) => distinctChunks(hits, byId, k));
+      // A blank query (an empty <search></search>) finds nothing, as in Search-R1's server, and costs no embedding.
+      const asked = queries.flatMap((q, i) => (q.trim() ? [i] : []));
+      const found = asked.length ? await ranked(asked.map((i) => queries[i]), k) : [];
+      const results: SearchResult[][] = queries.map(() => []);
+      asked.forEach((at, i) => (results[at] = distinctChunks(found[i], byId, k)));
+      return results;
     },
     close: async () => embedder?.close?.(),
   };

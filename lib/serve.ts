@@ -21,15 +21,18 @@ export interface ServeOptions {
   topk?: number;
   /** Largest topk a request may ask for. */
   maxTopk?: number;
-  /** Most queries in one request. */
-  maxQueries?: number;
+  /**
+   * Most hits one request may ask for: its queries times its topk. It bounds a request's work and answer, not its
+   * batch: a Search-R1 turn of 512 x 5 rollouts sends 2,560 queries (7,680 hits at topk 3).
+   */
+  maxHits?: number;
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
 }
 
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "127.0.0.1";
-const DEFAULTS = { topk: 3, maxTopk: 100, maxQueries: 1024, maxBodyBytes: 1 << 20 };
+export const SERVE_LIMITS = { topk: 3, maxTopk: 100, maxHits: 65_536, maxBodyBytes: 16 << 20 };
 
 /**
  * A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. The text
@@ -81,7 +84,7 @@ function resultWriter(): (lists: readonly SearchResult[][], scores: boolean) => 
 class BadRequest extends Error {}
 
 /** Validates a /retrieve body; a message naming the field otherwise. */
-function parseRequest(body: string, limits: typeof DEFAULTS): { queries: string[]; topk: number; scores: boolean } {
+function parseRequest(body: string, limits: typeof SERVE_LIMITS): { queries: string[]; topk: number; scores: boolean } {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -91,15 +94,18 @@ function parseRequest(body: string, limits: typeof DEFAULTS): { queries: string[
   const request = json as { queries?: unknown; topk?: unknown; return_scores?: unknown };
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new BadRequest('body must be a JSON object with "queries"');
   const { queries, topk = null, return_scores = false } = request;
-  if (!Array.isArray(queries) || !queries.length) throw new BadRequest('"queries" must be a non-empty list of strings');
-  if (queries.length > limits.maxQueries) throw new BadRequest(`"queries" holds ${queries.length} queries; at most ${limits.maxQueries} a request`);
-  if (!queries.every((q) => typeof q === "string" && q.trim())) throw new BadRequest('every entry of "queries" must be a non-empty string');
+  // An empty list (no rollout searched this turn) and blank queries are answered, as Search-R1's server answers them.
+  if (!Array.isArray(queries) || !queries.every((q) => typeof q === "string")) throw new BadRequest('"queries" must be a list of strings');
   // Search-R1 treats a missing, null or 0 topk as "use the server's default".
   if (topk !== null && topk !== 0 && !(Number.isInteger(topk) && (topk as number) >= 1 && (topk as number) <= limits.maxTopk)) {
     throw new BadRequest(`"topk" must be an integer from 1 to ${limits.maxTopk}, got ${JSON.stringify(topk)}`);
   }
   if (typeof return_scores !== "boolean") throw new BadRequest('"return_scores" must be true or false');
-  return { queries, topk: (topk as number | null) || limits.topk, scores: return_scores };
+  const k = (topk as number | null) || limits.topk;
+  if (queries.length * k > limits.maxHits) {
+    throw new BadRequest(`${queries.length} queries x topk ${k} ask for ${queries.length * k} hits; at most ${limits.maxHits} a request (kit serve --max-hits): split the batch`);
+  }
+  return { queries, topk: k, scores: return_scores };
 }
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
@@ -127,7 +133,7 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher. */
 export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
-  const limits = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const limits = { ...SERVE_LIMITS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   if (limits.topk > limits.maxTopk) throw new KitError(`--topk ${limits.topk} is above the largest topk a request may ask for (${limits.maxTopk})`);
 
   let closing = false;

@@ -140,11 +140,11 @@ function flatten(vectors: readonly Float32Array[], from: number, to: number): nu
  * Writes index.faiss, ids.json, manifest.json and any `jsonl` files (name -> rows) into a temp folder next to
  * `dir` and then swaps it in, so `dir` holds either the previous complete folder or the new one, never a mix.
  * `chunks` is the path of the JSONL the ids refer to, relative to `dir` (so the two can move together);
- * it may be one of `jsonl`.
+ * it may be one of `jsonl`. `files` are other files of the folder (a LangChain docstore, say), written as they are.
  */
-export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; jsonl?: Record<string, readonly unknown[]> } = {}): void {
+export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; jsonl?: Record<string, readonly unknown[]>; files?: Record<string, Uint8Array> } = {}): void {
   const target = path.resolve(dir);
-  const files = options.jsonl ?? {};
+  const files = { ...options.jsonl, ...options.files };
   if (fs.existsSync(target)) {
     if (!fs.statSync(target).isDirectory()) throw new KitError(`cannot save the index to ${dir}: it is a file; choose a folder path`);
     const foreign = fs.readdirSync(target).filter((f) => !INDEX_FILES.includes(f) && !(f in files));
@@ -174,7 +174,8 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
       throw new KitError(`cannot write the index ${dir}: ${(err as Error).message.split("\n")[0]}`);
     }
     writeFileAtomic(path.join(tmp, IDS_FILE), JSON.stringify(index.ids));
-    for (const [name, rows] of Object.entries(files)) writeJsonlAtomic(path.join(tmp, name), rows);
+    for (const [name, rows] of Object.entries(options.jsonl ?? {})) writeJsonlAtomic(path.join(tmp, name), rows);
+    for (const [name, data] of Object.entries(options.files ?? {})) writeFileAtomic(path.join(tmp, name), data);
     writeFileAtomic(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
     const replacing = fs.existsSync(target);
     if (replacing) fs.renameSync(target, old);

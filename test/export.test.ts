@@ -165,18 +165,24 @@ const byId = <T extends Record<string, any>>(rows: T[]) => [...rows].sort((a, b)
 
 // ---------------------------------------------------------------- layout, card and configs
 
-test("the export holds the configs, indexes, environments, Search-R1 files, rewards.py, the card and its marker", () => {
+test("the export holds the configs, indexes, environments, each trainer's layout, rewards.py, environment.py, the card and its marker", () => {
   const out = hf("main");
   assert.equal(main.configs.map((c) => c.name), ["questions", "recovery", "paraphrases", "chunks"]);
-  assert.equal(main.searchR1, ["search-r1/train.parquet", "search-r1/test.parquet", ...MODES.map((m) => `search-r1/corpus-${m}.jsonl`)]);
-  for (const file of [...main.searchR1, ...main.configs.flatMap((c) => c.splits.flatMap((s) => s.files))]) assert.ok(fs.existsSync(path.join(out, file)), file);
+  assert.equal(main.layouts, {
+    "search-r1": ["search-r1/train.parquet", "search-r1/test.parquet", ...MODES.map((m) => `search-r1/corpus-${m}.jsonl`)],
+    verl: ["verl/train.parquet", "verl/test.parquet", "verl/search_tool_config.yaml"],
+    rezero: ["rezero/index.faiss", "rezero/index.pkl", "rezero/questions.jsonl", "rezero/chunks.csv", "rezero/paragraphs_noise.csv"],
+    autodidact: ["autodidact/saved_data/chunks.pkl", "autodidact/saved_data/questions.json", "autodidact/faiss_index/index.faiss", "autodidact/faiss_index/index.pkl"],
+  });
+  for (const file of [...Object.values(main.layouts).flat(), ...main.configs.flatMap((c) => c.splits.flatMap((s) => s.files))]) assert.ok(fs.existsSync(path.join(out, file)), file);
   for (const dir of ["faiss_index", ...MODES.map((m) => `env/${m}`)]) {
     for (const file of ["index.faiss", "ids.json", "manifest.json"]) assert.ok(fs.existsSync(path.join(out, dir, file)), `${dir}/${file}`);
   }
   for (const mode of MODES) assert.is(fs.readFileSync(path.join(out, "env", mode, "rows.jsonl"), "utf8"), fs.readFileSync(path.join(dataset, "env", mode, "rows.jsonl"), "utf8"), `env/${mode}/rows.jsonl`);
-  assert.is(fs.readFileSync(path.join(out, "rewards.py"), "utf8"), fs.readFileSync("lib/export/rewards.py", "utf8"));
+  for (const file of ["rewards.py", "environment.py"]) assert.is(fs.readFileSync(path.join(out, file), "utf8"), fs.readFileSync(`lib/export/${file}`, "utf8"));
+  assert.is(fs.readFileSync(path.join(out, "faiss_index", "index.pkl")).toString("hex"), fs.readFileSync(path.join(dataset, "faiss_index", "index.pkl")).toString("hex"));
   assert.ok(fs.existsSync(path.join(out, ".kit-export")));
-  assert.equal(fs.readdirSync(out).sort(), [".kit-export", "README.md", "data", "env", "faiss_index", "rewards.py", "search-r1"]);
+  assert.equal(fs.readdirSync(out).sort(), [".kit-export", "README.md", "autodidact", "data", "env", "environment.py", "faiss_index", "rewards.py", "rezero", "search-r1", "verl"]);
   assert.equal(leftovers(out), [], "no temp folder left behind");
 });
 
@@ -286,8 +292,9 @@ test("the card tells how the data was made, split, loaded, rewarded and searched
   for (const [reason, n] of Object.entries(build.failures)) assert.match(prose, `| ${reason} | ${n} |`);
   assert.match(prose, 'load_dataset("path/to/main", "questions")');
   assert.match(prose, "reward_funcs=[answer_reward]");
+  assert.match(prose, "environment_factory=SearchEnvironment");
   assert.match(prose, "## Rewards\n\n`rewards.py` (beside this card)");
-  for (const signature of ['retrieval_reward(target, retrieved, k=None, discount="none")', "exact_answer_reward(predicted, gold)", "answer_reward(completions, answer, **kwargs)", "search_reward(retrieved, chunk_id, k=5, **kwargs)"]) {
+  for (const signature of ['retrieval_reward(target, retrieved, k=None, discount="none")', "exact_answer_reward(predicted, gold)", "answer_reward(completions, answer, **kwargs)", "search_reward(completions, chunk_id, supporting_chunk_ids=None, environments=None, **kwargs)"]) {
     assert.match(prose, signature);
   }
   assert.match(prose, `- \`faiss_index\`: one row per chunk (${chunks} rows), ids are chunk ids.`);
@@ -296,8 +303,20 @@ test("the card tells how the data was made, split, loaded, rewarded and searched
     assert.match(prose, `- \`env/${mode}\`: ${m.rows} rows, `);
     assert.match(prose, `; ${m.coverage.by_paraphrase} of ${m.coverage.chunks} chunks appear through a kept paraphrase.`);
   }
-  assert.match(prose, "## Search-R1 and verl");
-  assert.match(prose, "`data_source` is `searchR1_nq`");
+  // A section per consumer, each with the command that trains on its layout.
+  for (const [consumer, command] of [
+    ["TRL", "trainer.train()"],
+    ["Search-R1", "bash train_ppo.sh"],
+    ["verl", "bash examples/sglang_multiturn/search_r1_like/run_qwen2.5-3b_instruct_search_multiturn.sh"],
+    ["AutoDidact", "cp -r EXPORT/autodidact/saved_data EXPORT/autodidact/faiss_index ."],
+    ["ReZero", "python train_grpo.py"],
+  ]) {
+    const section = prose.split(`## Train with ${consumer}\n`)[1]?.split("\n## ")[0];
+    assert.ok(section, `a "Train with ${consumer}" section`);
+    assert.match(section!, command, consumer);
+  }
+  assert.match(prose, "`data_source` `nq` (its exact-match reward)");
+  assert.match(prose, "`data_source` `searchR1_nq`");
   assert.match(prose, "`search-r1/corpus-<mode>.jsonl`");
 });
 
@@ -433,7 +452,52 @@ test("the same seed writes the same files byte for byte; another seed other test
 
 // ---------------------------------------------------------------- Search-R1
 
-test("search-r1: DuckDB reads train and test.parquet with Search-R1's columns, the questions config's rows, and a corpus per environment", async () => {
+test("search-r1: train and test.parquet in nq_search.py's columns and nested types, one user message, data_source nq; a corpus per environment", async () => {
+  const out = hf("main");
+  const groundTruth = 'STRUCT("target" VARCHAR[])';
+  const want: [string, string][] = [
+    ["id", "VARCHAR"],
+    ["question", "VARCHAR"],
+    ["golden_answers", "VARCHAR[]"],
+    ["metadata", "STRUCT(chunk_id VARCHAR, supporting_chunk_ids VARCHAR[])"],
+    ["data_source", "VARCHAR"],
+    ["prompt", PROMPT_TYPE],
+    ["ability", "VARCHAR"],
+    ["reward_model", `STRUCT(style VARCHAR, ground_truth ${groundTruth})`],
+    ["extra_info", 'STRUCT(split VARCHAR, "index" BIGINT)'],
+  ];
+  const instructions = fs.readFileSync("lib/export/search-r1-prompt.md", "utf8").trim();
+  const testSet = testChunks();
+  for (const split of SPLITS) {
+    const file = path.join(out, "search-r1", `${split}.parquet`);
+    assert.equal(await columnTypes(file, true), want, file);
+    const questions = await configRows(out, "questions", split);
+    const expected = questions.map((q, index) => ({
+      id: q.id,
+      question: q.question,
+      golden_answers: [q.answer],
+      metadata: { chunk_id: q.chunk_id, supporting_chunk_ids: [q.chunk_id] },
+      data_source: "nq",
+      // One user message: Search-R1 feeds the first message alone to a model without a chat template.
+      prompt: [{ role: "user", content: instructions.replace("{question}", q.question) }],
+      ability: "fact-reasoning",
+      reward_model: { style: "rule", ground_truth: { target: [q.answer] } },
+      // DuckDB's JSON rows show a BIGINT as a string.
+      extra_info: { split, index: String(index) },
+    }));
+    assert.ok(expected.length > 0, split);
+    assert.equal(await parquetRows([file]), expected, file);
+    const gold = await parquetRows([file], "metadata.chunk_id AS chunk_id");
+    assert.ok(gold.every((r) => testSet.has(r.chunk_id) === (split === "test")), `${split}: gold chunks on the split's side`);
+  }
+  for (const mode of MODES) {
+    const rows = readJsonl<EnvRow>(path.join(out, "env", mode, "rows.jsonl"));
+    const corpus = readJsonl(path.join(out, "search-r1", `corpus-${mode}.jsonl`));
+    assert.equal(corpus, rows.map((r) => ({ id: r.row_id, contents: `"${r.chunk_id}"\n${r.text}`, chunk_id: r.chunk_id, kind: r.kind })), mode);
+  }
+});
+
+test("verl: train and test.parquet in preprocess_search_r1_dataset.py's columns, the tool-calling prompt, tools_kwargs; a tool config pointing at kit serve", async () => {
   const out = hf("main");
   const groundTruth = 'STRUCT("target" VARCHAR[])';
   const want: [string, string][] = [
@@ -443,12 +507,12 @@ test("search-r1: DuckDB reads train and test.parquet with Search-R1's columns, t
     ["reward_model", `STRUCT(style VARCHAR, ground_truth ${groundTruth})`],
     [
       "extra_info",
-      `STRUCT("index" INTEGER, split VARCHAR, question VARCHAR, id VARCHAR, gold_chunk_ids VARCHAR[], need_tools_kwargs BOOLEAN, tools_kwargs STRUCT("search" STRUCT(create_kwargs STRUCT(ground_truth ${groundTruth}, question VARCHAR, data_source VARCHAR))))`,
+      `STRUCT("index" BIGINT, need_tools_kwargs BOOLEAN, question VARCHAR, split VARCHAR, tools_kwargs STRUCT("search" STRUCT(create_kwargs STRUCT(ground_truth ${groundTruth}, question VARCHAR, data_source VARCHAR))))`,
     ],
+    ["metadata", "STRUCT(chunk_id VARCHAR, supporting_chunk_ids VARCHAR[])"],
   ];
-  const testSet = testChunks();
   for (const split of SPLITS) {
-    const file = path.join(out, "search-r1", `${split}.parquet`);
+    const file = path.join(out, "verl", `${split}.parquet`);
     assert.equal(await columnTypes(file, true), want, file);
     const questions = await configRows(out, "questions", split);
     const expected = questions.map((q, index) => {
@@ -458,19 +522,20 @@ test("search-r1: DuckDB reads train and test.parquet with Search-R1's columns, t
         prompt: q.prompt,
         ability: "fact-reasoning",
         reward_model: { style: "rule", ground_truth },
-        extra_info: { index, split, question: q.question, id: q.id, gold_chunk_ids: [q.chunk_id], need_tools_kwargs: true, tools_kwargs: { search: { create_kwargs: { ground_truth, question: q.question, data_source: "searchR1_nq" } } } },
+        extra_info: { index: String(index), need_tools_kwargs: true, question: q.question, split, tools_kwargs: { search: { create_kwargs: { ground_truth, question: q.question, data_source: "searchR1_nq" } } } },
+        metadata: { chunk_id: q.chunk_id, supporting_chunk_ids: [q.chunk_id] },
       };
     });
-    assert.ok(expected.length > 0, split);
     assert.equal(await parquetRows([file]), expected, file);
-    const gold = await parquetRows([file], "unnest(extra_info.gold_chunk_ids) AS chunk_id");
-    assert.ok(gold.every((r) => testSet.has(r.chunk_id) === (split === "test")), `${split}: gold chunks on the split's side`);
   }
-  for (const mode of MODES) {
-    const rows = readJsonl<EnvRow>(path.join(out, "env", mode, "rows.jsonl"));
-    const corpus = readJsonl(path.join(out, "search-r1", `corpus-${mode}.jsonl`));
-    assert.equal(corpus, rows.map((r) => ({ id: r.row_id, contents: `"${r.chunk_id}"\n${r.text}`, chunk_id: r.chunk_id, kind: r.kind })), mode);
-  }
+  // The prompt asks for the search tool, not for a tag protocol the tool loop would not run.
+  assert.not.match(SEARCH_AGENT_PROMPT, "<search>");
+  assert.match(SEARCH_AGENT_PROMPT, "search tool");
+  const config = parseYaml(fs.readFileSync(path.join(out, "verl", "search_tool_config.yaml"), "utf8"));
+  assert.is(config.tools[0].class_name, "verl.tools.search_tool.SearchTool");
+  assert.is(config.tools[0].config.retrieval_service_url, "http://127.0.0.1:8000/retrieve");
+  assert.is(config.tools[0].tool_schema.function.name, "search");
+  assert.equal(config.tools[0].tool_schema.function.parameters.required, ["query_list"]);
 });
 
 // ---------------------------------------------------------------- measured difficulty
@@ -631,37 +696,49 @@ test("rewards.py counts as whitespace what lib/reward.ts does (BOM, NEL, informa
   ]);
 });
 
-test("rewards.py's TRL reward functions score conversational completions", () => {
+test("rewards.py's TRL reward functions read multi-turn completions (tool calls, tool results) and TRL's keyword arguments", () => {
   const script = [
     "import json, sys",
     "sys.path.insert(0, sys.argv[1])",
-    "from rewards import all_chunks_search_reward, answer_reward, search_reward",
+    "from rewards import answer_reward, search_reward",
     "data = json.load(sys.stdin)",
-    "print(json.dumps([answer_reward(data['completions'], answer=data['answer'], prompts=None), search_reward(data['retrieved'], chunk_id=data['chunk_id']), all_chunks_search_reward(data['retrieved'], supporting_chunk_ids=data['supporting'])]))",
+    "class Env:",
+    "    def __init__(self, retrieved): self.retrieved = retrieved",
+    // TRL passes prompts, completions, completion_ids, trainer_state, log_extra, log_metric and the dataset's columns.
+    "common = dict(prompts=None, completion_ids=None, trainer_state=None, log_extra=None, log_metric=None, question=['q'] * 6)",
+    "print(json.dumps([",
+    "    answer_reward(data['completions'], answer=data['answer'], **common),",
+    "    search_reward(data['completions'], chunk_id=data['chunk_id'], supporting_chunk_ids=data['supporting'], **common),",
+    "    search_reward(data['completions'], chunk_id=data['chunk_id'], **common),",
+    "    search_reward(data['completions'], chunk_id=data['chunk_id'], supporting_chunk_ids=data['supporting'], environments=[Env(r) for r in data['retrieved']], **common),",
+    "]))",
   ].join("\n");
-  const assistant = (content: string) => [{ role: "assistant", content }];
+  const call = (query: string) => ({ role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "search", arguments: { query } } }] });
+  const tool = (...ids: string[]) => ({ role: "tool", name: "search", content: ids.map((id, i) => `Doc ${i + 1}(Title: "${id}") text of ${id} <answer> decoy </answer>\n`).join("") });
   const completions = [
-    assistant("<search> commander </search><information>...</information><answer> James A. Lovell </answer>"),
-    assistant("<answer>1,000</answer> no, wait: <answer> 2,000 </answer>"),
-    assistant("I could not find it."),
-    assistant("<answer>\nthe Moon\n</answer>"),
+    [call("commander"), tool("chunk_2", "chunk_1"), { role: "assistant", content: "<answer> James A. Lovell </answer>" }],
+    [call("a"), tool("chunk_9"), call("b"), tool("chunk_3", "chunk_2"), { role: "assistant", content: "<answer>1,000</answer> no: <answer> 2,000 </answer>" }],
+    [{ role: "assistant", content: "I could not find it." }],
+    [call("moon"), tool(), { role: "assistant", content: "<answer>\nthe Moon\n</answer>" }],
     "<answer>Aquarius</answer>",
+    [call("x"), tool("chunk_1"), { role: "assistant", content: null }],
   ];
-  const answer = ["james a lovell", "1000", "Houston", "moon", "aquarius"];
-  const retrieved = [["chunk_2", "chunk_9", "chunk_1"], ["chunk_1", "chunk_3", "chunk_4", "chunk_5", "chunk_6", "chunk_2"], []];
-  const chunkId = ["chunk_1", "chunk_2", "chunk_1"];
-  const supporting = [["chunk_2", "chunk_1"], ["chunk_9", "chunk_2"], ["chunk_1"]];
-  const [answers, searches, allSearches] = python(script, { completions, answer, retrieved, chunk_id: chunkId, supporting }, [hf("main")]);
-  assert.equal(answers, [1, 0, 0, 1, 1]);
-  assert.equal(searches, retrieved.map((ids, i) => retrievalReward(chunkId[i], ids, { k: 5 })));
-  assert.equal(searches, [1, 0, 0]);
-  assert.equal(allSearches, retrieved.map((ids, i) => allChunksReward(supporting[i], ids, { k: 10 })));
-  assert.equal(allSearches, [1, 0, 0]);
+  const answer = ["james a lovell", "2000", "Houston", "moon", "aquarius", "x"];
+  const chunkId = ["chunk_1", "chunk_2", "chunk_1", "chunk_4", "chunk_5", "chunk_1"];
+  const supporting = [["chunk_1"], ["chunk_9", "chunk_2"], ["chunk_1"], ["chunk_4"], ["chunk_5"], ["chunk_7", "chunk_1"]];
+  const retrieved = [["chunk_2", "chunk_1"], ["chunk_9", "chunk_3", "chunk_2"], [], [], [], ["chunk_1"]];
+  const [answers, searches, single, fromEnvironments] = python(script, { completions, answer, chunk_id: chunkId, supporting, retrieved }, [hf("main")]);
+  // The answer is the model's last one; tool results are not the model's.
+  assert.equal(answers, [1, 1, 0, 1, 1, 0]);
+  assert.equal(searches, [1, 1, 0, 0, 0, 0]);
+  assert.equal(searches, retrieved.map((ids, i) => (ids.length ? allChunksReward(supporting[i], ids, { k: ids.length }) : 0)));
+  assert.equal(single, [1, 1, 0, 0, 0, 1], "without supporting_chunk_ids, chunk_id is the gold chunk");
+  assert.equal(fromEnvironments, searches, "the environments' records give the same rewards");
 });
 
 // ---------------------------------------------------------------- options
 
-test("--prompt-template: a template without {question} is the system message, one with it a single user message; --name and --data-source reach the card and search-r1", async () => {
+test("--prompt-template: a template without {question} is the system message, one with it a single user message; --name and --data-source reach the card, search-r1 and verl", async () => {
   const template = (name: string, text: string) => {
     const file = path.join(tmp, name);
     fs.writeFileSync(file, text);
@@ -682,16 +759,16 @@ test("--prompt-template: a template without {question} is the system message, on
   // The template is the questions' alone: the recovery task keeps its own instructions.
   const [recovery] = await configRows(hf("template-user"), "recovery", "train", "prompt");
   assert.is(recovery.prompt[0].content, RECOVERY_PROMPT);
-  // search-r1 carries the same prompts.
-  const searchR1 = await parquetRows([path.join(hf("template-user"), "search-r1", "train.parquet")], "prompt");
-  assert.equal(searchR1.map((r) => r.prompt), (await configRows(hf("template-user"), "questions", "train", "prompt")).map((r) => r.prompt));
+  // verl carries the same prompts; search-r1 keeps Search-R1's own.
+  const verl = await parquetRows([path.join(hf("template-user"), "verl", "train.parquet")], "prompt");
+  assert.equal(verl.map((r) => r.prompt), (await configRows(hf("template-user"), "questions", "train", "prompt")).map((r) => r.prompt));
 
   const { front, prose } = readCard(hf("template-system"));
   assert.is(front.pretty_name, "someone/apollo-13");
   assert.match(prose, 'load_dataset("someone/apollo-13", "questions")');
-  assert.match(prose, "`data_source` is `nq`");
-  const [row] = await parquetRows([path.join(hf("template-system"), "search-r1", "test.parquet")], "data_source, extra_info.tools_kwargs.search.create_kwargs.data_source AS tool_source");
-  assert.equal(row, { data_source: "nq", tool_source: "nq" });
+  assert.match(prose, "`data_source` `nq`");
+  const [row] = await parquetRows([path.join(hf("template-system"), "verl", "test.parquet")], "data_source, extra_info.tools_kwargs.search.create_kwargs.data_source AS tool_source");
+  assert.equal(row, { data_source: "searchR1_nq", tool_source: "searchR1_nq" });
 });
 
 test("a {question} template takes the question verbatim, $ signs and all", async () => {

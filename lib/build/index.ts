@@ -16,6 +16,7 @@ import { progressReporter } from "../progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "../quality";
 import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
+import { chunkDocument, docstorePickle, documentsPickle } from "../langchain";
 import { generateQuestions, reasonLabel, seedFormat } from "../questions";
 import { qualityReport } from "../report";
 import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "../vector-index";
@@ -78,17 +79,22 @@ export function mostKept(styles: readonly Style[], checked: readonly CheckedPara
   return styles[shares.indexOf(Math.max(...shares))];
 }
 
-/** Embeds texts and writes a FAISS index folder whose rows map to `ids`. */
-export async function embedAndIndex(
-  embedder: Embedder,
-  texts: string[],
-  ids: string[],
-  options: { out: string; chunksFile: string; factory?: string },
-) {
-  const vectors = await embedder.embed(texts, "passage");
+/**
+ * Embeds chunks and writes a FAISS index folder whose rows are the chunks, with LangChain's docstore (index.pkl)
+ * beside index.faiss, so `FAISS.load_local` reads the folder as AutoDidact's generate_data.py saves it.
+ */
+export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[], options: { out: string; chunksFile: string; factory?: string }) {
+  const ids = chunks.map((c) => c.chunk_id);
+  const vectors = await embedder.embed(chunks.map((c) => c.text), "passage");
   const index = buildIndex(vectors, ids, { factory: options.factory ?? DEFAULT_FACTORY, embedder: embedder.spec });
-  saveIndex(index, options.out, { chunks: path.relative(options.out, options.chunksFile) });
+  saveIndex(index, options.out, { chunks: path.relative(options.out, options.chunksFile), files: { "index.pkl": docstorePickle(ids, chunks.map(chunkDocument)) } });
   return index.manifest;
+}
+
+/** chunks.jsonl, and chunks.pkl beside it: the seed's chunks as AutoDidact pickles them (LangChain Documents). */
+export function writeChunks(file: string, chunks: readonly Chunk[]): void {
+  writeJsonlAtomic(file, chunks);
+  writeFileAtomic(path.join(path.dirname(file), "chunks.pkl"), documentsPickle(chunks.map(chunkDocument)));
 }
 
 /** The build's embedder: each distinct text embedded once (lib/embedders.ts), a progress bar per call under the current label. */
@@ -153,13 +159,13 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const file = (name: string) => path.join(out, name);
     const chunks: Chunk[] = await stage("chunk", async () => {
       const c = chunkDocuments(documents, { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
-      writeJsonlAtomic(file("chunks.jsonl"), c);
+      writeChunks(file("chunks.jsonl"), c);
       return c;
     });
     const chunksFile = file("chunks.jsonl");
     await stage("index", () => {
       embedder.label("embedding chunks");
-      return embedAndIndex(embedder, chunks.map((c) => c.text), chunks.map((c) => c.chunk_id), { out: file("faiss_index"), chunksFile, factory: options.factory });
+      return embedAndIndex(embedder, chunks, { out: file("faiss_index"), chunksFile, factory: options.factory });
     });
 
     const questions = await stage("questions", async () => {

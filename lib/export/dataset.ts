@@ -12,6 +12,9 @@ import { loadIndex } from "../vector-index";
 /** The kit build stage that writes each file of a dataset folder, for errors about a missing one. */
 const WRITTEN_BY: Record<string, string> = {
   "chunks.jsonl": "the chunk stage",
+  "chunks.pkl": "the chunk stage",
+  "questions.json": "the questions stage",
+  "faiss_index/index.pkl": "the index stage",
   "faiss_index": "the index stage",
   "questions.jsonl": "the questions stage",
   "paraphrases.jsonl": "the paraphrase stage",

@@ -5,14 +5,19 @@ import { ensureDir, TEMP_MARK, writeFileAtomic } from "../files";
 import { type CheckedParaphrase, isKept, verdictOf } from "../paraphrase";
 import type { Question } from "../questions";
 import { type CardConfig, datasetCard } from "./card";
-import { INDEX_FOLDERS, readDataset } from "./dataset";
+import { datasetFile, INDEX_FOLDERS, readDataset } from "./dataset";
 import { type Bucket, bucketOf, goldRanks } from "./difficulty";
 import { arrowBytes, arrowTable, type Columns, int32, list, messages, string, toParquet } from "./parquet";
-import { chatPrompt, readTemplate, RECOVERY_TEMPLATE, SEARCH_AGENT_TEMPLATE } from "./prompts";
-import { writeSearchR1 } from "./search-r1";
+import { paraphraseOriginal } from "../quality";
+import { writeAutoDidact } from "./autodidact";
+import { chatPrompt, readTemplate, RECOVERY_TEMPLATE, SEARCH_AGENT_TEMPLATE, SEARCH_R1_TEMPLATE } from "./prompts";
+import { writeReZero } from "./rezero";
+import { DEFAULT_DATA_SOURCE, writeSearchR1 } from "./search-r1";
+import { writeVerl } from "./verl";
 import { blockSplit, DEFAULT_BLOCK_CHUNKS } from "./split";
 
 export { datasetFile } from "./dataset";
+export { DEFAULT_DATA_SOURCE } from "./search-r1";
 
 export interface ExportOptions {
   /** Dataset folder written by kit build. */
@@ -33,9 +38,9 @@ export interface ExportOptions {
   name?: string;
   /** Hub license identifier for the card. Default "unknown": the card then asks for it to be set. */
   license?: string;
-  /** A file holding the search agent's instructions for the `prompt` column (see prompts.ts). Default: lib/export/search-agent-prompt.md. */
+  /** A file holding the search agent's instructions for the questions config's and verl's `prompt` (see prompts.ts). Default: lib/export/search-agent-prompt.md. */
   promptTemplate?: string;
-  /** `data_source` of the Search-R1/verl rows. Default "searchR1_nq" (verl's exact-match reward); Search-R1's own trainer wants "nq". */
+  /** `data_source` of the search-r1/ rows, default "nq" (Search-R1's exact-match reward); verl/ rows get it as "searchR1_<source>". */
   dataSource?: string;
 }
 
@@ -55,13 +60,14 @@ export interface ExportResult {
   testChunks: number;
   /** Questions dropped because their prompt showed a chunk of the other split. */
   crossing: number;
-  /** Files of the Search-R1/verl layout, relative to the export folder. */
-  searchR1: string[];
+  /** Files of each trainer's layout, relative to the export folder. */
+  layouts: Record<Layout, string[]>;
   /** Rows left out, by reason (build failures, then the export's own filters). */
   removed: Record<string, number>;
 }
 
-export const DEFAULT_DATA_SOURCE = "searchR1_nq";
+/** The folders laid out as each consumer's own preprocessing writes them. */
+export type Layout = "search-r1" | "verl" | "rezero" | "autodidact";
 
 const COLUMNS: Record<ConfigName, Columns> = {
   questions: {
@@ -120,9 +126,11 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
     if (!fs.existsSync(path.join(out, MARKER))) throw new KitError(`${options.out} is not a kit export (it has no ${MARKER}), so --force will not replace it; choose another --out`);
   }
   const template = readTemplate(options.promptTemplate ?? SEARCH_AGENT_TEMPLATE);
+  const searchR1Template = readTemplate(SEARCH_R1_TEMPLATE);
   const recoveryTemplate = readTemplate(RECOVERY_TEMPLATE);
 
   const input = readDataset(dataset);
+  for (const file of ["chunks.pkl", "questions.json", "faiss_index/index.pkl"]) datasetFile(dataset, file);
   const split = blockSplit(input.chunks.map((c) => c.chunk_id), testFraction, seed, blockChunks);
   const side = (chunkId: string): ExportedSplit["name"] => (split.test.has(chunkId) ? "test" : "train");
   const accepted = input.questions.filter((q) => q.status === "accepted");
@@ -183,8 +191,23 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       cardConfigs.push(card);
     }
     for (const folder of INDEX_FOLDERS) copyIndex(path.join(dataset, folder), path.join(tmp, folder));
-    const searchR1 = writeSearchR1(path.join(tmp, "search-r1"), bySide(questionRows), input.rows, dataSource).map((f) => `search-r1/${f}`);
-    fs.copyFileSync(path.join(__dirname, "rewards.py"), path.join(tmp, "rewards.py"));
+    const chunkById = new Map(input.chunks.map((c) => [c.chunk_id, c]));
+    const under = (folder: Layout, files: string[]) => files.map((f) => `${folder}/${f}`);
+    const layouts: Record<Layout, string[]> = {
+      "search-r1": under("search-r1", writeSearchR1(path.join(tmp, "search-r1"), bySide(questionRows), searchR1Template, input.rows, dataSource)),
+      verl: under("verl", writeVerl(path.join(tmp, "verl"), bySide(questionRows), dataSource)),
+      rezero: under(
+        "rezero",
+        writeReZero(path.join(tmp, "rezero"), {
+          chunks: input.chunks,
+          questions: questionRows,
+          noise: kept.map((p) => ({ chunk_id: p.chunk_id, original: paraphraseOriginal(p, chunkById), paraphrase: p.text })),
+          index: path.join(dataset, "faiss_index"),
+        }),
+      ),
+      autodidact: under("autodidact", writeAutoDidact(path.join(tmp, "autodidact"), dataset)),
+    };
+    for (const file of ["rewards.py", "environment.py"]) fs.copyFileSync(path.join(__dirname, file), path.join(tmp, file));
 
     const difficulty = {} as Record<Bucket, Record<string, number>>;
     for (const q of questionRows) {
@@ -221,7 +244,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       throw e;
     }
     fs.rmSync(old, { recursive: true, force: true });
-    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, searchR1, removed };
+    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, layouts, removed };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -261,7 +284,7 @@ function corpusTitle(corpus: string): string {
 /** One line per config for the CLI: rows per split and the folder written. */
 export function formatExport(result: ExportResult): string {
   const configs = result.configs.map((c) => `${c.name} ${c.splits.map((s) => `${s.rows} ${s.name}`).join(" / ")}`);
-  return `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); search-r1/ for Search-R1 and verl -> ${result.out}`;
+  return `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); ${Object.keys(result.layouts).join("/, ")}/ and environment.py for TRL -> ${result.out}`;
 }
 
 /**
@@ -274,6 +297,8 @@ function copyIndex(from: string, to: string): void {
   if (manifest.chunks && !manifest.chunks.includes("/")) fs.copyFileSync(path.join(from, manifest.chunks), path.join(to, manifest.chunks));
   else delete manifest.chunks;
   fs.copyFileSync(path.join(from, "index.faiss"), path.join(to, "index.faiss"));
+  // The chunk index's LangChain docstore, so FAISS.load_local reads the exported folder too.
+  if (fs.existsSync(path.join(from, "index.pkl"))) fs.copyFileSync(path.join(from, "index.pkl"), path.join(to, "index.pkl"));
   fs.copyFileSync(path.join(from, manifest.ids), path.join(to, manifest.ids));
   writeFileAtomic(path.join(to, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 }

@@ -8,6 +8,8 @@ export interface Field {
   hf: Record<string, unknown>;
   want: string;
   check(value: unknown): boolean;
+  /** The value as Arrow takes it, where that differs from the JS value (a bigint for Int64). */
+  encode?(value: unknown): unknown;
 }
 
 export const string: Field = { arrow: new arrow.Utf8(), hf: { dtype: "string" }, want: "a string", check: (v) => typeof v === "string" };
@@ -22,10 +24,20 @@ export function int32(nullable = false): Field {
   };
 }
 
+/** A 64-bit integer: what pandas and `datasets` write for a Python int, and so what a consumer's own preprocessing writes. */
+export const int64: Field = {
+  arrow: new arrow.Int64(),
+  hf: { dtype: "int64" },
+  want: "a safe integer",
+  check: (v) => Number.isSafeInteger(v),
+  encode: (v) => BigInt(v as number),
+};
+
 export function list(of: Field): Field {
   // The Hub writes a list of scalars as `sequence`, a list of structs as `list` of its fields.
   const hf = "struct" in of.hf ? { list: of.hf.struct } : { sequence: of.hf.dtype ?? of.hf };
-  return { arrow: new arrow.List(new arrow.Field("item", of.arrow, true)), hf, want: `a list of ${of.want}`, check: (v) => Array.isArray(v) && v.every(of.check) };
+  const encode = of.encode && ((v: unknown) => (v as unknown[]).map(of.encode!));
+  return { arrow: new arrow.List(new arrow.Field("item", of.arrow, true)), hf, want: `a list of ${of.want}`, check: (v) => Array.isArray(v) && v.every(of.check), encode };
 }
 
 export function struct(fields: Record<string, Field>): Field {
@@ -35,6 +47,9 @@ export function struct(fields: Record<string, Field>): Field {
     hf: { struct: entries.map(([name, f]) => ({ name, ...f.hf })) },
     want: `an object {${entries.map(([name]) => name).join(", ")}}`,
     check: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && entries.every(([name, f]) => f.check((v as Record<string, unknown>)[name])),
+    encode: entries.some(([, f]) => f.encode)
+      ? (v) => Object.fromEntries(entries.map(([name, f]) => [name, f.encode ? f.encode((v as Record<string, unknown>)[name]) : (v as Record<string, unknown>)[name]]))
+      : undefined,
   };
 }
 
@@ -53,7 +68,7 @@ export function arrowTable(columns: Columns, rows: readonly object[], where: (ro
     const values = rows.map((r) => {
       const row = r as Record<string, unknown>;
       if (!field.check(row[name])) throw new KitError(`${where(row)}: "${name}" must be ${field.want}, got ${JSON.stringify(row[name]) ?? "nothing"}; run kit build again`);
-      return row[name];
+      return field.encode ? field.encode(row[name]) : row[name];
     });
     vectors[name] = arrow.vectorFromArray(values, field.arrow);
   }

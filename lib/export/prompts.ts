@@ -9,6 +9,8 @@ export interface Message {
 
 /** The search agent's instructions for the questions config; `kit export --prompt-template FILE` replaces them. */
 export const SEARCH_AGENT_TEMPLATE = path.join(__dirname, "search-agent-prompt.md");
+/** Search-R1's own prompt (its nq_search.py's layout): the tag protocol its rollout loop parses, then the question. */
+export const SEARCH_R1_TEMPLATE = path.join(__dirname, "search-r1-prompt.md");
 /** The instructions for the recovery config: find the chunk a paraphrase was made from. */
 export const RECOVERY_TEMPLATE = path.join(__dirname, "recovery-prompt.md");
 

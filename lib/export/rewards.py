@@ -4,7 +4,8 @@ with the same semantics (the kit's tests check the two agree case by case).
     retrieval_reward(target, retrieved, k=None, discount="none") -> float
     all_chunks_reward(targets, retrieved, k=None, discount="none") -> float
     exact_answer_reward(predicted, gold) -> float
-    answer_reward / search_reward / all_chunks_search_reward: the same, in the shape TRL's GRPOTrainer calls reward functions.
+    answer_reward(completions, answer, **kwargs), search_reward(completions, chunk_id, ...): the same as TRL reward
+    functions, reading multi-turn completions (assistant turns with tool calls, then tool results).
 """
 import math
 import re
@@ -111,30 +112,41 @@ def exact_answer_reward(predicted, gold):
 
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+# The title line of a hit as environment.py (and Search-R1's and verl's search tools) format it: the chunk id, quoted.
+_TITLE = re.compile(r'\(Title: "([^"\n]+)"\)')
 
 
-def _completion_text(completion):
-    # TRL passes a conversational completion as a list of messages, a standard one as a string.
-    return completion if isinstance(completion, str) else "".join(m.get("content", "") for m in completion)
+def _messages(completion, role):
+    """The contents of a completion's messages of one role. TRL passes a standard completion as a string, a
+    conversational one as a list of messages: with tools, assistant turns (holding tool_calls) and tool results."""
+    if isinstance(completion, str):
+        return [completion] if role == "assistant" else []
+    return [m.get("content") or "" for m in completion if m.get("role") == role and isinstance(m.get("content"), str)]
 
 
 def answer_reward(completions, answer, **kwargs):
-    """TRL reward function: exact_answer_reward of the last <answer>...</answer> of each completion."""
+    """TRL reward function: exact_answer_reward of the last <answer>...</answer> the model wrote in each completion
+    (tool results are not the model's answer)."""
     scores = []
     for completion, gold in zip(completions, answer):
-        found = _ANSWER.findall(_completion_text(completion))
+        found = _ANSWER.findall("\n".join(_messages(completion, "assistant")))
         scores.append(exact_answer_reward(found[-1] if found else "", gold))
     return scores
 
 
-def search_reward(retrieved, chunk_id, k=5, **kwargs):
-    """TRL reward function: retrieval_reward of the chunk ids each rollout's searches returned (your tool loop
-    collects them, e.g. the `chunk_id` of every document kit serve sent back), counting a hit in the top k."""
-    return [retrieval_reward(target, ids, k=k) for ids, target in zip(retrieved, chunk_id)]
+def retrieved_chunk_ids(completion):
+    """The chunk ids a rollout's searches returned, in order: the titles of the hits in its tool results."""
+    return [title for content in _messages(completion, "tool") for title in _TITLE.findall(content)]
 
 
-def all_chunks_search_reward(retrieved, supporting_chunk_ids, k=10, **kwargs):
-    """TRL reward function: all_chunks_reward of the chunk ids each rollout's searches returned, in order, against the
-    question's `supporting_chunk_ids` (one id for a single-chunk question), counting hits in the top k (10: two
-    searches of 5)."""
-    return [all_chunks_reward(targets, ids, k=k) for ids, targets in zip(retrieved, supporting_chunk_ids)]
+def search_reward(completions, chunk_id, supporting_chunk_ids=None, environments=None, **kwargs):
+    """TRL reward function: 1 when a rollout's searches retrieved every gold chunk of its question
+    (`supporting_chunk_ids`, or `chunk_id` for a dataset without them), else 0. The retrieved ids are those each
+    environment recorded (`environments`, which TRL passes with environment_factory=SearchEnvironment), or else
+    the hit titles in the completion's tool results."""
+    scores = []
+    for i, completion in enumerate(completions):
+        golds = supporting_chunk_ids[i] if supporting_chunk_ids is not None else [chunk_id[i]]
+        ids = environments[i].retrieved if environments is not None else retrieved_chunk_ids(completion)
+        scores.append(all_chunks_reward(list(golds), ids, k=len(ids)) if ids else 0.0)
+    return scores
