@@ -15,6 +15,8 @@ export type EmbedRole = "query" | "passage";
 export interface Embedder {
   spec: string;
   dimension: number;
+  /** What embed() puts before each text, by role, when the model was trained with prefixes (e5, nomic-embed). */
+  prefixes?: Record<EmbedRole, string>;
   embed(texts: string[], role?: EmbedRole): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export function memoizeEmbedder(inner: Embedder, around: <T>(run: () => Promise<
   return {
     spec: inner.spec,
     dimension: inner.dimension,
+    prefixes: inner.prefixes,
     async embed(texts, role = "passage") {
       const vectors = known.get(role) ?? known.set(role, new Map()).get(role)!;
       const missing = [...new Set(texts.filter((t) => !vectors.has(t)))];
@@ -340,6 +343,7 @@ async function createTransformers(spec: string, model: string, options: Embedder
   return {
     spec,
     dimension: probe.length,
+    prefixes: rolePrefixes(name),
     embed: (texts, role) => embedInBatches(withPrefix(texts, name, role), batchSize, 1, run, options.onProgress),
     close: async () => {
       await extractor.dispose();
@@ -386,6 +390,7 @@ async function createOllama(spec: string, model: string, options: EmbedderOption
   return {
     spec,
     dimension,
+    prefixes: rolePrefixes(model),
     embed: (texts, role) => embedInBatches(withPrefix(texts, model, role), batchSize, 1, run, options.onProgress),
   };
 }

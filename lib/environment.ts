@@ -101,7 +101,7 @@ export async function writeEnvironment(
 ): Promise<EnvManifest> {
   const rows = environmentRows(mode, chunks, paraphrases);
   const vectors = await options.embedder.embed(rows.map((r) => r.text), "passage");
-  const index = buildIndex(vectors, rows.map((r) => r.row_id), { factory: options.factory ?? DEFAULT_FACTORY, embedder: options.embedder.spec });
+  const index = buildIndex(vectors, rows.map((r) => r.row_id), { factory: options.factory ?? DEFAULT_FACTORY, embedder: options.embedder });
   const paraphraseRows = rows.filter((r) => r.kind === "paraphrase").length;
   const manifest: EnvManifest = {
     ...index.manifest,

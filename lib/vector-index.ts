@@ -9,6 +9,11 @@ import { assertFreeSpace, ensureDir, TEMP_MARK, writeFileAtomic, writeJsonlAtomi
 export interface IndexManifest {
   /** Spec string of the embedder that made the vectors; queries must use the same one. */
   embedder: string;
+  /**
+   * Text the embedder put before each query and each passage (e5's "query: " / "passage: "), so a reader that
+   * embeds queries with its own code (LangChain, AutoDidact, ReZero) can do the same. Absent: none.
+   */
+  prefixes?: { query: string; passage: string };
   dimension: number;
   metric: "inner_product";
   /** FAISS factory string: Flat, HNSW<M> or IVF<n>,Flat. */
@@ -39,8 +44,8 @@ export interface SearchHit {
 export interface BuildOptions {
   /** Default "Flat" (exact). */
   factory?: string;
-  /** The embedder the vectors were made with, or its spec string. */
-  embedder: string | { spec: string };
+  /** The embedder the vectors were made with (its prefixes go in the manifest), or its spec string. */
+  embedder: string | { spec: string; prefixes?: { query: string; passage: string } };
 }
 
 export const DEFAULT_FACTORY = "Flat";
@@ -103,6 +108,7 @@ export function buildIndex(vectors: readonly Float32Array[], ids: readonly strin
   }
   const manifest: IndexManifest = {
     embedder,
+    ...(typeof options.embedder === "object" && options.embedder.prefixes && { prefixes: options.embedder.prefixes }),
     dimension,
     metric: "inner_product",
     factory,

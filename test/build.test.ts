@@ -70,7 +70,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
-  for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
+  for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index/index.pkl", "chunks.pkl", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
   assert.ok(seed.length > 20);
   assert.equal(Object.keys(seed[0]), ["chunk_id", "question", "answer", "difficulty"]);
@@ -160,7 +160,7 @@ test("Ctrl-C stops at once, leaving only whole files; the next run takes over th
   answerLimit = Infinity;
   assert.is(signal, "SIGINT");
   assert.ok(Date.now() - stopped < 2000, "stopped at once");
-  assert.equal(fs.readdirSync(out).sort(), [".kit.lock", "cache", "chunks.jsonl", "faiss_index"]);
+  assert.equal(fs.readdirSync(out).sort(), [".kit.lock", "cache", "chunks.jsonl", "chunks.pkl", "faiss_index"]);
   const again = await kitBuild(out, `ollama:${LLM}`);
   assert.match(again, new RegExp(`taking over the lock of process ${child.pid}, which is gone`));
   assert.not.ok(fs.existsSync(path.join(out, ".kit.lock")), "released at the end");

@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { KitError } from "../lib/errors";
 import { docstorePickle, documentsPickle, type LangChainDocument } from "../lib/langchain";
 import { call, intDict, pickle, type Py, tuple } from "../lib/pickle";
+import { LANGCHAIN_STUBS } from "./helpers/langchain-stubs";
 
 // Contract tests against Debian's Python, with stand-ins for the two LangChain classes (no LangChain, no PyPI):
 // they record how they are called, reject what pydantic would, and refuse to be restored from copied state.
@@ -14,42 +15,7 @@ const PYTHON = "/usr/bin/python3";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-langchain-"));
 
 const STUBS: Record<string, string> = {
-  "langchain_core/__init__.py": "",
-  "langchain_core/documents/__init__.py": `
-CALLS = []
-
-class Document:
-    def __init__(self, page_content, **kwargs):
-        unknown = set(kwargs) - {"metadata", "id", "type"}
-        if unknown:
-            raise TypeError(f"Document: unexpected fields {sorted(unknown)}")
-        if not isinstance(page_content, str) or not isinstance(kwargs.get("metadata", {}), dict):
-            raise TypeError("Document: page_content must be a str and metadata a dict")
-        CALLS.append({"page_content": page_content, "kwargs": kwargs})
-        self.page_content = page_content
-        self.metadata = kwargs.get("metadata", {})
-
-    def __setstate__(self, state):
-        raise AssertionError("Document restored from pickled state instead of its constructor")
-`,
-  "langchain_community/__init__.py": "",
-  "langchain_community/docstore/__init__.py": "",
-  "langchain_community/docstore/in_memory.py": `
-CALLS = []
-
-class InMemoryDocstore:
-    def __init__(self, _dict=None):
-        CALLS.append(_dict)
-        self._dict = _dict if _dict is not None else {}
-
-    def search(self, search):
-        if search not in self._dict:
-            return f"ID {search} not found."
-        return self._dict[search]
-
-    def __setstate__(self, state):
-        raise AssertionError("InMemoryDocstore restored from pickled state instead of its constructor")
-`,
+  ...LANGCHAIN_STUBS,
   "load.py": `
 import datetime, decimal, fractions, io, json, math, pickle, pickletools, sys
 from langchain_core import documents as lc_documents

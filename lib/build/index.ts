@@ -86,7 +86,7 @@ export function mostKept(styles: readonly Style[], checked: readonly CheckedPara
 export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[], options: { out: string; chunksFile: string; factory?: string }) {
   const ids = chunks.map((c) => c.chunk_id);
   const vectors = await embedder.embed(chunks.map((c) => c.text), "passage");
-  const index = buildIndex(vectors, ids, { factory: options.factory ?? DEFAULT_FACTORY, embedder: embedder.spec });
+  const index = buildIndex(vectors, ids, { factory: options.factory ?? DEFAULT_FACTORY, embedder });
   saveIndex(index, options.out, { chunks: path.relative(options.out, options.chunksFile), files: { "index.pkl": docstorePickle(ids, chunks.map(chunkDocument)) } });
   return index.manifest;
 }

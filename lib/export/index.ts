@@ -200,7 +200,8 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
         "rezero",
         writeReZero(path.join(tmp, "rezero"), {
           chunks: input.chunks,
-          questions: questionRows,
+          // All accepted questions: ReZero splits them itself.
+          questions: accepted.map((q) => ({ ...q, supporting_chunk_ids: q.supporting_chunk_ids ?? [q.chunk_id] })),
           noise: kept.map((p) => ({ chunk_id: p.chunk_id, original: paraphraseOriginal(p, chunkById), paraphrase: p.text })),
           index: path.join(dataset, "faiss_index"),
         }),
