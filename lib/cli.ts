@@ -250,7 +250,12 @@ const COMMANDS: Record<string, Command> = {
       });
       console.log(`serve: ${server.summary}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
       await new Promise<void>((resolve) => {
+        // npx does not pass SIGTERM on, so `npx kit serve &` then `kill $!` ends npx alone: under npx the server
+        // stops when npx does (a server started otherwise keeps serving when its parent ends, as nohup wants).
+        const parent = process.ppid;
+        const orphaned = process.env.npm_command === "exec" ? setInterval(() => process.ppid !== parent && stop(), 500).unref() : undefined;
         const stop = () => {
+          clearInterval(orphaned);
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
           server.close().then(resolve);

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -275,6 +275,25 @@ test("close() resolves with a kept-alive client connection open, closes the sear
   assert.ok(await refused(port), "connections are refused after close()");
   const failed = await fetch(`${s.url}/health`, { headers: { connection: "close" } }).then(() => false, () => true);
   assert.ok(failed, "a request after close() fails");
+});
+
+test("the README's recipe, npx kit serve & then kill $!, leaves no server running", async () => {
+  const { child } = await startKitServe();
+  child.kill("SIGTERM");
+  await new Promise((resolve) => child.once("exit", resolve));
+  const dataset = path.join(tmp, "dataset");
+  // npx runs the kit as its child and does not pass SIGTERM on: the server must stop when npx does.
+  const script = `npx --no-install kit serve --dataset ${dataset} --port 0 > ${tmp}/npx.log 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "POST http" ${tmp}/npx.log && break; sleep 0.2; done
+grep -q "POST http" ${tmp}/npx.log || { cat ${tmp}/npx.log; exit 3; }
+kill $pid
+sleep 2
+pgrep -f "^node .* serve --dataset ${dataset}" && exit 4
+exit 0`;
+  const run = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, CI: "true" } });
+  assert.is(run.status, 0, `${run.stdout}${run.stderr}`);
+  assert.match(fs.readFileSync(path.join(tmp, "npx.log"), "utf8"), /^serve: stopped$/m);
 });
 
 /** Runs `kit serve --dataset DIR --port 0 ...args` on the test rows; resolves once it prints where it listens. */
