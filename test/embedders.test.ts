@@ -185,6 +185,26 @@ test("transformers: a local folder loads offline; mean pooling equals the mean o
   assert.not.equal(Array.from(vectors[0]), Array.from(vectors[1]));
 });
 
+test("kit chunk and kit index with an e5 folder: chunks.pkl, LangChain's index.pkl, and the manifest names the prefixes a reader must add", () => {
+  const corpus = path.join(tmp, "e5-corpus.md");
+  fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 5_000));
+  const kit = (...args: string[]) => {
+    const run = spawnSync(process.execPath, ["bin/kit.js", ...args], { encoding: "utf8", env: { ...process.env, CI: "true" } });
+    assert.is(run.status, 0, run.stderr);
+  };
+  const dir = path.join(tmp, "e5-index");
+  kit("chunk", "--corpus", corpus, "--out", dir);
+  assert.ok(fs.existsSync(path.join(dir, "chunks.pkl")), "chunks.pkl beside chunks.jsonl");
+  for (const [name, prefixes] of [["e5-base-v2", { query: "query: ", passage: "passage: " }], ["tiny-plain", undefined]] as const) {
+    const out = path.join(dir, name);
+    kit("index", "--chunks", path.join(dir, "chunks.jsonl"), "--out", out, "--embedder", `transformers:${tinyBertCopy(name)}`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8"));
+    assert.equal(manifest.prefixes, prefixes, name);
+    assert.is(manifest.dimension, 32);
+    assert.ok(fs.existsSync(path.join(out, "index.pkl")), `${name}: index.pkl beside index.faiss`);
+  }
+});
+
 test("transformers: CLS pooling from 1_Pooling/config.json, or for bge-* names without one", async () => {
   const configured = tinyBertCopy("tiny-st-cls", { pooling_mode_cls_token: true, pooling_mode_mean_tokens: false });
   const named = tinyBertCopy("bge-tiny-en");
