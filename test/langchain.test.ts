@@ -4,10 +4,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { KitError } from "../lib/errors";
 import { docstorePickle, documentsPickle, type LangChainDocument } from "../lib/langchain";
 import { call, intDict, pickle, type Py, tuple } from "../lib/pickle";
 import { LANGCHAIN_STUBS } from "./helpers/langchain-stubs";
+import { throwsKit } from "./helpers/throws-kit";
 
 // Contract tests against Debian's Python, with stand-ins for the two LangChain classes (no LangChain, no PyPI):
 // they record how they are called, reject what pydantic would, and refuse to be restored from copied state.
@@ -100,18 +100,6 @@ function save(name: string, data: Buffer): string {
   return file;
 }
 
-/** Asserts `run` throws a KitError with a one-line message matching `pattern`. */
-function throwsKit(run: () => unknown, pattern: RegExp) {
-  try {
-    run();
-  } catch (err) {
-    assert.instance(err, KitError);
-    assert.not.match((err as Error).message, /\n/);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a KitError matching ${pattern}`);
-}
 
 /** Loads each value's pickle in Python and compares it with the Python expression; `bytes` also compares with CPython's own pickle. */
 function assertPython(cases: { value: Py; python: string; bytes?: boolean }[]) {

@@ -249,8 +249,12 @@ test("a builtin build with --multi-hop: rows with two supporting chunks, eval-re
     assert.equal(exported, [...multi].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ id: r.id, kind: "multi-hop", chunk_id: r.chunk_id, supporting_chunk_ids: r.supporting_chunk_ids })));
     const [{ singles }] = await read(`SELECT count(*)::INTEGER AS singles FROM read_parquet('${out}/data/questions/*.parquet') WHERE kind = 'single' AND supporting_chunk_ids = [chunk_id]`);
     assert.is(singles, rows.filter((r) => r.kind === "single" && r.status === "accepted").length);
-    const gold = await read(`SELECT extra_info.id AS id, extra_info.gold_chunk_ids AS gold FROM read_parquet('${out}/search-r1/train.parquet') WHERE len(extra_info.gold_chunk_ids) = 2 ORDER BY id`);
-    assert.equal(gold, exported.map((r) => ({ id: r.id, gold: r.supporting_chunk_ids })));
+    for (const layout of ["search-r1", "verl"]) {
+      const id = layout === "verl" ? "metadata.chunk_id" : "id";
+      const gold = await read(`SELECT ${id} AS id, metadata.supporting_chunk_ids AS gold FROM read_parquet('${out}/${layout}/train.parquet') WHERE len(metadata.supporting_chunk_ids) = 2`);
+      const want = exported.map((r) => ({ id: layout === "verl" ? r.chunk_id : r.id, gold: r.supporting_chunk_ids }));
+      assert.equal(gold.map((r) => JSON.stringify(r)).sort(), want.map((r) => JSON.stringify(r)).sort(), layout);
+    }
     assert.match(fs.readFileSync(path.join(out, "README.md"), "utf8"), `| multi-hop questions | 1 per chunk (${multi.length} accepted)`);
   } finally {
     sql.closeSync();

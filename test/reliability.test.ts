@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KitError } from "../lib/errors";
 import { exportDataset } from "../lib/export";
-import { writeFileAtomic } from "../lib/files";
+import { readJsonl, writeFileAtomic } from "../lib/files";
 import { buildIndex, saveIndex } from "../lib/vector-index";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
@@ -108,7 +108,7 @@ test("6. a full disk is caught before FAISS writes (FAISS would abort the proces
   assert.equal(fs.readdirSync(tmp).filter((f) => f.includes(".tmp-")), []);
 });
 
-test("7. search --queries F --out F and check-paraphrases --in F --out F refuse to overwrite their input; an empty queries file is an error", () => {
+test("7. search --queries F --out F and check-paraphrases --in F --out F refuse to overwrite their input; an empty queries file, or a blank query, is answered with no hits, as kit serve answers them", () => {
   const queries = path.join(tmp, "queries.jsonl");
   fs.writeFileSync(queries, '{"id": 1, "text": "oxygen tank"}\n');
   const same = kitSync("search", "--index", path.join(tmp, "stale", "faiss_index"), "--queries", queries, "--out", queries);
@@ -120,9 +120,11 @@ test("7. search --queries F --out F and check-paraphrases --in F --out F refuse 
   const hits = path.join(tmp, "hits.jsonl");
   fs.writeFileSync(hits, "earlier results\n");
   const r = kitSync("search", "--index", path.join(tmp, "stale", "faiss_index"), "--queries", empty, "--out", hits);
-  assert.is(r.status, 1);
-  assert.match(oneLineError(r.stderr), "holds no queries");
-  assert.is(fs.readFileSync(hits, "utf8"), "earlier results\n", "--out is left as it was");
+  assert.is(r.status, 0, r.stderr);
+  assert.is(fs.readFileSync(hits, "utf8"), "");
+  fs.writeFileSync(empty, '{"id": "a", "text": "  "}\n{"id": "b", "text": ""}\n');
+  assert.is(kitSync("search", "--index", path.join(tmp, "stale", "faiss_index"), "--queries", empty, "--out", hits).status, 0);
+  assert.equal(readJsonl(hits), [{ id: "a", hits: [] }, { id: "b", hits: [] }]);
 });
 
 test("10. weak messages: --chunk-size -5, --out at a file, an unknown --factory before any embedding, an ids.json row with no text", async () => {

@@ -2,21 +2,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { KitError } from "../lib/errors";
 import { exactAnswerReward, normaliseAnswer, retrievalReward } from "../lib/reward";
+import { throwsKit } from "./helpers/throws-kit";
 
 const ranked = ["chunk_7", "chunk_3", "chunk_9", "chunk_1"];
 
-/** Asserts `run` throws a KitError with a one-line message matching `pattern`. */
-function throwsKit(run: () => unknown, pattern: RegExp) {
-  try {
-    run();
-  } catch (err) {
-    assert.instance(err, KitError);
-    assert.not.match((err as Error).message, /\n/);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a KitError matching ${pattern}`);
-}
 
 test("default: 1 only for a hit at rank 1", () => {
   assert.is(retrievalReward("chunk_7", ranked), 1);
