@@ -1,6 +1,9 @@
+import * as path from "node:path";
 import type { Chunk } from "./chunking";
 import { KitError } from "./errors";
+import { writeFileAtomic, writeJsonlAtomic } from "./files";
 import { call, intDict, pickle, type Py, type PyCall, tuple } from "./pickle";
+import { saveIndex, type VectorIndex } from "./vector-index";
 
 /**
  * The LangChain pickles that AutoDidact's generate_data.py writes, for the programs that read them:
@@ -50,3 +53,18 @@ export const chunkDocument = (chunk: Pick<Chunk, "chunk_id" | "text" | "source">
   page_content: chunk.text,
   metadata: { chunk_id: chunk.chunk_id, source: chunk.source },
 });
+
+/** chunks.jsonl, and chunks.pkl beside it: the seed's chunks as AutoDidact pickles them. */
+export function writeChunks(file: string, chunks: readonly Chunk[]): void {
+  writeJsonlAtomic(file, chunks);
+  writeFileAtomic(path.join(path.dirname(file), "chunks.pkl"), documentsPickle(chunks.map(chunkDocument)));
+}
+
+/**
+ * Saves an index whose rows are `chunks` into `dir`, with LangChain's docstore (index.pkl) beside index.faiss, so
+ * `FAISS.load_local` reads the folder as AutoDidact's generate_data.py saves it. `chunksFile` is their chunks.jsonl.
+ */
+export function saveChunkIndex(index: VectorIndex, dir: string, chunks: readonly Chunk[], chunksFile: string): void {
+  const pkl = docstorePickle(index.ids, chunks.map(chunkDocument));
+  saveIndex(index, dir, { chunks: path.relative(dir, chunksFile), files: { "index.pkl": pkl } });
+}

@@ -32,7 +32,7 @@ export interface ServeOptions {
 
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "127.0.0.1";
-export const SERVE_LIMITS = { topk: 3, maxTopk: 100, maxHits: 65_536, maxBodyBytes: 16 << 20 };
+export const SERVE_LIMITS = { topk: 3, maxTopk: 100, maxHits: 262_144, maxBodyBytes: 16 << 20 };
 
 /**
  * A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. The text

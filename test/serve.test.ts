@@ -134,7 +134,7 @@ test("each bad request gets a 400 with a JSON error, and the next good request i
     ["queries as a string", { queries: "oxygen" }, /"queries" must be a list of strings/],
     ["a non-string query", { queries: ["oxygen", 7] }, /"queries" must be a list of strings/],
     ["a null query", { queries: [null] }, /"queries" must be a list of strings/],
-    ["over maxHits", { queries: Array.from({ length: 22_000 }, (_, i) => `q${i}`), topk: 3 }, /22000 queries x topk 3 ask for 66000 hits; at most 65536 a request \(kit serve --max-hits\)/],
+    ["over maxHits", { queries: Array.from({ length: 22_000 }, (_, i) => `q${i}`), topk: 12 }, /22000 queries x topk 12 ask for 264000 hits; at most 262144 a request \(kit serve --max-hits\)/],
     ["topk 1000", { queries: ["oxygen"], topk: 1000 }, /"topk" must be an integer from 1 to 100, got 1000/],
     ["topk -1", { queries: ["oxygen"], topk: -1 }, /"topk" must be an integer from 1 to 100, got -1/],
     ["topk 2.5", { queries: ["oxygen"], topk: 2.5 }, /"topk" must be an integer from 1 to 100, got 2\.5/],

@@ -16,10 +16,10 @@ import { progressReporter } from "../progress";
 import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "../quality";
 import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
-import { chunkDocument, docstorePickle, documentsPickle } from "../langchain";
+import { saveChunkIndex, writeChunks } from "../langchain";
 import { generateQuestions, reasonLabel, seedFormat } from "../questions";
 import { qualityReport } from "../report";
-import { assertFactory, buildIndex, DEFAULT_FACTORY, saveIndex } from "../vector-index";
+import { assertFactory, buildIndex, DEFAULT_FACTORY } from "../vector-index";
 import type { BuildRecord, CoverageRound } from "./record";
 
 export interface BuildOptions {
@@ -79,22 +79,12 @@ export function mostKept(styles: readonly Style[], checked: readonly CheckedPara
   return styles[shares.indexOf(Math.max(...shares))];
 }
 
-/**
- * Embeds chunks and writes a FAISS index folder whose rows are the chunks, with LangChain's docstore (index.pkl)
- * beside index.faiss, so `FAISS.load_local` reads the folder as AutoDidact's generate_data.py saves it.
- */
+/** Embeds chunks and writes their FAISS index folder (saveChunkIndex). */
 export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[], options: { out: string; chunksFile: string; factory?: string }) {
-  const ids = chunks.map((c) => c.chunk_id);
   const vectors = await embedder.embed(chunks.map((c) => c.text), "passage");
-  const index = buildIndex(vectors, ids, { factory: options.factory ?? DEFAULT_FACTORY, embedder });
-  saveIndex(index, options.out, { chunks: path.relative(options.out, options.chunksFile), files: { "index.pkl": docstorePickle(ids, chunks.map(chunkDocument)) } });
+  const index = buildIndex(vectors, chunks.map((c) => c.chunk_id), { factory: options.factory ?? DEFAULT_FACTORY, embedder });
+  saveChunkIndex(index, options.out, chunks, options.chunksFile);
   return index.manifest;
-}
-
-/** chunks.jsonl, and chunks.pkl beside it: the seed's chunks as AutoDidact pickles them (LangChain Documents). */
-export function writeChunks(file: string, chunks: readonly Chunk[]): void {
-  writeJsonlAtomic(file, chunks);
-  writeFileAtomic(path.join(path.dirname(file), "chunks.pkl"), documentsPickle(chunks.map(chunkDocument)));
 }
 
 /** The build's embedder: each distinct text embedded once (lib/embedders.ts), a progress bar per call under the current label. */
