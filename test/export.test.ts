@@ -815,9 +815,13 @@ test("a missing file names the kit build stage that writes it, and nothing is wr
     ["env/paraphrased", "the environments stage"],
     ["env/merged", "the environments stage"],
     ["build.json", "the last step"],
+    // The seed's files, which a dataset built before kit 0.3 lacks.
+    ["chunks.pkl", "the chunk stage"],
+    ["questions.json", "the questions stage"],
+    ["faiss_index/index.pkl", "the index stage"],
   ];
   for (const [file, stage] of cases) {
-    const name = `missing-${file.replace("/", "-")}`;
+    const name = `missing-${file.replaceAll("/", "-")}`;
     const dir = copyDataset(name);
     fs.rmSync(path.join(dir, file), { recursive: true });
     assert.is(await kitError(() => exportDataset({ dataset: dir, out: hf(name) })), `${dir} has no ${file}; it is written by ${stage} of kit build: run kit build --out ${dir} again`);
