@@ -9,6 +9,7 @@ import { exportDataset } from "../lib/export";
 import { readJsonl } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { openEnvironment } from "../lib/search";
+import { buildApolloPart } from "./helpers/apollo-build";
 import { writeLangChainStubs } from "./helpers/langchain-stubs";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
@@ -24,13 +25,7 @@ let url: string;
 
 test.before(async () => {
   ollama = await startOllamaServer({ models: ["nomic-embed-text"] });
-  const corpus = path.join(tmp, "apollo-part.md");
-  fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 16_000));
-  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", "ollama:nomic-embed-text", "--ollama-host", ollama.url];
-  const build = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
-  let stderr = "";
-  build.stderr.on("data", (d) => (stderr += d));
-  assert.is(await new Promise((resolve) => build.once("exit", resolve)), 0, stderr);
+  await buildApolloPart(tmp, dataset, ollama.url);
   await exportDataset({ dataset, out, testFraction: 0.2 });
   writeLangChainStubs(stubs);
   // The server a trainer calls, as the README starts it (on a free port).

@@ -14,6 +14,7 @@ import { blockSplit } from "../lib/export/split";
 import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
+import { buildApolloPart } from "./helpers/apollo-build";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -34,15 +35,7 @@ let main: ExportResult;
 
 test.before(async () => {
   server = await startOllamaServer({ models: ["nomic-embed-text"] });
-  const corpus = path.join(tmp, "apollo-part.md");
-  fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 16_000));
-  // Asynchronously: the test server answering the build's embedding requests lives in this process.
-  const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", EMBEDDER, "--ollama-host", server.url];
-  const child = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  const code = await new Promise((resolve) => child.once("exit", resolve));
-  assert.is(code, 0, stderr);
+  await buildApolloPart(tmp, dataset, server.url);
   // As a dataset from a build without the quality checks: every paraphrase unchecked, and kept. The
   // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
   const file = path.join(dataset, "paraphrases.jsonl");
