@@ -5,6 +5,7 @@ import { type Chunk, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE }
 import { describeSkipped, loadCorpus, type SkippedLink } from "./corpus";
 import { buildDataset, DEFAULT_COVERAGE_ROUNDS, DEFAULT_EVALUATION_SAMPLE, embedAndIndex } from "./build";
 import { writeChunks } from "./langchain";
+import { readFinishedBuild } from "./build/finished";
 import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
@@ -382,7 +383,9 @@ function searchFolder(v: Record<string, string | boolean | undefined>, defaultMo
     if (str(v, "mode")) throw new KitError("--mode picks an environment of --dataset; with --index, point at the folder itself (e.g. DIR/env/merged)");
     return index;
   }
-  return envDir(dataset!, assertMode(str(v, "mode") ?? defaultMode));
+  const mode = assertMode(str(v, "mode") ?? defaultMode);
+  readFinishedBuild(dataset!);
+  return envDir(dataset!, mode);
 }
 
 function port(v: Record<string, string | boolean | undefined>): number {

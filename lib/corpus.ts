@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "./errors";
+import { describeFsError } from "./files";
 
 /** One loaded source file: `text` is what the chunker sees, and what chunk offsets point into. */
 export interface Document {
@@ -53,7 +54,9 @@ export function loadCorpus(corpusPath: string, options: LoadOptions = {}): Docum
     if ((err as NodeJS.ErrnoException).code === "ELOOP") throw new KitError(`corpus ${corpusPath} is a symlink loop; pass a .md file or a folder of .md files`);
     throw new KitError(`corpus ${corpusPath}: no such file or folder; pass a .md file or a folder of .md files`);
   }
-  if (!stat.isDirectory()) return [{ ...loadMarkdownFile(corpusPath), source: path.basename(corpusPath) }];
+  if (stat.isFile()) return [{ ...loadMarkdownFile(corpusPath), source: path.basename(corpusPath) }];
+  // A FIFO or a device would block the read forever (or never end): only files and folders are corpora.
+  if (!stat.isDirectory()) throw new KitError(`corpus ${corpusPath} is not a regular file or a folder (a pipe or a device?); pass a .md file or a folder of .md files`);
   const sources = listMarkdown(corpusPath, options.onSkip ?? (() => {}));
   if (!sources.length) throw new KitError(`corpus ${corpusPath} is a folder with no .md files; pass a .md file or a folder holding some`);
   return sources.map((source) => ({ ...loadMarkdownFile(path.join(corpusPath, source)), source }));
@@ -109,7 +112,13 @@ function within(dir: string, file: string): boolean {
 }
 
 export function loadMarkdownFile(file: string): Document {
-  const bytes = fs.readFileSync(file);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    // A file removed (or made unreadable) between listing the folder and reading it.
+    throw new KitError(`corpus ${file}: cannot read it (${describeFsError(err)}); check the corpus is not changing and run again`);
+  }
   const utf16 = utf16Encoding(bytes);
   if (utf16) {
     throw new KitError(`corpus ${file} is ${utf16}, not UTF-8; convert it: iconv -f ${utf16} -t UTF-8 "${file}" > "${file}.utf8" && mv "${file}.utf8" "${file}"`);

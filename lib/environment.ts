@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import type { BuildStamp } from "./build/identity";
 import type { Chunk } from "./chunking";
 import type { Embedder } from "./embedders";
 import { KitError } from "./errors";
@@ -97,7 +98,7 @@ export async function writeEnvironment(
   mode: Mode,
   chunks: readonly Chunk[],
   paraphrases: readonly CheckedParaphrase[],
-  options: { embedder: Embedder; factory?: string },
+  options: { embedder: Embedder; factory?: string; stamp?: BuildStamp },
 ): Promise<EnvManifest> {
   const rows = environmentRows(mode, chunks, paraphrases);
   const vectors = await options.embedder.embed(rows.map((r) => r.text), "passage");
@@ -111,6 +112,6 @@ export async function writeEnvironment(
     paraphrase_rows: paraphraseRows,
     coverage: coverageOf(chunks, rows),
   };
-  saveIndex({ ...index, manifest }, dir, { chunks: ROWS_FILE, jsonl: { [ROWS_FILE]: rows } });
+  saveIndex({ ...index, manifest }, dir, { chunks: ROWS_FILE, jsonl: { [ROWS_FILE]: rows }, stamp: options.stamp });
   return { ...manifest, chunks: ROWS_FILE };
 }

@@ -7,6 +7,7 @@ import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
 import { allChunksReward, type RetrievalRewardOptions } from "./reward";
 import { createEmbedder, type Embedder, memoizeEmbedder } from "./embedders";
+import { readFinishedBuild } from "./build/finished";
 import { openEnvironment, type Retriever, RETRIEVERS } from "./search";
 import { readIndexRows } from "./vector-index";
 import { defaultProgress } from "./notebook";
@@ -29,6 +30,8 @@ export interface EvaluateOptions {
   sample?: number;
   /** An open embedder to embed dense queries with (it must be the index's); not closed here. */
   embedder?: Embedder;
+  /** Set by kit build, which evaluates its own dataset before it is finished; anyone else reads a finished build only. */
+  ownBuild?: boolean;
 }
 
 export interface RetrieverScores {
@@ -103,6 +106,7 @@ export function scoreRankings(targets: readonly (string | readonly string[])[], 
  */
 export async function evaluateRetrieval(options: EvaluateOptions): Promise<RetrievalEvaluation> {
   const { dataset } = options;
+  if (!options.ownBuild) readFinishedBuild(dataset);
   const ks = [...new Set(options.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
   if (!ks.length || !ks.every((k) => Number.isInteger(k) && k >= 1)) throw new KitError(`k values must be integers >= 1, got ${JSON.stringify(options.ks)}`);
   if (options.sample !== undefined && !(Number.isInteger(options.sample) && options.sample >= 1)) throw new KitError(`the evaluation sample must be a positive integer, got ${options.sample}`);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "./errors";
@@ -31,6 +32,7 @@ export function describeFsError(err: unknown): string {
     EACCES: "permission denied; choose a folder you can write to",
     EPERM: "not permitted; choose a folder you can write to",
     EROFS: "the file system is read-only; choose another folder",
+    ENOENT: "no such file or folder (was it removed meanwhile?)",
     ENOTDIR: "a part of the path is a file, not a folder; choose another path",
     EISDIR: "it is a folder; give a file path",
   };
@@ -69,12 +71,18 @@ export function assertFreeSpace(dir: string, bytes: number, what: string): void 
   if (free < 2 * bytes + (1 << 20)) throw new KitError(`not enough space for ${what} in ${dir}: ${Math.ceil(bytes / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB free; free some space and run again`);
 }
 
-/** Removes temp files and folders that an interrupted run left in `dir` (not those of live processes). */
-export function removeStaleTemps(dir: string): void {
+/**
+ * Removes the temp files and folders that an interrupted kit run left in `dir`: those named after one of `names`
+ * (paths relative to `dir`, e.g. "chunks.jsonl" or "env/merged"), with the mark of a process that is gone. Any other
+ * `*.tmp-<digits>` is someone else's and stays.
+ */
+export function removeStaleTemps(dir: string, names: readonly string[]): void {
   if (!fs.existsSync(dir)) return;
+  const ours = new Set(names);
   for (const name of fs.readdirSync(dir, { recursive: true, encoding: "utf8" })) {
-    const pid = Number(TEMP_NAME.exec(name)?.[1]);
-    if (pid && !isAlive(pid)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    const match = TEMP_NAME.exec(name);
+    const base = match && name.slice(0, -match[0].length).replace(/\.old$/, "");
+    if (base && ours.has(base) && !isAlive(Number(match[1]))) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
@@ -87,24 +95,62 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** When a process started, in clock ticks since boot (Linux's /proc/<pid>/stat field 22); undefined where unknown. */
+function startTime(pid: number): string | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const LOCK_FILE = ".kit.lock";
+
+/**
+ * The PID of the live kit process holding `dir`'s lock, if any. A lock records its holder's PID and start time,
+ * so a PID the system has since given to another program (a reboot, a long-dead build) is not taken for the kit.
+ */
+export function lockHolder(dir: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, LOCK_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  const [pid, started] = text.split("\n").map((s) => s.trim());
+  const holder = Number(pid);
+  if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) return undefined;
+  if (started) return startTime(holder) === started ? holder : undefined;
+  // A lock of kit 0.2 has no start time: a holder that is not Node is another program that got the PID.
+  try {
+    return fs.readFileSync(`/proc/${holder}/cmdline`, "utf8").includes("node") ? holder : undefined;
+  } catch {
+    return holder;
+  }
+}
+
 /**
  * Takes `dir`'s lock file for this process, so a second run into the same folder fails at once naming
- * the process that holds it. A stale lock (its process gone) is taken over, with a notice. Returns the release.
+ * the process that holds it. A stale lock (its process gone, or its PID now another program's) is taken over,
+ * with a notice. Returns the release.
  */
 export function acquireLock(dir: string, what: string, notice: (line: string) => void): () => void {
   ensureDir(dir, what);
-  const file = path.join(dir, ".kit.lock");
+  const file = path.join(dir, LOCK_FILE);
   for (;;) {
     try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      fs.writeFileSync(file, `${process.pid}\n${startTime(process.pid) ?? ""}\n`, { flag: "wx" });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new KitError(`${what} ${dir}: cannot take its lock: ${describeFsError(err)}`);
-      const holder = Number(fs.readFileSync(file, "utf8").trim());
-      if (holder && holder !== process.pid && isAlive(holder)) {
+      const holder = lockHolder(dir);
+      if (holder && holder !== process.pid) {
         throw new KitError(`${dir} is in use by another kit process (PID ${holder}, ${file}); wait for it to finish or choose another ${what}`);
       }
-      notice(`${dir}: taking over the lock of process ${holder || "?"}, which is gone`);
+      const recorded = Number(fs.readFileSync(file, "utf8").split("\n")[0]) || "?";
+      notice(`${dir}: taking over the lock of process ${recorded}, which is gone${isAlive(Number(recorded)) ? " (its PID now belongs to another program)" : ""}`);
       fs.rmSync(file, { force: true });
     }
   }
@@ -184,4 +230,25 @@ export function writeJsonlAtomic(file: string, rows: Iterable<unknown>): void {
     fs.rmSync(tmp, { force: true });
     throw new KitError(`cannot write ${file}: ${describeFsError(err)}`);
   }
+}
+
+// Files are hashed this many bytes at a time, so an index of any size is checked in constant memory.
+const HASH_BLOCK = 4 << 20;
+
+/** sha256 of a file's bytes, read block by block. */
+export function digestFile(file: string): string {
+  const hash = createHash("sha256");
+  const block = Buffer.alloc(HASH_BLOCK);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (err) {
+    throw new KitError(`cannot read ${file}: ${describeFsError(err)}`);
+  }
+  try {
+    for (let read; (read = fs.readSync(fd, block, 0, HASH_BLOCK, null)) > 0; ) hash.update(block.subarray(0, read));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
 }

@@ -3,8 +3,10 @@ import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { version as KIT_VERSION } from "../package.json";
 import { chartPng } from "./charts";
+import { digestFiles, digestOf } from "./build/identity";
 import type { BuildRecord } from "./build/record";
 import { type Chunk, splitParagraphs } from "./chunking";
+import { MODES } from "./environment";
 import { KitError } from "./errors";
 import { writeFileAtomic } from "./files";
 import { type FrameLike, type Rows, type TableOptions, tableHtml } from "./html";
@@ -178,29 +180,62 @@ if (inNotebook()) {
 export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
 
 /**
+ * The notebooks' steps: the notebook of each, the files it writes into the dataset, and the steps whose files it
+ * reads. A step run again makes the steps that read its files stale: they are dropped from build.json, so the
+ * dataset counts as unfinished (kit export refuses it) until they run again.
+ */
+const NOTEBOOK_STEPS: Record<string, { notebook: string; files: string[]; reads: string[] }> = {
+  chunks: { notebook: "01-chunking", files: ["chunks.jsonl", "chunks.pkl"], reads: [] },
+  index: { notebook: "02-embeddings-and-index", files: ["faiss_index"], reads: ["chunks"] },
+  questions: { notebook: "03-questions", files: ["questions.jsonl", "questions.json"], reads: ["chunks"] },
+  paraphrases: { notebook: "04-paraphrases", files: [], reads: ["chunks", "index"] },
+  // 05 rewrites paraphrases.jsonl with each row's verdict, so the file is recorded as its.
+  quality: { notebook: "05-quality", files: ["paraphrases.jsonl", ...MODES.map((mode) => `env/${mode}`)], reads: ["chunks", "index", "paraphrases"] },
+};
+
+/**
  * Records what a notebook step made in the dataset's build.json (what kit export reads for the dataset card),
- * keeping each step's part under `notebook_steps` so a step run again replaces its own part only. Record what
- * the step really used: its settings variables, not the library defaults. `failures` are the rows a step failed
- * to make (as lib/build.ts counts them); rows made but judged unusable are counted by kit export from the rows'
- * own verdicts, so they do not belong here. Timings are left out: the notebooks' files stay the same from run
- * to run.
+ * keeping each step's part under `notebook_steps` so a step run again replaces its own part only, with the
+ * build identity kit build writes: the digest of each file the step wrote. Record what the step really used:
+ * its settings variables, not the library defaults. `failures` are the rows a step failed to make (as
+ * lib/build.ts counts them); rows made but judged unusable are counted by kit export from the rows' own verdicts,
+ * so they do not belong here. Timings are left out: the notebooks' files stay the same from run to run.
  */
 export function recordStep(dataset: string, step: string, part: StepRecord): BuildRecord {
   const file = path.join(dataset, "build.json");
-  let steps: Record<string, StepRecord> = {};
+  const spec = NOTEBOOK_STEPS[step];
+  if (!spec) throw new KitError(`recordStep: unknown step "${step}"; use one of ${Object.keys(NOTEBOOK_STEPS).join(", ")}`);
+  let before: Partial<BuildRecord> & { notebook_steps?: Record<string, StepRecord> } = {};
   if (fs.existsSync(file)) {
     try {
-      steps = (JSON.parse(fs.readFileSync(file, "utf8")) as { notebook_steps?: Record<string, StepRecord> }).notebook_steps ?? {};
+      before = JSON.parse(fs.readFileSync(file, "utf8"));
     } catch {
       throw new KitError(`${file} is not valid JSON; delete it and run the notebooks again from 01`);
     }
   }
-  steps[step] = part;
-  const parts = Object.values(steps);
+  const steps = { ...before.notebook_steps, [step]: part };
+  const stages = { ...before.stages };
+  stages[step] = { inputs: digestOf(part.parameters, spec.reads.map((s) => stages[s]?.files)), files: digestFiles(dataset, spec.files) };
+  // Drop what read this step's files, and what read those.
+  for (let stale = [step]; stale.length; ) {
+    stale = Object.keys(NOTEBOOK_STEPS).filter((s) => s in stages && NOTEBOOK_STEPS[s].reads.some((r) => stale.includes(r)));
+    for (const s of stale) {
+      delete stages[s];
+      delete steps[s];
+    }
+  }
+  const ordered = Object.keys(NOTEBOOK_STEPS).filter((s) => s in stages);
+  const missing = Object.keys(NOTEBOOK_STEPS).find((s) => !(s in stages));
+  const parts = ordered.map((s) => steps[s]);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
+  // The chunks name the build: the same chunks, the same id, so a notebook run again writes the same build.json.
+  const id = `notebooks-${(stages.chunks?.files["chunks.jsonl"] ?? digestOf(null)).slice(0, 12)}`;
   const record: BuildRecord & { notebook_steps: Record<string, StepRecord> } = {
     kit_version: KIT_VERSION,
     corpus: parts.find((p) => p.corpus)?.corpus ?? "",
+    build: { id, inputs: digestOf(ordered.map((s) => stages[s].inputs)), status: missing ? "running" : "finished" },
+    command: `notebooks/${NOTEBOOK_STEPS[missing ?? "chunks"].notebook}.ipynb and the notebooks after it`,
+    stages: Object.fromEntries(ordered.map((s) => [s, stages[s]])),
     parameters: merged("parameters"),
     generator: parts.find((p) => p.generator)?.generator ?? { spec: "", model: "", backend: "" },
     judge: [...parts].reverse().find((p) => p.judge)?.judge ?? "rules",
@@ -212,7 +247,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
     },
     environments: Object.assign({}, ...parts.map((p) => p.environments ?? {})),
     seconds: {},
-    notebook_steps: steps,
+    notebook_steps: Object.fromEntries(ordered.map((s) => [s, steps[s]])),
   };
   writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
   return record;

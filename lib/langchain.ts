@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import type { BuildStamp } from "./build/identity";
 import type { Chunk } from "./chunking";
 import { KitError } from "./errors";
 import { writeFileAtomic, writeJsonlAtomic } from "./files";
@@ -64,7 +65,7 @@ export function writeChunks(file: string, chunks: readonly Chunk[]): void {
  * Saves an index whose rows are `chunks` into `dir`, with LangChain's docstore (index.pkl) beside index.faiss, so
  * `FAISS.load_local` reads the folder as AutoDidact's generate_data.py saves it. `chunksFile` is their chunks.jsonl.
  */
-export function saveChunkIndex(index: VectorIndex, dir: string, chunks: readonly Chunk[], chunksFile: string): void {
+export function saveChunkIndex(index: VectorIndex, dir: string, chunks: readonly Chunk[], chunksFile: string, stamp?: BuildStamp): void {
   const pkl = docstorePickle(index.ids, chunks.map(chunkDocument));
-  saveIndex(index, dir, { chunks: path.relative(dir, chunksFile), files: { "index.pkl": pkl } });
+  saveIndex(index, dir, { chunks: path.relative(dir, chunksFile), files: { "index.pkl": pkl }, stamp });
 }

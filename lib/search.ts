@@ -6,7 +6,7 @@ import { type EnvRow, envDir, type Mode, originalRow } from "./environment";
 import { KitError } from "./errors";
 import { readJsonl } from "./files";
 import { buildLexicalIndex, type Hit } from "./lexical";
-import { assertEmbedder, loadIndex, readIndexRows, searchIndex, type VectorIndex } from "./vector-index";
+import { assertChecksum, assertEmbedder, loadIndex, readIndexRows, searchIndex, type VectorIndex } from "./vector-index";
 
 /**
  * bm25: lexical, the default because it measures best with the offline embedder in every mode;
@@ -118,6 +118,7 @@ function loadSearchFolder(dir: string, vectors: boolean): { index?: VectorIndex;
   if (!rowsPath) throw new KitError(`index ${dir} does not name its chunks file; rebuild it with kit index --chunks FILE`);
   const file = path.resolve(dir, rowsPath);
   if (!fs.existsSync(file)) throw new KitError(`index ${dir} refers to ${file}, which is missing; run kit chunk again or rebuild the index`);
+  assertChecksum(dir, manifest, rowsPath);
   const rows = readJsonl<EnvRow | Chunk>(file).map((r) => ("row_id" in r ? r : originalRow(r)));
   const known = new Set(rows.map((r) => r.row_id));
   const stray = ids.find((id) => !known.has(id));

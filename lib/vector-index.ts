@@ -2,8 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Index, MetricType } from "faiss-node";
 import { version as KIT_VERSION } from "../package.json";
+import type { BuildStamp } from "./build/identity";
 import { KitError } from "./errors";
-import { assertFreeSpace, ensureDir, TEMP_MARK, writeFileAtomic, writeJsonlAtomic } from "./files";
+import { assertFreeSpace, digestFile, ensureDir, TEMP_MARK, writeFileAtomic, writeJsonlAtomic } from "./files";
 
 /** manifest.json of a saved index folder. */
 export interface IndexManifest {
@@ -24,6 +25,10 @@ export interface IndexManifest {
   /** The JSONL of the rows' texts (chunks.jsonl or an environment's rows.jsonl), relative to the index folder. */
   chunks?: string;
   kit_version: string;
+  /** The build that wrote the folder (absent for `kit index`). */
+  build?: BuildStamp;
+  /** sha256 of each other file of the folder, checked when it is read: an index changed on disk is refused, not searched. */
+  checksums?: Record<string, string>;
 }
 
 export interface VectorIndex {
@@ -148,7 +153,11 @@ function flatten(vectors: readonly Float32Array[], from: number, to: number): nu
  * `chunks` is the path of the JSONL the ids refer to, relative to `dir` (so the two can move together);
  * it may be one of `jsonl`. `files` are other files of the folder (a LangChain docstore, say), written as they are.
  */
-export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: string; jsonl?: Record<string, readonly unknown[]>; files?: Record<string, Uint8Array> } = {}): void {
+export function saveIndex(
+  index: VectorIndex,
+  dir: string,
+  options: { chunks?: string; jsonl?: Record<string, readonly unknown[]>; files?: Record<string, Uint8Array>; stamp?: BuildStamp } = {},
+): void {
   const target = path.resolve(dir);
   const files = { ...options.jsonl, ...options.files };
   if (fs.existsSync(target)) {
@@ -157,7 +166,7 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
     // Replacing the folder would delete these, so refuse rather than guess.
     if (foreign.length) throw new KitError(`cannot save the index to ${dir}: it holds other files (${foreign.slice(0, 3).join(", ")}); give the index its own folder`);
   }
-  const manifest: IndexManifest = { ...index.manifest };
+  const manifest: IndexManifest = { ...index.manifest, ...(options.stamp && { build: options.stamp }) };
   delete manifest.chunks;
   if (options.chunks !== undefined) {
     if (!(options.chunks in files) && !fs.existsSync(path.resolve(target, options.chunks))) {
@@ -182,6 +191,7 @@ export function saveIndex(index: VectorIndex, dir: string, options: { chunks?: s
     writeFileAtomic(path.join(tmp, IDS_FILE), JSON.stringify(index.ids));
     for (const [name, rows] of Object.entries(options.jsonl ?? {})) writeJsonlAtomic(path.join(tmp, name), rows);
     for (const [name, data] of Object.entries(options.files ?? {})) writeFileAtomic(path.join(tmp, name), data);
+    manifest.checksums = Object.fromEntries(fs.readdirSync(tmp).sort().map((f) => [f, digestFile(path.join(tmp, f))]));
     writeFileAtomic(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
     const replacing = fs.existsSync(target);
     if (replacing) fs.renameSync(target, old);
@@ -213,6 +223,7 @@ export function readIndexRows(dir: string): { manifest: IndexManifest; ids: stri
   }
   if (manifest.metric !== "inner_product") throw new KitError(`index folder ${dir}: manifest.json metric is ${JSON.stringify(manifest.metric)}, the kit only reads "inner_product"; rebuild the index`);
   if (!fs.existsSync(path.join(dir, manifest.ids))) throw new KitError(`index folder ${dir} has no ${manifest.ids}; rebuild the index`);
+  assertChecksum(dir, manifest, manifest.ids);
   const ids = readJson(dir, manifest.ids);
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) throw new KitError(`index folder ${dir}: ${manifest.ids} is not an array of ids; rebuild the index`);
   if (ids.length !== manifest.count) throw new KitError(`index folder ${dir}: ${manifest.ids} has ${ids.length} ids but manifest.json says ${manifest.count}; rebuild the index`);
@@ -223,6 +234,7 @@ export function readIndexRows(dir: string): { manifest: IndexManifest; ids: stri
 export function loadIndex(dir: string): VectorIndex {
   const { manifest, ids } = readIndexRows(dir);
   if (!fs.existsSync(path.join(dir, INDEX_FILE))) throw new KitError(`index folder ${dir} has no ${INDEX_FILE}; rebuild the index`);
+  assertChecksum(dir, manifest, INDEX_FILE);
   let faiss: Index;
   try {
     faiss = Index.read(path.join(dir, INDEX_FILE));
@@ -233,6 +245,14 @@ export function loadIndex(dir: string): VectorIndex {
     throw new KitError(`index folder ${dir}: ${INDEX_FILE} holds ${faiss.ntotal()} vectors of dimension ${faiss.getDimension()} but manifest.json says ${manifest.count} of ${manifest.dimension}; rebuild the index`);
   }
   return { faiss, ids, manifest, rowsPerChunk: mostRowsPerChunk(ids) };
+}
+
+/** Throws unless `file` of an index folder has the sha256 its manifest records (folders written before kit 0.3 record none). */
+export function assertChecksum(dir: string, manifest: IndexManifest, file: string): void {
+  const recorded = manifest.checksums?.[file];
+  if (recorded !== undefined && digestFile(path.join(dir, file)) !== recorded) {
+    throw new KitError(`index folder ${dir}: ${file} is not the file its manifest.json records (changed after it was written); rebuild the index`);
+  }
 }
 
 function mostRowsPerChunk(ids: readonly string[]): number {

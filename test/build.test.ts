@@ -160,7 +160,10 @@ test("Ctrl-C stops at once, leaving only whole files; the next run takes over th
   answerLimit = Infinity;
   assert.is(signal, "SIGINT");
   assert.ok(Date.now() - stopped < 2000, "stopped at once");
-  assert.equal(fs.readdirSync(out).sort(), [".kit.lock", "cache", "chunks.jsonl", "chunks.pkl", "faiss_index"]);
+  assert.equal(fs.readdirSync(out).sort(), [".kit.lock", "build.json", "cache", "chunks.jsonl", "chunks.pkl", "faiss_index"]);
+  const state = JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8"));
+  assert.is(state.build.status, "running", "build.json says the build is unfinished");
+  assert.equal(Object.keys(state.stages), ["chunk", "index"]);
   const again = await kitBuild(out, `ollama:${LLM}`);
   assert.match(again, new RegExp(`taking over the lock of process ${child.pid}, which is gone`));
   assert.not.ok(fs.existsSync(path.join(out, ".kit.lock")), "released at the end");

@@ -1,26 +1,27 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { version as KIT_VERSION } from "../../package.json";
-import { openCache, withCache } from "../cache";
+import { openCache, type RequestCache, withCache } from "../cache";
 import { type Chunk, checkChunkOptions, chunkDocuments, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from "../chunking";
 import { describeSkipped, loadCorpus, type SkippedLink } from "../corpus";
 import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from "../embedders";
-import { type Coverage, envDir, MODES, writeEnvironment } from "../environment";
+import { type EnvManifest, envDir, MODES, writeEnvironment } from "../environment";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../evaluate";
 import { bucketOf, goldRanksIn } from "../export/difficulty";
-import { acquireLock, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
+import { acquireLock, digestFile, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "../generators";
 import { withMultiHop } from "../multihop";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "../paraphrase";
 import { progressReporter } from "../progress";
-import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, paraphraseOriginal, VERDICTS } from "../quality";
+import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, type PairInput, paraphraseOriginal, VERDICTS } from "../quality";
 import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
 import { saveChunkIndex, writeChunks } from "../langchain";
 import { generateQuestions, reasonLabel, seedFormat } from "../questions";
 import { qualityReport } from "../report";
 import { assertFactory, buildIndex, DEFAULT_FACTORY } from "../vector-index";
-import type { BuildRecord, CoverageRound } from "./record";
+import { type BuildStamp, digestFiles, digestOf, newBuildId, reusable, type StageRecord } from "./identity";
+import type { BuildRecord, BuildState, CoverageRound } from "./record";
 
 export interface BuildOptions {
   corpus: string;
@@ -80,11 +81,27 @@ export function mostKept(styles: readonly Style[], checked: readonly CheckedPara
 }
 
 /** Embeds chunks and writes their FAISS index folder (saveChunkIndex). */
-export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[], options: { out: string; chunksFile: string; factory?: string }) {
+export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[], options: { out: string; chunksFile: string; factory?: string; stamp?: BuildStamp }) {
   const vectors = await embedder.embed(chunks.map((c) => c.text), "passage");
   const index = buildIndex(vectors, chunks.map((c) => c.chunk_id), { factory: options.factory ?? DEFAULT_FACTORY, embedder });
-  saveChunkIndex(index, options.out, chunks, options.chunksFile);
+  saveChunkIndex(index, options.out, chunks, options.chunksFile, options.stamp);
   return index.manifest;
+}
+
+/**
+ * The checks of `pairs`, each read from `cache` when the same pair was checked with the same settings (`settings`,
+ * a hash of the thresholds, embedder and judge) and checked by `check` otherwise, in one batch.
+ */
+async function cachedChecks(pairs: readonly PairInput[], check: (pairs: PairInput[]) => Promise<Check[]>, cache: RequestCache, settings: string): Promise<Check[]> {
+  const keys = pairs.map((pair) => digestOf(settings, pair.original, pair.paraphrase));
+  const results = keys.map((key) => cache.get(key));
+  const missing = pairs.flatMap((pair, i) => (results[i] === undefined ? [i] : []));
+  const fresh = missing.length ? await check(missing.map((i) => pairs[i])) : [];
+  missing.forEach((at, i) => {
+    results[at] = JSON.stringify(fresh[i]);
+    cache.put(keys[at], results[at]!);
+  });
+  return results.map((json) => JSON.parse(json!) as Check);
 }
 
 /** The build's embedder: each distinct text embedded once (lib/embedders.ts), a progress bar per call under the current label. */
@@ -100,6 +117,48 @@ async function buildEmbedder(spec: string, ollamaHost: string | undefined) {
   });
   return Object.assign(memo, { label: (text: string) => (label = text) });
 }
+
+/** The kit command that runs this build: what an unfinished or stale dataset's errors tell the user to run. */
+export function buildCommand(options: BuildOptions): string {
+  const flags: [string, unknown][] = [
+    ["corpus", options.corpus],
+    ["out", options.out],
+    ["llm", options.llm],
+    ["model", options.model],
+    ["judge", options.judge],
+    ["ollama-host", options.ollamaHost],
+    ["concurrency", options.concurrency],
+    ["request-timeout", options.requestTimeoutMs && options.requestTimeoutMs / 1000],
+    ["questions-per-chunk", options.questionsPerChunk],
+    ["multi-hop", options.multiHop],
+    ["retries", options.retries],
+    ["styles", options.styles?.join(",")],
+    ["styles-file", options.stylesFile],
+    ["paraphrases-per-style", options.paraphrasesPerStyle],
+    ["coverage-rounds", options.coverageRounds],
+    ["eval-sample", options.evaluationSample],
+    ["embedder", options.embedder],
+    ["factory", options.factory],
+    ["chunk-size", options.chunkSize],
+    ["chunk-overlap", options.chunkOverlap],
+    ["seed", options.seed],
+  ];
+  const quote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+  const given = flags.filter(([, value]) => value !== undefined).map(([flag, value]) => `--${flag} ${quote(String(value))}`);
+  return ["kit build", ...given, ...(options.byParagraph ? ["--by-paragraph"] : [])].join(" ");
+}
+
+/** build.json as a previous run left it, if it is one (a record, or the state of an unfinished build). */
+function previousState(file: string): Partial<BuildRecord> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the build writes into its folder: a later run removes their stale temp files, and nothing else. */
+const OUTPUTS = ["chunks.jsonl", "chunks.pkl", "faiss_index", "questions.jsonl", "questions.json", "paraphrases.jsonl", ...MODES.map((m) => `env/${m}`), "eval.json", "report.html", "build.json"];
 
 /** The main job: chunk -> index -> questions -> paraphrases -> checks -> environments -> report, into one folder. */
 export async function buildDataset(options: BuildOptions): Promise<BuildRecord> {
@@ -122,8 +181,10 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   const documents = loadCorpus(options.corpus, { onSkip: (link) => skippedLinks.push(link) });
   if (skippedLinks.length) log(`corpus: ${describeSkipped(skippedLinks)}: ${skippedLinks.map((s) => `${s.source} (${s.reason})`).join(", ")}`);
   const release = acquireLock(out, "--out", log);
-  removeStaleTemps(out);
+  removeStaleTemps(out, OUTPUTS);
   const cache = openCache(path.join(out, "cache", "llm.jsonl"));
+  // Check results by pair and settings: a re-run, or a build whose paraphrases are mostly the same, checks only new pairs.
+  const checkCache = openCache(path.join(out, "cache", "checks.jsonl"));
   let generator: Generator | undefined;
   let judge: Judge | undefined;
   let embedder: Awaited<ReturnType<typeof buildEmbedder>> | undefined;
@@ -138,8 +199,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     await generator?.close();
     await embedder?.close?.();
     cache.close();
+    checkCache.close();
     // An empty cache (a build that failed before any answer) is not worth leaving behind.
-    if (!cache.size) fs.rmSync(path.dirname(cache.file), { recursive: true, force: true });
+    if (!cache.size && !checkCache.size) fs.rmSync(path.dirname(cache.file), { recursive: true, force: true });
     release();
   }
 
@@ -147,15 +209,68 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   async function runStages(generator: Generator, judge: Judge | undefined, embedder: Awaited<ReturnType<typeof buildEmbedder>>): Promise<BuildRecord> {
     const llm = withCache(generator, cache);
     const file = (name: string) => path.join(out, name);
+    const parameters = {
+      chunk_size: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+      chunk_overlap: options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP,
+      embedder: options.embedder ?? DEFAULT_EMBEDDER,
+      factory: options.factory ?? DEFAULT_FACTORY,
+      llm: options.llm ?? DEFAULT_GENERATOR,
+      judge: options.judge ?? DEFAULT_JUDGE,
+      request_timeout_s: (options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000,
+      questions_per_chunk: options.questionsPerChunk ?? 2,
+      multi_hop: options.multiHop ?? 0,
+      styles: styles.map((s) => s.name),
+      paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
+      by_paragraph: options.byParagraph ?? false,
+      coverage_rounds: options.coverageRounds ?? DEFAULT_COVERAGE_ROUNDS,
+      evaluation_sample: options.evaluationSample ?? DEFAULT_EVALUATION_SAMPLE,
+      thresholds: DEFAULT_THRESHOLDS,
+      seed: options.seed ?? 42,
+    };
+
+    // The build's identity. The same inputs as the build.json found here (a resumed or repeated build) keep its id,
+    // so the files come out byte for byte the same; build.json says "running" until the last stage is done, and
+    // readers of the dataset refuse it until then.
+    const previous = previousState(file("build.json"));
+    const inputs = digestOf(KIT_VERSION, documents, parameters, generator.spec, judge?.spec ?? "rules");
+    const stamp: BuildStamp = { id: previous?.build?.inputs === inputs ? previous.build.id : newBuildId(), inputs };
+    const state: BuildState = {
+      kit_version: KIT_VERSION,
+      corpus: options.corpus,
+      build: { ...stamp, status: "running" },
+      command: buildCommand(options),
+      stages: {},
+    };
+    const saveState = () => writeFileAtomic(file("build.json"), JSON.stringify(state, null, 2) + "\n");
+    saveState();
+    /** Records a stage's inputs and files; returns the digest of its first file (what later stages' inputs hash). */
+    const done = (name: string, stageInputs: string, files: readonly string[]) => {
+      state.stages[name] = { inputs: stageInputs, files: digestFiles(out, files) };
+      saveState();
+      return Object.values(state.stages[name].files)[0];
+    };
+    /** A stage the previous run finished with these inputs, its files untouched since: kept as it is. */
+    const reuse = (name: string, stageInputs: string): boolean => {
+      const before = previous?.stages?.[name];
+      if (!reusable(out, before, stageInputs)) return false;
+      state.stages[name] = before;
+      saveState();
+      return true;
+    };
+
     const chunks: Chunk[] = await stage("chunk", async () => {
       const c = chunkDocuments(documents, { chunkSize: options.chunkSize, chunkOverlap: options.chunkOverlap });
       writeChunks(file("chunks.jsonl"), c);
       return c;
     });
     const chunksFile = file("chunks.jsonl");
-    await stage("index", () => {
+    const chunksDigest = done("chunk", digestOf(documents, parameters.chunk_size, parameters.chunk_overlap), ["chunks.jsonl", "chunks.pkl"]);
+    await stage("index", async () => {
+      const indexInputs = digestOf(chunksDigest, embedder.spec, parameters.factory);
+      if (reuse("index", indexInputs)) return;
       embedder.label("embedding chunks");
-      return embedAndIndex(embedder, chunks, { out: file("faiss_index"), chunksFile, factory: options.factory });
+      await embedAndIndex(embedder, chunks, { out: file("faiss_index"), chunksFile, factory: options.factory, stamp: { id: stamp.id, inputs: indexInputs } });
+      done("index", indexInputs, ["faiss_index"]);
     });
 
     const questions = await stage("questions", async () => {
@@ -175,6 +290,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       writeFileAtomic(file("questions.json"), JSON.stringify(seedFormat(rows), null, 2) + "\n");
       return rows;
     });
+    const questionsDigest = done("questions", digestOf(chunksDigest, generator.spec, parameters.questions_per_chunk, parameters.multi_hop, parameters.seed), ["questions.jsonl", "questions.json"]);
 
     const paraphraseOptions = { styles, perStyle: options.paraphrasesPerStyle, byParagraph: options.byParagraph, retries: options.retries, seed: options.seed, signal: options.signal };
     const paraphrases: Paraphrase[] = [];
@@ -201,7 +317,12 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const checkRows = async (rows: readonly Paraphrase[]) => {
       const texts = rows.map((p) => paraphraseOriginal(p, byId));
       embedder.label("embedding for the checks");
-      const results = await checkParaphrases(rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })), { embedder, judge, signal: options.signal });
+      const results = await cachedChecks(
+        rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })),
+        (pairs) => checkParaphrases(pairs, { embedder, judge, signal: options.signal }),
+        checkCache,
+        digestOf(KIT_VERSION, DEFAULT_THRESHOLDS, embedder.spec, judge?.spec ?? "rules"),
+      );
       checks.push(...results);
       originals.push(...texts);
       // The judged text has any preamble ("Here is a rewrite:") stripped; that is the text kept.
@@ -215,7 +336,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     // every style cost more than the checks of round 0, and most of what it gained came from one style).
     // A chunk for which the round before gave no paraphrase at all (every try empty or unchanged, as for a
     // code block) is not asked again.
-    const rounds = options.coverageRounds ?? DEFAULT_COVERAGE_ROUNDS;
+    const rounds = parameters.coverage_rounds;
     const coverageRounds: CoverageRound[] = [];
     const keptChunks = () => new Set(checked.filter((p) => isKept(p) && p.paragraph_index === null).map((p) => p.chunk_id));
     let answered = new Set(paraphrases.map((p) => p.chunk_id));
@@ -237,6 +358,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       });
     }
     writeJsonlAtomic(file("paraphrases.jsonl"), checked);
+    const paraphrasesDigest = done("paraphrases", digestOf(chunksDigest, generator.spec, judge?.spec ?? "rules", parameters), ["paraphrases.jsonl"]);
     // Generation and judging are over: a judge's model and the generator's connections go before the environments
     // and the evaluation, which hold the most.
     await judge?.close();
@@ -245,54 +367,58 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     const environments: BuildRecord["environments"] = {};
     await stage("environments", async () => {
       for (const mode of MODES) {
-        embedder.label(`embedding the ${mode} environment`);
-        const m = await writeEnvironment(envDir(out, mode), mode, chunks, checked, { embedder, factory: options.factory });
+        const name = `env/${mode}`;
+        const envInputs = digestOf(mode, chunksDigest, paraphrasesDigest, embedder.spec, parameters.factory);
+        if (!reuse(name, envInputs)) {
+          embedder.label(`embedding the ${mode} environment`);
+          await writeEnvironment(envDir(out, mode), mode, chunks, checked, { embedder, factory: options.factory, stamp: { id: stamp.id, inputs: envInputs } });
+          done(name, envInputs, [name]);
+        }
+        const m = JSON.parse(fs.readFileSync(path.join(envDir(out, mode), "manifest.json"), "utf8")) as EnvManifest;
         environments[mode] = { rows: m.rows, ...m.coverage };
       }
-      // The single paraphrase index of kit 0.1, replaced by env/paraphrased and env/merged.
-      fs.rmSync(file("faiss_index_paraphrased"), { recursive: true, force: true });
+      // The single paraphrase index of kit 0.1, replaced by env/paraphrased and env/merged; only ever a kit index folder.
+      if (fs.existsSync(file("faiss_index_paraphrased/manifest.json")) && fs.existsSync(file("faiss_index_paraphrased/index.faiss"))) {
+        fs.rmSync(file("faiss_index_paraphrased"), { recursive: true, force: true });
+      }
     });
 
     // The baselines a trained agent should beat, and each question's measured difficulty, for the report.
-    // (None without an accepted single-chunk question: the report then says what is missing.)
+    // (None without an accepted single-chunk question: the report then says what is missing.) Both are kept from
+    // the run before when the environments and the questions are the same.
     const accepted = questions.filter((q) => q.status === "accepted");
-    const evaluation: RetrievalEvaluation | undefined = !accepted.some((q) => q.kind !== "multi-hop")
-      ? undefined
-      : await stage("evaluation", async () => {
+    const evaluationInputs = digestOf(
+      MODES.map((mode) => state.stages[`env/${mode}`].inputs),
+      questionsDigest,
+      parameters.evaluation_sample,
+      embedder.spec,
+    );
+    const reused = reuse("evaluation", evaluationInputs) && previous?.measured_difficulty;
+    let evaluation: RetrievalEvaluation | undefined;
+    const measuredDifficulty: Record<string, number> = reused ? { ...previous.measured_difficulty } : { easy: 0, medium: 0, hard: 0 };
+    if (reused) {
+      evaluation = fs.existsSync(file("eval.json")) ? (JSON.parse(fs.readFileSync(file("eval.json"), "utf8")) as RetrievalEvaluation) : undefined;
+    } else {
+      if (accepted.some((q) => q.kind !== "multi-hop")) {
+        evaluation = await stage("evaluation", async () => {
           embedder.label("embedding the evaluation's queries");
           const bar = progressReporter("evaluation");
-          const result = await evaluateRetrieval({ dataset: out, sample: options.evaluationSample ?? DEFAULT_EVALUATION_SAMPLE, embedder, onProgress: bar.onProgress });
+          const result = await evaluateRetrieval({ dataset: out, sample: parameters.evaluation_sample, embedder, onProgress: bar.onProgress, ownBuild: true });
           bar.done();
           return result;
         });
-    const measuredDifficulty: Record<string, number> = { easy: 0, medium: 0, hard: 0 };
-    for (const rank of await stage("evaluation", () => goldRanksIn(out, "paraphrased", accepted))) measuredDifficulty[bucketOf(rank)]++;
+      } else fs.rmSync(file("eval.json"), { force: true });
+      for (const rank of await stage("evaluation", () => goldRanksIn(out, "paraphrased", accepted))) measuredDifficulty[bucketOf(rank)]++;
+      done("evaluation", evaluationInputs, evaluation ? ["eval.json"] : []);
+    }
 
     const failuresByReason: Record<string, number> = {};
     const count = (reason: string) => (failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1);
     for (const q of questions) if (q.status !== "accepted") count(reasonLabel(q));
     for (const f of failures) count(`paraphrase failed: ${f.reason}`);
     const record: BuildRecord = {
-      kit_version: KIT_VERSION,
-      corpus: options.corpus,
-      parameters: {
-        chunk_size: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
-        chunk_overlap: options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP,
-        embedder: options.embedder ?? DEFAULT_EMBEDDER,
-        factory: options.factory ?? DEFAULT_FACTORY,
-        llm: options.llm ?? DEFAULT_GENERATOR,
-        judge: options.judge ?? DEFAULT_JUDGE,
-        request_timeout_s: (options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000,
-        questions_per_chunk: options.questionsPerChunk ?? 2,
-        multi_hop: options.multiHop ?? 0,
-        styles: styles.map((s) => s.name),
-        paraphrases_per_style: options.paraphrasesPerStyle ?? 1,
-        by_paragraph: options.byParagraph ?? false,
-        coverage_rounds: rounds,
-        evaluation_sample: options.evaluationSample ?? DEFAULT_EVALUATION_SAMPLE,
-        thresholds: DEFAULT_THRESHOLDS,
-        seed: options.seed ?? 42,
-      },
+      ...state,
+      parameters,
       generator: { spec: generator.spec, model: generator.model, backend: generator.backend },
       judge: judge?.spec ?? "rules",
       counts: {
@@ -341,7 +467,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       });
       writeFileAtomic(file("report.html"), html);
     });
-    writeFileAtomic(file("build.json"), JSON.stringify(record, null, 2) + "\n");
-    return record;
+    done("report", evaluationInputs, ["report.html"]);
+    const finished: BuildRecord = { ...record, build: { ...state.build, status: "finished" }, stages: state.stages };
+    writeFileAtomic(file("build.json"), JSON.stringify(finished, null, 2) + "\n");
+    return finished;
   }
 }

@@ -1,10 +1,23 @@
 import type { Coverage, Mode } from "../environment";
 import type { Retriever } from "../search";
+import type { BuildStamp, StageRecord } from "./identity";
 
-/** What build.json records, and `kit build` summarises. */
-export interface BuildRecord {
+/**
+ * What build.json holds while a build runs: which build it is, the command that finishes it, and the stages done
+ * so far. Readers of a dataset (export, serve, search, eval-retrieval) refuse it until `status` is "finished".
+ */
+export interface BuildState {
   kit_version: string;
   corpus: string;
+  build: BuildStamp & { status: "running" | "finished" };
+  /** What runs (or resumes) this build: a kit command, or the notebooks to run. */
+  command: string;
+  /** Per stage: the hash of its inputs and the sha256 of each file it wrote; a re-run reuses a stage whose inputs and files are unchanged. */
+  stages: Record<string, StageRecord>;
+}
+
+/** What build.json records once the build has finished, and `kit build` summarises. */
+export interface BuildRecord extends BuildState {
   parameters: Record<string, unknown>;
   generator: { spec: string; model: string; backend: string };
   /** What judged the paraphrases: the rules, or the rules and an LLM or NLI judge. */

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { INDEX_FOLDERS, readFinishedBuild } from "../build/finished";
 import type { BuildRecord } from "../build/record";
 import type { Chunk } from "../chunking";
 import { type EnvManifest, type EnvRow, type Mode, MODES } from "../environment";
@@ -8,6 +9,8 @@ import { readJsonl } from "../files";
 import type { CheckedParaphrase } from "../paraphrase";
 import type { Question } from "../questions";
 import { loadIndex } from "../vector-index";
+
+export { INDEX_FOLDERS } from "../build/finished";
 
 /** The kit build stage that writes each file of a dataset folder, for errors about a missing one. */
 const WRITTEN_BY: Record<string, string> = {
@@ -23,7 +26,6 @@ const WRITTEN_BY: Record<string, string> = {
   "env/merged": "the environments stage",
   "build.json": "the last step",
 };
-export const INDEX_FOLDERS = ["faiss_index", ...MODES.map((mode) => `env/${mode}`)];
 
 /** The path of `name` in a dataset folder; a one-line error naming the kit build stage that makes it when it is missing. */
 export function datasetFile(dataset: string, name: string): string {
@@ -49,13 +51,8 @@ export function readDataset(dataset: string): DatasetInput {
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
   for (const folder of INDEX_FOLDERS) datasetFile(dataset, folder);
-  const buildFile = datasetFile(dataset, "build.json");
-  let build: BuildRecord;
-  try {
-    build = JSON.parse(fs.readFileSync(buildFile, "utf8"));
-  } catch {
-    throw new KitError(`${buildFile} is not valid JSON; run kit build --out ${dataset} again`);
-  }
+  const buildFile = path.join(dataset, "build.json");
+  const build = readFinishedBuild(dataset);
   const embedder = build?.parameters?.embedder;
   if (typeof embedder !== "string") throw new KitError(`${buildFile} has no parameters.embedder; run kit build --out ${dataset} again`);
 
