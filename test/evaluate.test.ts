@@ -11,6 +11,7 @@ import { type CheckedParaphrase, KEPT_VERDICTS, verdictOf } from "../lib/paraphr
 import { readJsonl } from "../lib/files";
 import { buildLexicalIndex } from "../lib/lexical";
 import { hashedEmbedding, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
+import { restamp } from "./helpers/restamp";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-eval-"));
 const dataset = path.join(tmp, "dataset");
@@ -132,6 +133,7 @@ test("unfaithful paraphrases are not queries; custom ks; progress; a missing env
   const file = path.join(dir, "paraphrases.jsonl");
   const rows = readJsonl<object>(file).map((p, i) => ({ ...p, verdict: i % 2 ? "unfaithful" : "faithful" }));
   fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  restamp(dir);
   const progress: [number, number][] = [];
   const result = await evaluateRetrieval({ dataset: dir, ks: [3, 1], ollamaHost: server.url, onProgress: (done, total) => progress.push([done, total]) });
   assert.is(result.paraphrases.queries, Math.ceil(rows.length / 2));
@@ -142,6 +144,7 @@ test("unfaithful paraphrases are not queries; custom ks; progress; a missing env
   assert.equal(Object.keys(result.questions.merged.retrievers.bm25.recall), ["1", "3"]);
 
   fs.rmSync(path.join(dir, "env", "merged"), { recursive: true });
+  restamp(dir);
   try {
     await evaluateRetrieval({ dataset: dir, ollamaHost: server.url });
     assert.unreachable("expected a KitError");

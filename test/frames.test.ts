@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
+import { digestFile } from "../lib/files";
 import {
   barSvg,
   barsOf,
@@ -27,6 +28,7 @@ import {
 import type { CheckedParaphrase, Paraphrase } from "../lib/paraphrase";
 import { checkParaphrase } from "../lib/quality";
 import type { Question } from "../lib/questions";
+import { throwsKit } from "./helpers/throws-kit";
 
 // The frames take any row with the fields they show; these lines stop compiling (tsc -p .) if the stages' rows drift from them.
 const paraphraseRowsFit: CheckedParaphrase extends ParaphraseRow ? true : false = true;
@@ -205,21 +207,43 @@ test("countBy counts, most frequent first", () => {
   assert.equal(Object.entries(countBy(["b", "a", "b", "c", "b", "a"])), [["b", 3], ["a", 2], ["c", 1]]);
 });
 
-test("recordStep merges the steps into build.json, a step run again replacing only its own part", () => {
+test("recordStep merges the steps into build.json, a step run again replacing only its own part and making the steps that read its files stale", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-frames-"));
+  const write = (...files: string[]) => files.forEach((f) => (fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true }), fs.writeFileSync(path.join(dir, f), f)));
   try {
+    write("chunks.jsonl", "chunks.pkl", "questions.jsonl", "questions.json", "faiss_index/index.faiss", "paraphrases.jsonl", "env/original/x", "env/paraphrased/x", "env/merged/x");
     recordStep(dir, "chunks", { corpus: "apollo.md", parameters: { chunk_size: 1000 }, counts: { chunks: 352 } });
     recordStep(dir, "questions", { parameters: { questions_per_chunk: 2 }, failures: { "question rejected: x": 3 } });
     const returned = recordStep(dir, "questions", { parameters: { questions_per_chunk: 3 }, failures: { "question rejected: y": 1 } });
     const build = JSON.parse(fs.readFileSync(path.join(dir, "build.json"), "utf8"));
     assert.equal(returned, build);
     assert.is(build.judge, "rules");
-    assert.is(recordStep(dir, "quality", { judge: "rules+nli" }).judge, "rules+nli");
     assert.is(build.corpus, "apollo.md");
     assert.equal(build.parameters, { chunk_size: 1000, questions_per_chunk: 3 });
     assert.equal(build.counts, { chunks: 352 });
     assert.equal(build.failures, { "question rejected: y": 1 });
     assert.equal(build.seconds, {});
+    assert.is(build.build.status, "running");
+    assert.is(build.command, "notebooks/02-embeddings-and-index.ipynb and the notebooks after it");
+    assert.equal(build.stages.chunks.files, { "chunks.jsonl": digestFile(path.join(dir, "chunks.jsonl")), "chunks.pkl": digestFile(path.join(dir, "chunks.pkl")) });
+
+    recordStep(dir, "index", {});
+    recordStep(dir, "paraphrases", {});
+    const done = recordStep(dir, "quality", { judge: "rules+nli" });
+    assert.is(done.judge, "rules+nli");
+    assert.is(done.build.status, "finished");
+    assert.equal(Object.keys(done.stages), ["chunks", "index", "questions", "paraphrases", "quality"]);
+    assert.ok(done.stages.quality.files["env/merged/x"]);
+    // The same chunks keep the build's id, so the notebooks write the same build.json each run.
+    assert.is(done.build.id, build.build.id);
+
+    // The index again: what read it (paraphrases, and quality through them) is stale; questions stay.
+    const again = recordStep(dir, "index", { parameters: { embedder: "use-lite" } });
+    assert.equal(Object.keys(again.stages), ["chunks", "index", "questions"]);
+    assert.equal(Object.keys(again.notebook_steps as object), ["chunks", "index", "questions"]);
+    assert.is(again.build.status, "running");
+    assert.is(again.command, "notebooks/04-paraphrases.ipynb and the notebooks after it");
+    throwsKit(() => recordStep(dir, "nonsense", {}), /^recordStep: unknown step "nonsense"/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { KitError } from "../lib/errors";
-import { assertEmbedder, buildIndex, loadIndex, saveIndex, searchIndex, type SearchHit, type VectorIndex } from "../lib/vector-index";
+import { digestFile } from "../lib/files";
+import { assertEmbedder, buildIndex, loadIndex, readIndexRows, saveIndex, searchIndex, type SearchHit, type VectorIndex } from "../lib/vector-index";
 import { version } from "../package.json";
 
 const PYTHON = "/usr/bin/python3";
@@ -180,6 +181,7 @@ for (const factory of ["Flat", "HNSW32", "IVF4,Flat"]) {
       ids: "ids.json",
       chunks: "../chunks.jsonl",
       kit_version: version,
+      checksums: { "ids.json": digestFile(path.join(dir, "ids.json")), "index.faiss": digestFile(path.join(dir, "index.faiss")) },
     });
     assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "ids.json"), "utf8")), IDS);
     const loaded = loadIndex(dir);
@@ -245,10 +247,18 @@ test("loading names the folder and what is wrong", () => {
   }
 
   let { dir } = savedIndex();
+  // Folders of kit 0.2 record no checksums: the files are checked against each other.
+  const legacy = (folder: string) => {
+    const file = path.join(folder, "manifest.json");
+    const { checksums, ...manifest } = JSON.parse(fs.readFileSync(file, "utf8"));
+    fs.writeFileSync(file, JSON.stringify(manifest));
+  };
+  legacy(dir);
   fs.writeFileSync(path.join(dir, "ids.json"), JSON.stringify(IDS.slice(1)));
   assert.match(kitError(() => loadIndex(dir)), `index folder ${dir}: ids.json has 299 ids but manifest.json says 300`);
 
   ({ dir } = savedIndex());
+  legacy(dir);
   const manifestFile = path.join(dir, "manifest.json");
   const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
   fs.writeFileSync(path.join(dir, "ids.json"), JSON.stringify([...IDS, "extra"]));
@@ -265,8 +275,23 @@ test("loading names the folder and what is wrong", () => {
   assert.match(kitError(() => loadIndex(dir)), `manifest.json metric is "l2"`);
 
   ({ dir } = savedIndex());
+  legacy(dir);
   fs.writeFileSync(path.join(dir, "index.faiss"), "not faiss");
   assert.match(kitError(() => loadIndex(dir)), `index folder ${dir}: index.faiss is not a FAISS index`);
+});
+
+test("an index file changed after it was written (vectors overwritten with NaN) is refused on load, by its checksum; NaN is refused at write", () => {
+  const { dir } = savedIndex();
+  const file = path.join(dir, "index.faiss");
+  const bytes = fs.readFileSync(file);
+  // The last vector's floats: Flat keeps the raw vectors at the end of the file.
+  for (let at = bytes.length - DIM * 4; at < bytes.length; at += 4) bytes.writeFloatLE(NaN, at);
+  fs.writeFileSync(file, bytes);
+  assert.is(kitError(() => loadIndex(dir)), `index folder ${dir}: index.faiss is not the file its manifest.json records (changed after it was written); rebuild the index`);
+  fs.writeFileSync(path.join(dir, "ids.json"), JSON.stringify([...IDS].reverse()));
+  assert.match(kitError(() => readIndexRows(dir)), `index folder ${dir}: ids.json is not the file its manifest.json records`);
+  const poisoned = VECTORS.map((v, i) => (i === 7 ? new Float32Array(DIM).fill(NaN) : v));
+  assert.match(kitError(() => buildIndex(poisoned, IDS, { embedder: EMBEDDER })), `vector of chunk ${IDS[7]} has L2 norm NaN`);
 });
 
 test("assertEmbedder passes the same spec and names both specs otherwise", () => {

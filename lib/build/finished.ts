@@ -37,7 +37,10 @@ export function readFinishedBuild(dataset: string): BuildRecord {
     // kit eval-retrieval rewrites eval.json (and the report reads it); nothing downstream reads either.
     if (stage === "evaluation" || stage === "report") continue;
     const changed = changedFile(dataset, files);
-    if (changed) throw new KitError(`${path.join(dataset, changed)} is not the file build ${id} wrote in its ${stage} stage (it changed since, e.g. by kit chunk or kit index), so what was made from it is stale; run ${redo} to bring the dataset up to date`);
+    if (!changed) continue;
+    const file = path.join(dataset, changed);
+    const what = fs.existsSync(file) ? `is not the file build ${id} wrote in its ${stage} stage (it changed since, e.g. by kit chunk or kit index)` : `is missing (build ${id} wrote it in its ${stage} stage)`;
+    throw new KitError(`${file} ${what}, so the dataset is not that build any more; run ${redo} to bring it up to date`);
   }
   return record;
 }
