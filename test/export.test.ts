@@ -15,6 +15,7 @@ import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { buildApolloPart } from "./helpers/apollo-build";
+import { restamp } from "./helpers/restamp";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -40,6 +41,7 @@ test.before(async () => {
   // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
   const file = path.join(dataset, "paraphrases.jsonl");
   writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
+  restamp(dataset);
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
   main = await exportTo("main", SPLIT);

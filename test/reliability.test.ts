@@ -4,11 +4,14 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadMarkdownFile } from "../lib/corpus";
 import { KitError } from "../lib/errors";
 import { exportDataset } from "../lib/export";
-import { readJsonl, writeFileAtomic } from "../lib/files";
+import { acquireLock, readJsonl, writeFileAtomic } from "../lib/files";
 import { buildIndex, saveIndex } from "../lib/vector-index";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
+import { throwsKit } from "./helpers/throws-kit";
 
 // Issue 13's cases that live in the build, the CLI and the files it writes.
 // The module object itself (an import's namespace only has getters), so a test can stand in for a full disk.
@@ -27,14 +30,21 @@ test.after(async () => {
 
 const kitSync = (...args: string[]) => spawnSync(process.execPath, ["bin/kit.js", ...args], { encoding: "utf8", timeout: 60_000 });
 
+/** A build of `from` through the test server's embedder, in a child process. */
+const buildChild = (out: string, from: string, ...extra: string[]) =>
+  spawn(process.execPath, ["bin/kit.js", "build", "--corpus", from, "--out", out, "--llm", "builtin", "--embedder", "ollama:nomic-embed-text", "--ollama-host", server.url, ...extra]);
+
 /** A build through the test server's embedder; asynchronous, because that server lives in this process. */
 async function build(out: string, ...extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return finished(buildChild(out, corpus, ...extra));
+}
+
+async function finished(child: ReturnType<typeof spawn>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, ["bin/kit.js", "build", "--corpus", corpus, "--out", out, "--llm", "builtin", "--embedder", "ollama:nomic-embed-text", "--ollama-host", server.url, ...extra]);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   return { code, stdout, stderr, ms: Date.now() - started };
 }
@@ -173,6 +183,113 @@ test("8. the card escapes failure reasons and refuses a --name that is not a nam
   assert.match(card, "server said \\<script\\>alert(1)\\</script\\> \\| \\`x\\`");
   const bad = await exportDataset({ dataset, out: path.join(tmp, "hf2"), name: "x\n<img src=x onerror=alert(1)>" }).catch((e: Error) => e.message);
   assert.match(String(bad), /^--name ".*" must be letters, digits, spaces and _ \. \/ -/s);
+});
+
+// Issue 23: one build, one dataset.
+const readers = (dataset: string) => ({
+  export: kitSync("export", "--dataset", dataset, "--out", path.join(tmp, `hf-${path.basename(dataset)}`)),
+  serve: kitSync("serve", "--dataset", dataset, "--port", "0"),
+  search: kitSync("search", "--dataset", dataset, "--query", "oxygen tank"),
+  "eval-retrieval": kitSync("eval-retrieval", "--dataset", dataset),
+});
+
+test("23.1 a rebuild on an edited corpus, killed after its questions, cannot be exported, served, searched or evaluated; finishing it makes them work", async () => {
+  const out = path.join(tmp, "edited");
+  assert.is((await build(out, "--coverage-rounds", "0")).code, 0);
+  const first = JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8")).build.id;
+  const edited = path.join(tmp, "apollo-edited.md");
+  fs.writeFileSync(edited, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(3_000, 9_000));
+  const child = buildChild(out, edited, "--coverage-rounds", "0");
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const stages = () => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8")).stages ?? {};
+    } catch {
+      return {};
+    }
+  };
+  for (let waited = 0; !stages().questions; waited += 10) {
+    assert.ok(waited < 60_000, "the rebuild never finished its questions");
+    await sleep(10);
+  }
+  child.kill("SIGKILL"); // a crash: no handler runs
+  await exited;
+  const state = JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8"));
+  assert.is(state.build.status, "running");
+  assert.is.not(state.build.id, first, "another corpus, another build");
+  for (const [command, r] of Object.entries(readers(out))) {
+    assert.is(r.status, 1, `${command}: ${r.stdout}`);
+    const line = oneLineError(r.stderr);
+    assert.match(line, `kit: ${out}: build ${state.build.id} is unfinished (stopped after its `, command);
+    assert.match(line, `run kit build --corpus ${edited} --out ${out} --llm builtin --embedder ollama:nomic-embed-text --ollama-host ${server.url} --coverage-rounds 0 to finish it`, command);
+  }
+  assert.match(oneLineError(readers(out).search.stderr), new RegExp(`; env/original/ is still from build ${first}\\)`));
+
+  assert.is((await finished(buildChild(out, edited, "--coverage-rounds", "0"))).code, 0);
+  const search = kitSync("search", "--dataset", out, "--query", "oxygen tank");
+  assert.is(search.status, 0, search.stderr);
+  const exported = kitSync("export", "--dataset", out, "--out", path.join(tmp, "hf-edited-done"));
+  assert.is(exported.status, 0, exported.stderr);
+});
+
+test("23.1 a dataset whose build is running, or whose chunks a lone kit chunk rewrote, is refused in one line naming what to do", async () => {
+  const out = path.join(tmp, "stale");
+  const release = acquireLock(out, "--out", () => {});
+  try {
+    for (const [command, r] of Object.entries(readers(out))) {
+      assert.is(r.status, 1, command);
+      assert.match(oneLineError(r.stderr), `${out} is being built right now (kit process ${process.pid} holds ${path.join(out, ".kit.lock")}); wait for that build to finish`, command);
+    }
+  } finally {
+    release();
+  }
+  const copy = path.join(tmp, "rechunked");
+  fs.cpSync(out, copy, { recursive: true });
+  fs.writeFileSync(path.join(copy, "build.json"), fs.readFileSync(path.join(copy, "build.json"), "utf8").replaceAll(out, copy));
+  assert.is(kitSync("chunk", "--corpus", corpus, "--out", copy, "--chunk-size", "500").status, 0);
+  const r = kitSync("search", "--dataset", copy, "--query", "oxygen tank");
+  assert.match(oneLineError(r.stderr), `${path.join(copy, "chunks.jsonl")} is not the file build `);
+  assert.match(oneLineError(r.stderr), `in its chunk stage (it changed since, e.g. by kit chunk or kit index), so the dataset is not that build any more; run kit build --corpus ${corpus} --out ${copy}`);
+});
+
+test("23.5 vectors overwritten with NaN are refused on load: by the build's digests, and by the index's own checksums", () => {
+  const dataset = path.join(tmp, "poisoned");
+  fs.cpSync(path.join(tmp, "stale"), dataset, { recursive: true });
+  const file = path.join(dataset, "env", "original", "index.faiss");
+  const bytes = fs.readFileSync(file);
+  for (let at = bytes.length - 64; at < bytes.length; at += 4) bytes.writeFloatLE(NaN, at);
+  fs.writeFileSync(file, bytes);
+  const viaDataset = kitSync("search", "--dataset", dataset, "--retriever", "dense", "--query", "oxygen tank", "--ollama-host", server.url);
+  assert.match(oneLineError(viaDataset.stderr), `${file} is not the file build `);
+  const viaIndex = kitSync("search", "--index", path.dirname(file), "--retriever", "dense", "--query", "oxygen tank", "--ollama-host", server.url);
+  assert.match(oneLineError(viaIndex.stderr), `index folder ${path.dirname(file)}: index.faiss is not the file its manifest.json records`);
+});
+
+test("23.5 a build deletes nothing it did not write; a lock whose PID another program now has is taken over", async () => {
+  const out = path.join(tmp, "foreign");
+  fs.mkdirSync(path.join(out, "faiss_index_paraphrased"), { recursive: true });
+  fs.writeFileSync(path.join(out, "faiss_index_paraphrased", "mine.txt"), "the user's");
+  const dead = 2 ** 22 + 1;
+  fs.writeFileSync(path.join(out, `notes.txt.tmp-${dead}`), "the user's");
+  fs.writeFileSync(path.join(out, `chunks.jsonl.tmp-${dead}`), "the kit's, half written");
+  // PID 1 is alive, but it did not start at that tick: another program holds the PID now.
+  fs.writeFileSync(path.join(out, ".kit.lock"), "1\n999999999\n");
+  const r = await build(out, "--coverage-rounds", "0");
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr + r.stdout, "taking over the lock of process 1, which is gone (its PID now belongs to another program)");
+  assert.ok(fs.existsSync(path.join(out, "faiss_index_paraphrased", "mine.txt")));
+  assert.ok(fs.existsSync(path.join(out, `notes.txt.tmp-${dead}`)));
+  assert.not.ok(fs.existsSync(path.join(out, `chunks.jsonl.tmp-${dead}`)));
+});
+
+test("23.5 a FIFO as --corpus fails at once; a corpus file removed while loading is one line", () => {
+  const fifo = path.join(tmp, "corpus.fifo");
+  spawnSync("mkfifo", [fifo]);
+  const started = Date.now();
+  const r = kitSync("chunk", "--corpus", fifo, "--out", path.join(tmp, "fifo-out"));
+  assert.ok(Date.now() - started < 20_000);
+  assert.match(oneLineError(r.stderr), `corpus ${fifo} is not a regular file or a folder (a pipe or a device?)`);
+  throwsKit(() => loadMarkdownFile(path.join(tmp, "gone.md")), /^corpus .*gone\.md: cannot read it \(no such file or folder \(was it removed meanwhile\?\)\)/);
 });
 
 test.run();
