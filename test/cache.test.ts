@@ -99,55 +99,68 @@ test("blank answers are never stored, nor read back from an older file: a re-run
   assert.equal([again.hits, again.misses, healthy.sent], [0, 2, 2]);
 });
 
-test("a discarded answer is forgotten for good by a tombstone line; asked again, its new answer counts", async () => {
-  const file = path.join(tmp, "discard", "llm.jsonl");
+test("a rejected answer stays and is read back; one line records the reason and seed; only a new seed asks again", async () => {
+  const file = path.join(tmp, "reject", "llm.jsonl");
   const model1 = scripted((prompt, n) => `${prompt} #${n}`);
   const cache = openCache(file);
   const g = withCache(model1, cache);
   assert.is(await g.generate(request("bad")), "bad #1");
   assert.is(await g.generate(request("good")), "good #2");
-  g.discard(request("bad"), "unparseable output");
-  g.discard(request("never asked"), "unparseable output");
-  assert.is(g.discarded, 1, "only a stored answer is discarded");
-  assert.is(await g.generate(request("bad")), "bad #3", "asked again in the same run");
-  g.discard(request("bad"), "answer repeats the original unchanged");
+  g.reject(request("bad"), "unparseable output");
+  g.reject(request("never asked"), "unparseable output");
+  assert.is(g.rejected, 1, "only a stored answer is rejected");
+  assert.is(await g.generate(request("bad")), "bad #1", "read back in the same run");
+  g.reject(request("bad"), "unparseable output");
+  assert.equal([g.rejected, model1.sent], [2, 2]);
   cache.close();
-  assert.equal(lines(file).map((l) => [l.answer ?? null, l.discarded ?? null]), [
-    ["bad #1", null],
-    ["good #2", null],
-    [null, "unparseable output"],
-    ["bad #3", null],
-    [null, "answer repeats the original unchanged"],
-  ]);
+  const recorded = () => lines(file).map((l) => [l.answer ?? null, l.rejected ?? null, l.seed ?? null]);
+  const firstRun = [
+    ["bad #1", null, null],
+    ["good #2", null, null],
+    [null, "unparseable output", 1],
+  ];
+  assert.equal(recorded(), firstRun, "the rejection is recorded once");
 
-  // A re-run: the accepted answer is served, the discarded one asked again and its new answer kept.
+  // A re-run sends nothing and records nothing new; a new seed is a new request.
   const model2 = scripted((prompt) => `${prompt} fixed`);
   const again = withCache(model2, openCache(file));
   assert.is(await again.generate(request("good")), "good #2");
-  assert.is(await again.generate(request("bad")), "bad fixed");
-  assert.equal([again.hits, again.misses, model2.sent], [1, 1, 1]);
-  const third = openCache(file);
-  assert.equal([third.get(requestKey(model2, request("bad"))), third.size], ["bad fixed", 2]);
-  third.close();
+  assert.is(await again.generate(request("bad")), "bad #1");
+  again.reject(request("bad"), "unparseable output");
+  assert.equal([again.hits, again.misses, again.rejected, model2.sent], [2, 0, 1, 0]);
+  assert.equal(recorded(), firstRun);
+  assert.is(await again.generate(request("bad", 2)), "bad fixed");
+  assert.equal(model2.sent, 1);
 });
 
-test("a tombstone torn by a crash is skipped: the rejected answer is read back, to be rejected again", () => {
+test("an older file's discarded lines read as rejections: the answer is served, and not recorded again", () => {
+  const file = path.join(tmp, "old-tombstones.jsonl");
+  fs.writeFileSync(file, ['{"key":"k1","answer":"kept"}', '{"key":"k1","discarded":"unparseable output"}', '{"key":"k2","answer":"old"}', '{"key":"k2","discarded":"x"}', '{"key":"k2","answer":"new"}', ""].join("\n"));
+  const c = openCache(file);
+  assert.equal([c.get("k1"), c.get("k2"), c.size], ["kept", "new", 2]);
+  assert.equal([c.reject("k1", "again"), c.reject("k2", "why"), c.reject("k3", "never answered")], [true, true, false]);
+  c.close();
+  assert.equal(lines(file).slice(5), [{ key: "k2", rejected: "why" }], "k1's was recorded; k2's new answer was not rejected yet");
+});
+
+test("a tombstone torn by a crash is skipped: the answer is read back, and its rejection recorded on a fresh line", () => {
   const file = path.join(tmp, "torn-tombstone.jsonl");
   const c = openCache(file);
   c.put("k1", "rejected");
   c.put("k2", "kept");
   c.close();
-  fs.appendFileSync(file, '{"key":"k1","discar');
+  fs.appendFileSync(file, '{"key":"k1","rejec');
   const reopened = openCache(file);
   assert.equal([reopened.get("k1"), reopened.get("k2")], ["rejected", "kept"]);
-  reopened.discard("k1", "too few valid questions");
+  assert.ok(reopened.reject("k1", "too few valid questions", 7));
   reopened.close();
+  assert.is(fs.readFileSync(file, "utf8").split("\n")[3], '{"key":"k1","rejected":"too few valid questions","seed":7}');
   const last = openCache(file);
-  assert.equal([last.get("k1"), last.get("k2"), last.size], [undefined, "kept", 1]);
+  assert.equal([last.get("k1"), last.get("k2"), last.size], ["rejected", "kept", 2]);
   last.close();
 });
 
-test("withCache counts requests that failed, by reason, but not aborts, and passes discards on", async () => {
+test("withCache counts requests that failed, by reason, but not aborts, and passes rejections on", async () => {
   const passedOn: string[] = [];
   let failWith: unknown;
   const inner: Generator = {
@@ -157,7 +170,7 @@ test("withCache counts requests that failed, by reason, but not aborts, and pass
     async generate() {
       throw failWith;
     },
-    discard: (r, reason) => passedOn.push(`${r.prompt}: ${reason}`),
+    reject: (r, reason) => passedOn.push(`${r.prompt}: ${reason}`),
     async close() {},
   };
   const g = withCache(inner, openCache(path.join(tmp, "failures.jsonl")));
@@ -171,8 +184,8 @@ test("withCache counts requests that failed, by reason, but not aborts, and pass
     for (let i = 0; i < times; i++) await g.generate(request(`p${i}`)).then(() => assert.unreachable(), (err) => assert.is(err, e));
   }
   assert.equal(g.failed, { "no answer within 300 s": 2, "HTTP 500": 1, "something else": 1 });
-  g.discard(request("x"), "why");
-  assert.equal([passedOn, g.discarded], [["x: why"], 0]);
+  g.reject(request("x"), "why");
+  assert.equal([passedOn, g.rejected], [["x: why"], 0]);
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
