@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { KitError } from "./errors";
+import { describeFsError, forEachLine } from "./files";
 import { type GenerateRequest, type Generator, GeneratorError } from "./generators";
 
 /**
@@ -10,23 +12,28 @@ import { type GenerateRequest, type Generator, GeneratorError } from "./generato
  * because it needs no native module, stays readable with `head`, and a crash (even kill -9) can
  * at worst tear the last line, which loading skips: every answer before it survives.
  *
- * An answer the stage rejected is forgotten by appending a tombstone line ({"key", "discarded": reason})
- * after it, so the discard survives a restart too; a later answer to the same key counts again. A torn
- * tombstone only means the rejected answer is read back once more, and rejected again. Blank answers are
- * never stored, and never read back from older files: a re-run asks again.
+ * Opening streams the file and keeps only where each answer's line lies (LineIndex), so a cache of any size
+ * opens in memory that depends on its number of answers, not their size; get() reads the line back.
+ *
+ * An answer a stage rejected stays: a re-run reads it back and the stage rejects it again, deterministically,
+ * and goes on to its retries (new seeds, cached too), so a finished build run again sends nothing. A line
+ * {"key", "rejected": reason, "seed"} records what was tried, once per answer ("discarded" in older files,
+ * read the same way); a later answer to the same key replaces the answer. Blank answers are never stored,
+ * and never read back from older files: a re-run asks again.
  */
 export interface RequestCache {
   readonly file: string;
   get(key: string): string | undefined;
   /** Records an answer; a blank one is not stored. */
   put(key: string, answer: string): void;
-  /** Forgets the answer to `key`, if it has one, so that it is asked again. */
-  discard(key: string, reason: string): void;
+  /** Records that the answer to `key`, asked with `seed`, was rejected (once); false when there is no such answer. */
+  reject(key: string, reason: string, seed?: number): boolean;
   readonly size: number;
   close(): void;
 }
 
-type Entry = { key: string; answer: string } | { key: string; discarded: string };
+type Entry = { key: string; answer: string } | { key: string; rejected: string; seed?: number };
+type Line = Partial<Record<"key" | "answer" | "rejected" | "discarded", unknown>>;
 
 /** The identity of a request: backend, model, prompts, output schema and sampling options. */
 export function requestKey(generator: Pick<Generator, "backend" | "model">, request: GenerateRequest): string {
@@ -38,50 +45,157 @@ export function requestKey(generator: Pick<Generator, "backend" | "model">, requ
 
 const blank = (answer: string) => answer.trim() === "";
 
-export function openCache(file: string): RequestCache {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const answers = new Map<string, string>();
-  let text = "";
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    let entry: Partial<Record<string, unknown>>;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      // A line torn by a crash mid-append; its request is simply asked again.
-      continue;
+/** FNV-1a: a 32-bit hash of the key, enough to find its slot; the key itself is checked on the line. */
+function hashOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Where each key's answer line lies in the file: an open-addressing table (linear probing) of key hashes, line
+ * offsets, line lengths and a rejected flag, 17 bytes a slot, kept between 3/8 and 3/4 full: 23 to 46 bytes an
+ * answer, whatever its size. Two keys with the same hash are told apart by reading their lines back (`keyAt`).
+ */
+class LineIndex {
+  private hashes = new Uint32Array(1024);
+  private offsets = new Float64Array(1024);
+  /** 0 marks an empty slot: a line is never empty. */
+  private lengths = new Uint32Array(1024);
+  private rejected = new Uint8Array(1024);
+  size = 0;
+
+  constructor(private readonly keyAt: (offset: number, length: number) => string | undefined) {}
+
+  /** The slot holding `key`'s line, or the empty slot where it would go. */
+  slot(key: string, hash = hashOf(key)): number {
+    const mask = this.lengths.length - 1;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      if (this.lengths[i] === 0 || (this.hashes[i] === hash && this.keyAt(this.offsets[i], this.lengths[i]) === key)) return i;
     }
-    if (typeof entry?.key !== "string") continue;
-    if (typeof entry.answer === "string" && !blank(entry.answer)) answers.set(entry.key, entry.answer);
-    else answers.delete(entry.key);
   }
-  const fd = fs.openSync(file, "a");
-  // Start on a fresh line if the last write was torn.
-  if (text && !text.endsWith("\n")) fs.writeSync(fd, "\n");
-  const append = (entry: Entry) => {
-    fs.writeSync(fd, JSON.stringify(entry) + "\n");
-    fs.fsyncSync(fd);
+
+  line(slot: number): { offset: number; length: number; rejected: boolean } | undefined {
+    return this.lengths[slot] ? { offset: this.offsets[slot], length: this.lengths[slot], rejected: this.rejected[slot] === 1 } : undefined;
+  }
+
+  /** Points `key` at a new answer line, which is not rejected (yet). */
+  set(key: string, offset: number, length: number): void {
+    const hash = hashOf(key);
+    let i = this.slot(key, hash);
+    if (!this.lengths[i]) {
+      if (++this.size > this.lengths.length * 0.75) {
+        this.grow();
+        i = this.slot(key, hash);
+      }
+      this.hashes[i] = hash;
+    }
+    this.offsets[i] = offset;
+    this.lengths[i] = length;
+    this.rejected[i] = 0;
+  }
+
+  markRejected(slot: number): void {
+    this.rejected[slot] = 1;
+  }
+
+  private grow(): void {
+    const [hashes, offsets, lengths, rejected] = [this.hashes, this.offsets, this.lengths, this.rejected];
+    const capacity = lengths.length * 2;
+    [this.hashes, this.offsets, this.lengths, this.rejected] = [new Uint32Array(capacity), new Float64Array(capacity), new Uint32Array(capacity), new Uint8Array(capacity)];
+    for (let j = 0; j < lengths.length; j++) {
+      if (!lengths[j]) continue;
+      // Keys in the old table are distinct: the first empty slot is theirs, no line need be read.
+      let i = hashes[j] & (capacity - 1);
+      while (this.lengths[i]) i = (i + 1) & (capacity - 1);
+      [this.hashes[i], this.offsets[i], this.lengths[i], this.rejected[i]] = [hashes[j], offsets[j], lengths[j], rejected[j]];
+    }
+  }
+}
+
+/** Opens (or creates) a cache file; `blockBytes` is how much of it loading reads at a time. */
+export function openCache(file: string, options: { blockBytes?: number } = {}): RequestCache {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, "a+");
+  const parse = (text: string): Line | undefined => {
+    try {
+      const line = JSON.parse(text);
+      return typeof line?.key === "string" ? line : undefined;
+    } catch {
+      // A line torn by a crash mid-append, or garbage; its request is simply asked again.
+      return undefined;
+    }
+  };
+  const lineAt = (offset: number, length: number): Line | undefined => {
+    const bytes = Buffer.alloc(length);
+    fs.readSync(fd, bytes, 0, length, offset);
+    return parse(bytes.toString("utf8"));
+  };
+  const index = new LineIndex((offset, length) => lineAt(offset, length)?.key as string | undefined);
+  const record = (line: Line, offset: number, length: number) => {
+    const key = line.key as string;
+    if (typeof line.answer === "string") {
+      if (!blank(line.answer)) index.set(key, offset, length);
+      return;
+    }
+    const slot = index.slot(key);
+    if ((typeof line.rejected === "string" || typeof line.discarded === "string") && index.line(slot)) index.markRejected(slot);
+  };
+  let endsClean: boolean;
+  try {
+    endsClean = forEachLine(
+      fd,
+      (bytes, offset) => {
+        const line = parse(bytes.toString("utf8"));
+        if (line) record(line, offset, bytes.length);
+      },
+      options.blockBytes,
+    );
+  } catch (err) {
+    fs.closeSync(fd);
+    throw new KitError(`cannot read ${file}: ${describeFsError(err)}`);
+  }
+  let end = fs.fstatSync(fd).size;
+  /** Appends an entry's line, after a newline if the last line was torn; returns where the line lies. */
+  const append = (entry: Entry): { offset: number; length: number } => {
+    const text = JSON.stringify(entry);
+    const bytes = Buffer.from(`${endsClean ? "" : "\n"}${text}\n`);
+    try {
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
+      fs.fsyncSync(fd);
+    } catch (err) {
+      // Whatever part was written is a torn line; a later append (space freed meanwhile) starts a fresh one.
+      [end, endsClean] = [fs.fstatSync(fd).size, false];
+      throw new KitError(`cannot append to ${file}: ${describeFsError(err)}; the answers so far are kept, and a re-run resumes from them`);
+    }
+    const length = Buffer.byteLength(text);
+    const offset = end + bytes.length - length - 1;
+    [end, endsClean] = [end + bytes.length, true];
+    return { offset, length };
   };
   return {
     file,
-    get: (key) => answers.get(key),
+    get(key) {
+      const line = index.line(index.slot(key));
+      return line && (lineAt(line.offset, line.length)?.answer as string | undefined);
+    },
     put(key, answer) {
       if (blank(answer)) return;
-      append({ key, answer });
-      answers.set(key, answer);
+      const { offset, length } = append({ key, answer });
+      index.set(key, offset, length);
     },
-    discard(key, reason) {
-      if (!answers.has(key)) return;
-      append({ key, discarded: reason });
-      answers.delete(key);
+    reject(key, reason, seed) {
+      const slot = index.slot(key);
+      const line = index.line(slot);
+      if (!line) return false;
+      if (!line.rejected) {
+        append({ key, rejected: reason, seed });
+        index.markRejected(slot);
+      }
+      return true;
     },
     get size() {
-      return answers.size;
+      return index.size;
     },
     close: () => fs.closeSync(fd),
   };
@@ -95,19 +209,19 @@ export interface CachedGenerator extends Generator {
   misses: number;
   /** Requests that failed for good (after the generator's own retries), by reason: "HTTP 500", "no answer within 300 s", ... */
   failed: Record<string, number>;
-  /** Answers a stage rejected, dropped from the cache so that a re-run asks again. */
-  discarded: number;
-  discard(request: GenerateRequest, reason: string): void;
+  /** Answers a stage rejected in this run (new or read back); they stay cached, so a re-run rejects them again. */
+  rejected: number;
+  reject(request: GenerateRequest, reason: string): void;
 }
 
-/** The generator, answering from the cache where it can, recording every new answer and forgetting rejected ones. */
+/** The generator, answering from the cache where it can, recording every new answer and what a stage rejected. */
 export function withCache(generator: Generator, cache: RequestCache): CachedGenerator {
   const wrapped: CachedGenerator = {
     ...generator,
     hits: 0,
     misses: 0,
     failed: {},
-    discarded: 0,
+    rejected: 0,
     async generate(request: GenerateRequest, signal?: AbortSignal) {
       const key = requestKey(generator, request);
       const known = cache.get(key);
@@ -125,17 +239,18 @@ export function withCache(generator: Generator, cache: RequestCache): CachedGene
         }
         throw e;
       }
-      cache.put(key, answer);
+      try {
+        cache.put(key, answer);
+      } catch (e) {
+        // A full disk: no later answer could be kept either, so the stage stops at once (a lost GeneratorError).
+        throw new GeneratorError((e as Error).message, "storage", "cache not writable", true);
+      }
       wrapped.misses++;
       return answer;
     },
-    discard(request, reason) {
-      const key = requestKey(generator, request);
-      if (cache.get(key) !== undefined) {
-        cache.discard(key, reason);
-        wrapped.discarded++;
-      }
-      generator.discard?.(request, reason);
+    reject(request, reason) {
+      if (cache.reject(requestKey(generator, request), reason, request.options?.seed)) wrapped.rejected++;
+      generator.reject?.(request, reason);
     },
   };
   return wrapped;

@@ -187,20 +187,32 @@ export function readJsonl<T>(file: string, keep: (row: T) => boolean = () => tru
     if (keep(row)) rows.push(row);
   };
   try {
-    const block = Buffer.alloc(JSONL_BLOCK);
-    let rest = Buffer.alloc(0); // a line begun in the previous block
-    for (let read; (read = fs.readSync(fd, block, 0, block.length, null)) > 0; ) {
-      const bytes = rest.length ? Buffer.concat([rest, block.subarray(0, read)]) : block.subarray(0, read);
-      let start = 0;
-      for (let end; (end = bytes.indexOf(0x0a, start)) >= 0; start = end + 1) parse(bytes.toString("utf8", start, end));
-      // Copied, since the next read overwrites `block`.
-      rest = Buffer.from(bytes.subarray(start));
-    }
-    if (rest.length) parse(rest.toString("utf8"));
+    forEachLine(fd, (line) => parse(line.toString("utf8")));
   } finally {
     fs.closeSync(fd);
   }
   return rows;
+}
+
+/**
+ * Calls `onLine` with each line of an open file (without its newline) and the line's byte offset, reading `blockBytes`
+ * at a time; the line it is given is only valid during the call. Returns whether the file ends with a newline (or is
+ * empty): a last line without one was torn by a crash, or written by hand.
+ */
+export function forEachLine(fd: number, onLine: (line: Buffer, offset: number) => void, blockBytes = JSONL_BLOCK): boolean {
+  const block = Buffer.alloc(blockBytes);
+  let rest = Buffer.alloc(0); // a line begun in the previous block
+  let position = 0;
+  for (let read; (read = fs.readSync(fd, block, 0, block.length, position)) > 0; position += read) {
+    const bytes = rest.length ? Buffer.concat([rest, block.subarray(0, read)]) : block.subarray(0, read);
+    const base = position - rest.length;
+    let start = 0;
+    for (let end; (end = bytes.indexOf(0x0a, start)) >= 0; start = end + 1) onLine(bytes.subarray(start, end), base + start);
+    // Copied, since the next read overwrites `block`.
+    rest = Buffer.from(bytes.subarray(start));
+  }
+  if (rest.length) onLine(rest, position - rest.length);
+  return rest.length === 0;
 }
 
 /** Writes rows as JSON lines through a temp file and a rename (as writeFileAtomic), a block at a time. */

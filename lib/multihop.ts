@@ -259,7 +259,7 @@ export function checkMultiHop(item: ParsedMultiHop, shown: readonly [Chunk, Chun
  * The build's question rows with multi-hop rows added: single rows labelled (kind "single", supporting_chunk_ids
  * [chunk_id]), then `perChunk` two-hop questions asked for every chunk with a partner (findPartners; a retry asks
  * with the next partner), and every accepted row de-duplicated against those before it. A chunk left short gets
- * a "failed" row, and the answers that gave it nothing are discarded from the generator's cache, as for single
+ * a "failed" row, and the answers that gave it nothing are reported rejected to the generator, as for single
  * questions. Reasons start with "multi-hop: ", so the build summary counts them apart.
  */
 export async function withMultiHop(chunks: readonly Chunk[], singles: readonly Question[], generator: Generator, options: MultiHopOptions): Promise<Question[]> {
@@ -358,7 +358,7 @@ async function multiHopForChunk(
   if (accepted() < perChunk) {
     const reason = `${accepted()} of ${perChunk} questions after ${retries + 1} tries: ${lastFailure || "too few valid questions"}`;
     rows.push(row({ id: `${target.chunk_id}_mh_failed`, window: [target.chunk_id], status: "failed", reason }));
-    for (const t of answered) if (t.accepted === 0) generator.discard?.(t.request, `multi-hop: ${reason}`);
+    for (const t of answered) if (t.accepted === 0) generator.reject?.(t.request, `multi-hop: ${reason}`);
   }
   return rows;
 }

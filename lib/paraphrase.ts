@@ -118,8 +118,8 @@ export function paraphraseRequest(text: string, style: Style, variant: number, a
 
 /**
  * Paraphrases every chunk (or paragraph) in every style, `perStyle` times. A job left without a paraphrase after
- * all tries is a failure, and its answers are discarded from the generator's cache (Generator.discard), so a
- * re-run asks again. Throws one KitError, instead of returning failures, when the model or server is lost (the
+ * all tries is a failure, and its answers are reported rejected to the generator (Generator.reject): they stay
+ * cached, so a re-run gives the same failure, and a new seed asks again. Throws one KitError, instead of returning failures, when the model or server is lost (the
  * other requests are cancelled) or when every request failed.
  */
 export async function generateParaphrases(
@@ -197,6 +197,6 @@ async function paraphraseOne(
     rejected.push(request);
   }
   const failure = `${reason} (after ${retries + 1} tries)`;
-  for (const request of rejected) generator.discard?.(request, failure);
+  for (const request of rejected) generator.reject?.(request, failure);
   return { reason: failure };
 }

@@ -196,8 +196,8 @@ export function answerSource(answer: string, claimed: string, window: readonly C
 
 /**
  * Generates, validates and de-duplicates questions for every chunk (first and last included). A chunk left
- * short after all tries gets a "failed" row, and the answers that gave it no question are discarded from the
- * generator's cache (Generator.discard), so a re-run asks again. Throws one KitError, instead of returning
+ * short after all tries gets a "failed" row, and the answers that gave it no question are reported rejected to the
+ * generator (Generator.reject): they stay cached, so a re-run gives the same rows. Throws one KitError, instead of returning
  * rows, when the model or server is lost (the other requests are cancelled) or when every request failed.
  */
 export async function generateQuestions(chunks: readonly Chunk[], generator: Generator, options: QuestionOptions = {}): Promise<Question[]> {
@@ -278,8 +278,8 @@ async function questionsForChunk(
     const why = lastFailure || "too few valid questions";
     const reason = `${accepted()} of ${perChunk} questions after ${retries + 1} tries: ${why}`;
     rows.push({ ...base, id: `${target.chunk_id}_failed`, chunk_id: target.chunk_id, question: "", answer: "", difficulty: "", status: "failed", reason });
-    // Answers that gave a kept question stay cached; the others are asked again on a re-run.
-    for (const t of answered) if (t.accepted === 0) generator.discard?.(t.request, reason);
+    // Answers that gave a kept question are not rejected; the others are recorded as tried.
+    for (const t of answered) if (t.accepted === 0) generator.reject?.(t.request, reason);
   }
   return rows;
 }

@@ -118,23 +118,26 @@ test("empty answers are not cached: a re-run against a healthy server asks again
   });
 });
 
-test("answers rejected on every try are discarded from the cache; a job that succeeded on a retry sends nothing on a re-run", async () => {
+test("answers rejected on every try are recorded as rejected and kept: a re-run sends nothing, a new seed asks again", async () => {
   const file = path.join(tmp, "unchanged", "llm.jsonl");
   // chunk_1 is returned unchanged every time; chunk_2 unchanged on its first try only.
   const lazy = echo((text, req) => (text.startsWith("Only") && (req.task as { attempt: number }).attempt > 0 ? `Reworded: ${text}` : text));
   const cache = openCache(file);
-  const first = await generateParaphrases(chunks, withCache(lazy, cache), { styles: resolveStyles(["reworded"]), retries: 2 });
+  const options = { styles: resolveStyles(["reworded"]), retries: 2 };
+  const first = await generateParaphrases(chunks, withCache(lazy, cache), options);
   cache.close();
-  assert.equal(first.failures.map((f) => [f.chunk_id, f.reason]), [["chunk_1", "answer repeats the original unchanged (after 3 tries)"]]);
-  const discarded = fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"discarded"'));
-  assert.is(discarded.length, 3, "chunk_1's three answers, not chunk_2's rejected first try");
+  const failure = "answer repeats the original unchanged (after 3 tries)";
+  assert.equal(first.failures.map((f) => [f.chunk_id, f.reason]), [["chunk_1", failure]]);
+  const tombstones = () => fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"rejected":')).map((l) => JSON.parse(l));
+  assert.equal(tombstones().map((t) => [t.rejected, t.seed]), [42, 43, 44].map((seed) => [failure, seed]), "chunk_1's three tries, not chunk_2's rejected first try");
 
   const better = echo((text) => `Reworded: ${text}`);
   const again = withCache(better, openCache(file));
-  const second = await generateParaphrases(chunks, again, { styles: resolveStyles(["reworded"]), retries: 2 });
-  assert.equal([second.failures.length, second.paraphrases.length], [0, 2]);
-  assert.equal(better.requests.map((r) => (r.task as { text: string }).text), [chunks[0].text], "only chunk_1 is asked again, on its first try");
-  assert.equal([again.hits, again.misses], [2, 1]);
+  assert.equal(await generateParaphrases(chunks, again, options), first, "the same failure, read back");
+  assert.equal([better.requests.length, again.hits, again.rejected, tombstones().length], [0, 5, 3, 3]);
+
+  const seeded = await generateParaphrases(chunks, withCache(better, openCache(file)), { ...options, seed: 7 });
+  assert.equal([seeded.failures.length, seeded.paraphrases.length, better.requests.length], [0, 2, 2], "a new seed asks each job once");
 });
 
 test("a model removed mid-run (404 on every request) fails the stage with one error; no further request is sent", async () => {

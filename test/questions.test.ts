@@ -118,7 +118,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-questions-"));
 const launch = { question: "When was the launch?", answer: "April 11, 1970", difficulty: "easy", source: "chunk_1" };
 const launchTime = { question: "At what time was the launch?", answer: "13:13 CST", difficulty: "medium", source: "chunk_1" };
 
-test("a chunk left short discards the answers that gave it nothing from the cache: a re-run asks those again, nothing else", async () => {
+test("a chunk left short records the answers that gave it nothing as rejected: a re-run sends nothing, a new seed asks again", async () => {
   const file = path.join(tmp, "short", "llm.jsonl");
   // chunk_1: one good question, then garbage; chunk_2: garbage, then two good questions.
   const first = scriptedGenerator((req) => {
@@ -133,19 +133,21 @@ test("a chunk left short discards the answers that gave it nothing from the cach
   const cache = openCache(file);
   const rows = await generateQuestions(chunks.slice(0, 2), withCache(first, cache), { perChunk: 2, retries: 1 });
   cache.close();
-  assert.equal(rows.filter((r) => r.status === "failed").map((r) => r.reason), ["1 of 2 questions after 2 tries: unparseable output: neither JSON nor Question/Answer lines"]);
+  const failure = "1 of 2 questions after 2 tries: unparseable output: neither JSON nor Question/Answer lines";
+  assert.equal(rows.filter((r) => r.status === "failed").map((r) => r.reason), [failure]);
   assert.is(first.requests.length, 4);
+  const tombstones = () => fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"rejected":')).map((l) => JSON.parse(l));
+  assert.equal(tombstones().map((t) => [t.rejected, t.seed]), [[failure, 43]], "chunk_1's second try; chunk_2's garbage first try gave way to a good retry");
 
-  // The re-run: chunk_1's first answer and both of chunk_2's come from the cache; only chunk_1's rejected try is asked.
+  // The re-run reads every answer back, the rejected one included, and gives the same rows.
   const second = scriptedGenerator(() => json([launchTime]));
   const again = withCache(second, openCache(file));
-  const rerun = await generateQuestions(chunks.slice(0, 2), again, { perChunk: 2, retries: 1 });
-  assert.equal(second.requests.map((r) => [(r.task as { target: string }).target, (r.task as { attempt: number }).attempt]), [["chunk_1", 1]]);
-  assert.equal([again.hits, again.misses], [3, 1]);
-  assert.equal(rerun.filter((r) => r.chunk_id === "chunk_1").map((r) => [r.question, r.status]), [
-    [launch.question, "accepted"],
-    [launchTime.question, "accepted"],
-  ]);
+  assert.equal(await generateQuestions(chunks.slice(0, 2), again, { perChunk: 2, retries: 1 }), rows);
+  assert.equal([second.requests.length, again.hits, again.rejected, tombstones().length], [0, 4, 1, 1]);
+
+  // A new seed makes new requests (seed + attempt), asked again.
+  await generateQuestions(chunks.slice(0, 2), withCache(second, openCache(file)), { perChunk: 2, retries: 1, seed: 7 });
+  assert.ok(second.requests.length > 0 && second.requests.every((r) => [7, 8].includes(r.options?.seed ?? 0)));
 });
 
 test("a model removed mid-run stops the stage at once: one error, not a failed row per chunk", async () => {

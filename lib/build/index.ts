@@ -440,7 +440,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         sent: llm.misses,
         failed: Object.values(llm.failed).reduce((a, b) => a + b, 0),
         failed_by_reason: { ...llm.failed },
-        discarded: llm.discarded,
+        rejected: llm.rejected,
       },
       environments,
       ...(evaluation && { evaluation: { sample: evaluation.questions.original.queries, best: evaluation.best } }),

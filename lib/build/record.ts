@@ -24,8 +24,8 @@ export interface BuildRecord extends BuildState {
   judge: string;
   counts: Record<string, number>;
   failures: Record<string, number>;
-  /** failed: requests that got no answer, by reason; discarded: rejected answers dropped from the cache (asked again on a re-run). */
-  llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; discarded?: number };
+  /** failed: requests that got no answer, by reason; rejected: answers the stages rejected (kept in the cache: a new seed asks again). */
+  llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; rejected?: number };
   /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
   environments: Record<string, Coverage & { rows: number }>;
   /** The build's retrieval evaluation (eval.json has it all): questions searched per set, and the best retriever per mode. */

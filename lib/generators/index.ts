@@ -285,13 +285,14 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
  * - `malformed`: an answer that is not the API's JSON (not JSON at all, or without message content);
  * - `refused`: another 4xx, e.g. 400 for a bad schema;
  * - `model-missing`: HTTP 404, the model is not (or no longer) on the host;
- * - `auth`: HTTP 401 or 403, the API key is refused.
+ * - `auth`: HTTP 401 or 403, the API key is refused;
+ * - `storage`: the answer came but the cache could not keep it (a full disk; lib/cache.ts).
  */
-export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth";
+export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth" | "storage";
 
 /**
  * A request that failed for good (after the retries worth making). `lost` means no later request can succeed
- * either: the model disappeared (404), the API key is refused, or the server stopped answering. A stage stops
+ * either: the model disappeared (404), the API key is refused, the server stopped answering, or the disk is full. A stage stops
  * at once on a lost one instead of recording a failure for every row.
  */
 export class GeneratorError extends KitError {

@@ -47,9 +47,10 @@ export interface Generator {
   generate(request: GenerateRequest, signal?: AbortSignal): Promise<string>;
   /**
    * The caller rejects the answer it got for `request` (unparseable, or refused by validation after all tries):
-   * a caching generator (lib/cache.ts) forgets it, so a re-run asks again. Optional; others need not have it.
+   * a caching generator (lib/cache.ts) records it and keeps the answer, so a re-run rejects it again and only a
+   * new seed asks again. Optional; others need not have it.
    */
-  discard?(request: GenerateRequest, reason: string): void;
+  reject?(request: GenerateRequest, reason: string): void;
   close(): Promise<void>;
 }
 
