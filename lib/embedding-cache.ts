@@ -51,7 +51,7 @@ export function embeddingCacheMaxBytes(env = process.env): number {
 export function cachedEmbedder(inner: Embedder): Embedder {
   if (!embeddingCacheEnabled()) return inner;
   const identity = inner.identity ?? inner.spec;
-  const store = openStore(embeddingCacheDir(), identity, inner.dimension, embeddingCacheMaxBytes());
+  const store = openStore(embeddingCacheDir(), { spec: inner.spec, identity, dimension: inner.dimension }, embeddingCacheMaxBytes());
   return {
     spec: inner.spec,
     dimension: inner.dimension,
@@ -99,7 +99,16 @@ interface Store {
   write(keys: Buffer[], vectors: Float32Array[]): void;
 }
 
-function openStore(root: string, identity: string, dimension: number, maxBytes: number): Store {
+/** What spec.json in an embedder's folder says. */
+interface EmbedderAbout {
+  spec: string;
+  /** The vectors' key when not the spec (Embedder.identity). */
+  identity: string;
+  dimension: number;
+}
+
+function openStore(root: string, about: EmbedderAbout, maxBytes: number): Store {
+  const { identity, dimension } = about;
   const folder = embedderFolder(root, identity, dimension);
   const vectorBytes = dimension * 4;
   // Only the keys are held, each pointing at its segment and slot; vectors are read from disk when asked for.
@@ -185,8 +194,8 @@ function openStore(root: string, identity: string, dimension: number, maxBytes: 
       });
       const name = `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString("hex")}.seg`;
       try {
-        const about = path.join(folder, "spec.json");
-        if (!fs.existsSync(about)) writeFileAtomic(about, JSON.stringify({ spec: identity, dimension }, null, 2) + "\n");
+        const info = path.join(folder, "spec.json");
+        if (!fs.existsSync(info)) writeFileAtomic(info, JSON.stringify(about, null, 2) + "\n");
         writeFileAtomic(path.join(folder, name), data);
         evict(root, maxBytes);
       } catch (err) {
@@ -292,7 +301,7 @@ export interface EmbeddingCacheSummary {
   enabled: boolean;
   maxBytes: number;
   bytes: number;
-  embedders: Array<{ spec: string; dimension: number; folder: string; segments: number; vectors: number; bytes: number }>;
+  embedders: Array<EmbedderAbout & { folder: string; segments: number; vectors: number; bytes: number }>;
 }
 
 /** What `kit cache` shows: where the cache is, its size and bound, and each embedder's share. */
@@ -306,19 +315,19 @@ export function describeEmbeddingCache(): EmbeddingCacheSummary {
   return { dir, enabled: embeddingCacheEnabled(), maxBytes: embeddingCacheMaxBytes(), bytes: embedders.reduce((n, e) => n + e.bytes, 0), embedders };
 }
 
-function readSpec(file: string): { spec: string; dimension: number } {
+function readSpec(file: string): EmbedderAbout {
   try {
-    const { spec, dimension } = JSON.parse(fs.readFileSync(file, "utf8")) as { spec: string; dimension: number };
-    return { spec: String(spec), dimension: Number(dimension) };
+    const { spec, identity, dimension } = JSON.parse(fs.readFileSync(file, "utf8")) as EmbedderAbout;
+    return { spec: String(spec), identity: String(identity), dimension: Number(dimension) };
   } catch {
-    return { spec: "(unknown: spec.json missing)", dimension: 0 };
+    return { spec: "(unknown: spec.json missing)", identity: "", dimension: 0 };
   }
 }
 
 export function formatEmbeddingCache(s: EmbeddingCacheSummary): string {
   const state = s.enabled ? "" : " (off: KIT_EMBEDDING_CACHE=off)";
   const lines = [`embedding cache: ${s.dir}${state}, ${mib(s.bytes)} of ${mib(s.maxBytes)} (KIT_EMBEDDING_CACHE_MAX_BYTES)`];
-  for (const e of s.embedders) lines.push(`  ${e.spec} (${e.dimension}-d): ${e.vectors} vectors in ${e.segments} segments, ${mib(e.bytes)}`);
+  for (const e of s.embedders) lines.push(`  ${e.spec}${e.identity === e.spec ? "" : ` [${e.identity}]`} (${e.dimension}-d): ${e.vectors} vectors in ${e.segments} segments, ${mib(e.bytes)}`);
   if (!s.embedders.length) lines.push("  empty");
   return lines.join("\n");
 }

@@ -59,7 +59,7 @@ test("a miss is embedded once and written; a later cache (another process) reads
   assert.equal(inner.calls, [["passage:text-0", "passage:text-1"]], "each distinct miss once, in one call");
   assert.is(segments().length, 1);
   const about = JSON.parse(fs.readFileSync(path.join(path.dirname(segments()[0]), "spec.json"), "utf8"));
-  assert.equal(about, { spec: "fake", dimension: FAKE_DIMENSION });
+  assert.equal(about, { spec: "fake", identity: "fake", dimension: FAKE_DIMENSION });
 
   const again = fakeEmbedder();
   const second = cachedEmbedder(again);
