@@ -59,16 +59,17 @@ export function cachedEmbedder(inner: Embedder): Embedder {
     identity: inner.identity,
     async embed(texts, role = "passage") {
       const keys = texts.map((t) => embeddingKey(identity, role, t));
+      const ids = keys.map((k) => k.toString("base64"));
       const out = store.read(keys);
       // Each distinct missing text once, in one call to the inner embedder.
       const missing = new Map<string, number>();
-      out.forEach((v, i) => v || missing.has(keys[i].toString("base64")) || missing.set(keys[i].toString("base64"), i));
+      ids.forEach((id, i) => out[i] || missing.has(id) || missing.set(id, i));
       if (missing.size) {
         const first = [...missing.values()];
         const vectors = await inner.embed(first.map((i) => texts[i]), role);
         store.write(first.map((i) => keys[i]), vectors);
-        const byKey = new Map(first.map((i, j) => [keys[i].toString("base64"), vectors[j]]));
-        keys.forEach((k, i) => (out[i] ??= byKey.get(k.toString("base64"))));
+        const byId = new Map(first.map((i, j) => [ids[i], vectors[j]]));
+        ids.forEach((id, i) => (out[i] ??= byId.get(id)));
       }
       return out as Float32Array[];
     },
@@ -144,7 +145,7 @@ function openStore(root: string, about: EmbedderAbout, maxBytes: number): Store 
 
   return {
     read(keys) {
-      const out = new Array<Float32Array | undefined>(keys.length).fill(undefined); // not sparse: callers iterate it
+      const out = new Array<Float32Array | undefined>(keys.length).fill(undefined);
       if (!keys.length) return out;
       refresh();
       // Grouped by segment, so each file is opened once a call.
@@ -318,7 +319,7 @@ export function describeEmbeddingCache(): EmbeddingCacheSummary {
 function readSpec(file: string): EmbedderAbout {
   try {
     const { spec, identity, dimension } = JSON.parse(fs.readFileSync(file, "utf8")) as EmbedderAbout;
-    return { spec: String(spec), identity: String(identity), dimension: Number(dimension) };
+    return { spec: String(spec), identity: String(identity ?? spec), dimension: Number(dimension) };
   } catch {
     return { spec: "(unknown: spec.json missing)", identity: "", dimension: 0 };
   }
