@@ -9,6 +9,7 @@ import { readFinishedBuild } from "./build/finished";
 import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
+import { clearEmbeddingCache, describeEmbeddingCache, formatClearedCache, formatEmbeddingCache } from "./embedding-cache";
 import { KitError } from "./errors";
 import { readJsonl, writeFileAtomic, writeJsonlAtomic } from "./files";
 import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
@@ -370,6 +371,17 @@ const COMMANDS: Record<string, Command> = {
       });
       bar.done();
       console.log(formatEvaluation(result));
+    },
+  },
+
+  cache: {
+    summary: "show the embedding cache shared by builds, searchers and notebooks (where, size, vectors per embedder), or clear it",
+    usage: "kit cache [--clear]",
+    options: {
+      clear: { type: "boolean", help: "remove every cached embedding (they are embedded again when next needed)" },
+    },
+    async run(v) {
+      console.log(v.clear ? formatClearedCache(clearEmbeddingCache()) : formatEmbeddingCache(describeEmbeddingCache()));
     },
   },
 };

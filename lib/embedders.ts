@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import type { FeatureExtractionPipeline } from "@xenova/transformers";
+import { cachedEmbedder } from "./embedding-cache";
 import { KitError } from "./errors";
 import { backoff, isTransient } from "./generators";
 import { defaultProgress } from "./notebook";
@@ -17,6 +18,8 @@ export interface Embedder {
   dimension: number;
   /** What embed() puts before each text, by role, when the model was trained with prefixes (e5, nomic-embed). */
   prefixes?: Record<EmbedRole, string>;
+  /** What the embedding cache keys vectors by when the spec alone names no one model (a local model folder); else the spec. */
+  identity?: string;
   embed(texts: string[], role?: EmbedRole): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }
@@ -30,6 +33,8 @@ export interface EmbedderOptions {
   threads?: number;
   /** Called after each batch of an embed() call. */
   onProgress?: (done: number, total: number) => void;
+  /** false: embed every text, reading and writing no embedding cache (lib/embedding-cache.ts); tests of a backend want this. */
+  cache?: boolean;
 }
 
 /**
@@ -68,6 +73,12 @@ const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
  * - `ollama:<model>`: an embedding model served by Ollama.
  */
 export async function createEmbedder(spec = DEFAULT_EMBEDDER, options: EmbedderOptions = {}): Promise<Embedder> {
+  const embedder = await createBackend(spec, options);
+  // Through the on-disk cache shared by builds, searchers and notebooks, unless asked not to.
+  return options.cache === false ? embedder : cachedEmbedder(embedder);
+}
+
+async function createBackend(spec: string, options: EmbedderOptions): Promise<Embedder> {
   const batchSize = positiveInteger(options.batchSize, "batchSize");
   const threads = positiveInteger(options.threads, "threads");
   if (spec === "use-lite") return createUseLite(spec, { ...options, batchSize, threads });
@@ -293,6 +304,16 @@ function withPrefix(texts: string[], name: string, role: EmbedRole = "passage"):
   return prefix ? texts.map((t) => prefix + t) : texts;
 }
 
+/**
+ * A local folder as the embedding cache knows it: "transformers:./model" names different models from different
+ * folders, and the same folder holds another model once its weights are replaced.
+ */
+function localModelIdentity(folder: string, quantized: boolean): string {
+  const weights = path.join(folder, "onnx", quantized ? "model_quantized.onnx" : "model.onnx");
+  const stat = fs.statSync(weights);
+  return `transformers:${weights}@${stat.size}:${stat.mtimeMs}`;
+}
+
 /** Reads sentence-transformers' pooling choice from a local model folder, if it has one. */
 function poolingFromFolder(folder: string): "cls" | "mean" | undefined {
   const file = path.join(folder, "1_Pooling", "config.json");
@@ -344,6 +365,7 @@ async function createTransformers(spec: string, model: string, options: Embedder
     spec,
     dimension: probe.length,
     prefixes: rolePrefixes(name),
+    identity: local && localModelIdentity(local, quantized),
     embed: (texts, role) => embedInBatches(withPrefix(texts, name, role), batchSize, 1, run, options.onProgress),
     close: async () => {
       await extractor.dispose();

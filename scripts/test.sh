@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
+# Tests and notebooks embed through a fresh embedding cache of their own, never the user's (lib/embedding-cache.ts).
+export KIT_CACHE_DIR=$(mktemp -d)
 status=0
 node_modules/.bin/tsc -p . || status=1
 node_modules/.bin/uvu -r tsx/cjs --no-color test '\.test\.ts$' 2>&1 | tee "$log"
@@ -20,5 +22,6 @@ passed=$((passed + $(grep -c ': [0-9]*s, ok$' "$log")))
 failed=$((failed + $(grep -c ': [0-9]*s, failed$' "$log")))
 ((status == 0 || failed > 0)) || failed=$((failed + 1))
 rm -f "$log"
+rm -rf "$KIT_CACHE_DIR"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

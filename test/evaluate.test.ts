@@ -22,7 +22,11 @@ let evaluation: RetrievalEvaluation;
 /** Every text the server embedded while the evaluation ran. */
 let queryInputs: string[] = [];
 
+const cacheSetting = process.env.KIT_EMBEDDING_CACHE;
+
 test.before(async () => {
+  // The tests below read the texts embedded from the server's requests: cache hits would send none.
+  process.env.KIT_EMBEDDING_CACHE = "off";
   server = await startOllamaServer({ models: ["nomic-embed-text"], dimension: DIMENSION });
   const corpus = path.join(tmp, "apollo-part.md");
   fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, 16_000));
@@ -38,6 +42,8 @@ test.before(async () => {
   queryInputs = server.received.slice(before).filter((r) => r.path === "/api/embed").flatMap((r) => r.body.input);
 });
 test.after(async () => {
+  if (cacheSetting === undefined) delete process.env.KIT_EMBEDDING_CACHE;
+  else process.env.KIT_EMBEDDING_CACHE = cacheSetting;
   await server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
