@@ -15,6 +15,7 @@ import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { buildApolloPart } from "./helpers/apollo-build";
+import { kitError } from "./helpers/throws-kit";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -116,19 +117,6 @@ function copyDataset(name: string): string {
 /** Rewrites a JSONL file of a dataset copy row by row. */
 function editJsonl<T>(file: string, edit: (row: T, i: number) => T): void {
   writeJsonlAtomic(file, readJsonl<T>(file).map(edit));
-}
-
-/** The message of the one-line KitError `run` rejects with. */
-async function kitError(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-  } catch (err) {
-    assert.instance(err, KitError);
-    assert.not.match((err as Error).message, /\n/);
-    return (err as Error).message;
-  }
-  assert.unreachable("expected a KitError");
-  return "";
 }
 
 /** Export folders left half-written beside `dir`. */
