@@ -764,13 +764,13 @@ test("a {question} template takes the question verbatim, $ signs and all", async
   for (const { question, prompt } of rows) assert.equal(prompt, [{ role: "user", content: `Question: ${question} Search first.` }]);
 });
 
-test("--force replaces an earlier export whole, but never a folder without .kit-export", async () => {
+test("--force updates an earlier export in place (test/export-in-place.test.ts), but never writes into a folder without .kit-export", async () => {
   const out = hf("forced");
   await exportTo("forced");
   assert.is(await kitError(() => exportTo("forced")), `${out} already exists; pass --force to replace it`);
   fs.writeFileSync(path.join(out, "stale.txt"), "from before");
   await exportTo("forced", { force: true });
-  assert.not.ok(fs.existsSync(path.join(out, "stale.txt")), "replaced whole");
+  assert.ok(fs.existsSync(path.join(out, "stale.txt")), "a file the kit did not write is kept");
   assert.ok(fs.existsSync(path.join(out, "README.md")) && fs.existsSync(path.join(out, ".kit-export")));
   assert.equal(leftovers(out), [], "no temp folder left behind");
 
