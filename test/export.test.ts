@@ -16,6 +16,7 @@ import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { buildApolloPart } from "./helpers/apollo-build";
 import { restamp } from "./helpers/restamp";
+import { kitError } from "./helpers/throws-kit";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-export-"));
@@ -118,19 +119,6 @@ function copyDataset(name: string): string {
 /** Rewrites a JSONL file of a dataset copy row by row. */
 function editJsonl<T>(file: string, edit: (row: T, i: number) => T): void {
   writeJsonlAtomic(file, readJsonl<T>(file).map(edit));
-}
-
-/** The message of the one-line KitError `run` rejects with. */
-async function kitError(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-  } catch (err) {
-    assert.instance(err, KitError);
-    assert.not.match((err as Error).message, /\n/);
-    return (err as Error).message;
-  }
-  assert.unreachable("expected a KitError");
-  return "";
 }
 
 /** Export folders left half-written beside `dir`. */
@@ -778,13 +766,13 @@ test("a {question} template takes the question verbatim, $ signs and all", async
   for (const { question, prompt } of rows) assert.equal(prompt, [{ role: "user", content: `Question: ${question} Search first.` }]);
 });
 
-test("--force replaces an earlier export whole, but never a folder without .kit-export", async () => {
+test("--force updates an earlier export in place (test/export-in-place.test.ts), but never writes into a folder without .kit-export", async () => {
   const out = hf("forced");
   await exportTo("forced");
   assert.is(await kitError(() => exportTo("forced")), `${out} already exists; pass --force to replace it`);
   fs.writeFileSync(path.join(out, "stale.txt"), "from before");
   await exportTo("forced", { force: true });
-  assert.not.ok(fs.existsSync(path.join(out, "stale.txt")), "replaced whole");
+  assert.ok(fs.existsSync(path.join(out, "stale.txt")), "a file the kit did not write is kept");
   assert.ok(fs.existsSync(path.join(out, "README.md")) && fs.existsSync(path.join(out, ".kit-export")));
   assert.equal(leftovers(out), [], "no temp folder left behind");
 

@@ -1,11 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KitError } from "../errors";
-import { ensureDir, TEMP_MARK, writeFileAtomic } from "../files";
+import { acquireLock, describeFsError, writeFileAtomic } from "../files";
 import { type CheckedParaphrase, isKept, verdictOf } from "../paraphrase";
 import type { Question } from "../questions";
 import { type CardConfig, datasetCard } from "./card";
 import { datasetFile, INDEX_FOLDERS, readDataset } from "./dataset";
+import { checkOut, installExport, removeLeftovers, stagingDir } from "./in-place";
 import { type Bucket, bucketOf, goldRanks } from "./difficulty";
 import { arrowBytes, arrowTable, type Columns, int32, list, messages, string, toParquet } from "./parquet";
 import { paraphraseOriginal } from "../quality";
@@ -32,8 +33,10 @@ export interface ExportOptions {
   blockChunks?: number;
   /** Most rows in one parquet file. Default 100,000. */
   rowsPerShard?: number;
-  /** Replace an existing `out`. */
+  /** Write into an existing export (or a fresh clone of a Hub repo); it is updated in place. */
   force?: boolean;
+  /** Replace a README.md that is not the card the last export wrote (the user edited it, or it came with a repo clone). */
+  overwriteReadme?: boolean;
   /** The dataset's name in the card (its pretty_name), and the path or repo id in its loading example. Default: the corpus's name. */
   name?: string;
   /** Hub license identifier for the card. Default "unknown": the card then asks for it to be set. */
@@ -64,6 +67,8 @@ export interface ExportResult {
   layouts: Record<Layout, string[]>;
   /** Rows left out, by reason (build failures, then the export's own filters). */
   removed: Record<string, number>;
+  /** Lines for the user: a README.md kept, a stale lock taken over. */
+  notices: string[];
 }
 
 /** The folders laid out as each consumer's own preprocessing writes them. */
@@ -100,13 +105,11 @@ const ABOUT: Record<ConfigName, string> = {
   chunks: "`chunk_id`, `text`, `source` (relative to the corpus root), `start`, `end` (character offsets into the loaded source)",
 };
 
-// Only an export folder carries this file, so --force never replaces any other folder.
-const MARKER = ".kit-export";
-
 /**
  * Writes a dataset folder as a Hugging Face dataset repo: parquet configs (questions with a chat prompt,
  * recovery, paraphrases, chunks), the chunk index and the environments, Search-R1/verl files, rewards.py
- * and a dataset card. Written into a temp folder and swapped in whole.
+ * and a dataset card. An existing export is updated in place (see in-place.ts); one export at a time writes
+ * into a folder (its lock).
  */
 export async function exportDataset(options: ExportOptions): Promise<ExportResult> {
   const { dataset, testFraction = 0.1, seed = 42, blockChunks = DEFAULT_BLOCK_CHUNKS, rowsPerShard = 100_000, force = false, license = "unknown" } = options;
@@ -121,48 +124,48 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
   if (!fs.existsSync(dataset) || !fs.statSync(dataset).isDirectory()) throw new KitError(`dataset folder ${dataset} does not exist; make it with kit build --out ${dataset}`);
   const within = path.relative(out, path.resolve(dataset));
   if (!within.startsWith("..") && !path.isAbsolute(within)) throw new KitError(`--out ${options.out} would replace the dataset folder ${dataset} itself; choose another folder, e.g. hf-export/NAME`);
-  if (fs.existsSync(out)) {
-    if (!force) throw new KitError(`${options.out} already exists; pass --force to replace it`);
-    if (!fs.existsSync(path.join(out, MARKER))) throw new KitError(`${options.out} is not a kit export (it has no ${MARKER}), so --force will not replace it; choose another --out`);
-  }
+  checkOut(out, options.out, force);
   const template = readTemplate(options.promptTemplate ?? SEARCH_AGENT_TEMPLATE);
   const searchR1Template = readTemplate(SEARCH_R1_TEMPLATE);
   const recoveryTemplate = readTemplate(RECOVERY_TEMPLATE);
-
-  const input = readDataset(dataset);
-  for (const file of ["chunks.pkl", "questions.json", "faiss_index/index.pkl"]) datasetFile(dataset, file);
-  const split = blockSplit(input.chunks.map((c) => c.chunk_id), testFraction, seed, blockChunks);
-  const side = (chunkId: string): ExportedSplit["name"] => (split.test.has(chunkId) ? "test" : "train");
-  const accepted = input.questions.filter((q) => q.status === "accepted");
-  if (!accepted.length) throw new KitError(`${path.join(dataset, "questions.jsonl")} has no accepted questions, so there is nothing to train on; rebuild with another --llm or more chunks`);
-  const kept = input.paraphrases.filter(isKept);
-  if (!kept.length) throw new KitError(`${path.join(dataset, "paraphrases.jsonl")} has no paraphrase judged faithful; rebuild the paraphrases`);
-
-  const removed: Record<string, number> = { ...input.build.failures };
-  const count = (reason: string) => (removed[reason] = (removed[reason] ?? 0) + 1);
-  for (const p of input.paraphrases) if (!isKept(p)) count(`paraphrase verdict: ${verdictOf(p)}`);
-  // A question whose prompt showed a chunk of the other split would leak it; it goes.
-  const clean = accepted.filter((q) => (q.window ?? [q.chunk_id]).every((id) => side(id) === side(q.chunk_id)));
-  const crossing = accepted.length - clean.length;
-  if (crossing) removed["question dropped: its prompt showed a chunk of the other split"] = crossing;
-
-  const ranks = await goldRanks(dataset, clean);
-  const questionRows = clean.map((q, i) => questionRow(q, template, ranks.original[i], ranks.paraphrased[i], ranks.merged[i]));
-  const chunkText = new Map(input.chunks.map((c) => [c.chunk_id, c.text]));
-  const recoveryRows = kept.map((p) => recoveryRow(p, recoveryTemplate, chunkText.get(p.chunk_id)!));
-  const bySide = <T extends { chunk_id: string }>(rows: T[]) => ({ train: rows.filter((r) => side(r.chunk_id) === "train"), test: rows.filter((r) => side(r.chunk_id) === "test") });
-  const plan: { name: ConfigName; idField: string; file: string; splits: Record<ExportedSplit["name"], readonly Record<string, unknown>[]> }[] = [
-    { name: "questions", idField: "id", file: "questions.jsonl", splits: bySide(questionRows) },
-    { name: "recovery", idField: "id", file: "paraphrases.jsonl", splits: bySide(recoveryRows) },
-    { name: "paraphrases", idField: "paraphrase_id", file: "paraphrases.jsonl", splits: bySide(kept.map((p) => ({ ...p, verdict: verdictOf(p) }))) },
-    { name: "chunks", idField: "chunk_id", file: "chunks.jsonl", splits: { train: input.chunks as unknown as Record<string, unknown>[], test: [] } },
-  ];
-
-  ensureDir(path.dirname(out), "--out");
-  const tmp = `${out}${TEMP_MARK}${process.pid}`;
-  const old = `${out}.old${TEMP_MARK}${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
+  const created = !fs.existsSync(out);
+  const notices: string[] = [];
+  const release = acquireLock(out, "--out", (line) => notices.push(line));
+  const tmp = stagingDir(out);
+  let done = false;
   try {
+    // Again under the lock: another export may have written `out` since the check above.
+    checkOut(out, options.out, force);
+    removeLeftovers(out);
+    const input = readDataset(dataset);
+    for (const file of ["chunks.pkl", "questions.json", "faiss_index/index.pkl"]) datasetFile(dataset, file);
+    const split = blockSplit(input.chunks.map((c) => c.chunk_id), testFraction, seed, blockChunks);
+    const side = (chunkId: string): ExportedSplit["name"] => (split.test.has(chunkId) ? "test" : "train");
+    const accepted = input.questions.filter((q) => q.status === "accepted");
+    if (!accepted.length) throw new KitError(`${path.join(dataset, "questions.jsonl")} has no accepted questions, so there is nothing to train on; rebuild with another --llm or more chunks`);
+    const kept = input.paraphrases.filter(isKept);
+    if (!kept.length) throw new KitError(`${path.join(dataset, "paraphrases.jsonl")} has no paraphrase judged faithful; rebuild the paraphrases`);
+
+    const removed: Record<string, number> = { ...input.build.failures };
+    const count = (reason: string) => (removed[reason] = (removed[reason] ?? 0) + 1);
+    for (const p of input.paraphrases) if (!isKept(p)) count(`paraphrase verdict: ${verdictOf(p)}`);
+    // A question whose prompt showed a chunk of the other split would leak it; it goes.
+    const clean = accepted.filter((q) => (q.window ?? [q.chunk_id]).every((id) => side(id) === side(q.chunk_id)));
+    const crossing = accepted.length - clean.length;
+    if (crossing) removed["question dropped: its prompt showed a chunk of the other split"] = crossing;
+
+    const ranks = await goldRanks(dataset, clean);
+    const questionRows = clean.map((q, i) => questionRow(q, template, ranks.original[i], ranks.paraphrased[i], ranks.merged[i]));
+    const chunkText = new Map(input.chunks.map((c) => [c.chunk_id, c.text]));
+    const recoveryRows = kept.map((p) => recoveryRow(p, recoveryTemplate, chunkText.get(p.chunk_id)!));
+    const bySide = <T extends { chunk_id: string }>(rows: T[]) => ({ train: rows.filter((r) => side(r.chunk_id) === "train"), test: rows.filter((r) => side(r.chunk_id) === "test") });
+    const plan: { name: ConfigName; idField: string; file: string; splits: Record<ExportedSplit["name"], readonly Record<string, unknown>[]> }[] = [
+      { name: "questions", idField: "id", file: "questions.jsonl", splits: bySide(questionRows) },
+      { name: "recovery", idField: "id", file: "paraphrases.jsonl", splits: bySide(recoveryRows) },
+      { name: "paraphrases", idField: "paraphrase_id", file: "paraphrases.jsonl", splits: bySide(kept.map((p) => ({ ...p, verdict: verdictOf(p) }))) },
+      { name: "chunks", idField: "chunk_id", file: "chunks.jsonl", splits: { train: input.chunks as unknown as Record<string, unknown>[], test: [] } },
+    ];
+
     const configs: ExportResult["configs"] = [];
     const cardConfigs: CardConfig[] = [];
     for (const config of plan) {
@@ -234,20 +237,18 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       dataSource,
     });
     writeFileAtomic(path.join(tmp, "README.md"), card);
-    writeFileAtomic(path.join(tmp, MARKER), `written by kit export from ${path.basename(dataset)}\n`);
-
-    const replacing = fs.existsSync(out);
-    if (replacing) fs.renameSync(out, old);
-    try {
-      fs.renameSync(tmp, out);
-    } catch (e) {
-      if (replacing) fs.renameSync(old, out);
-      throw e;
-    }
-    fs.rmSync(old, { recursive: true, force: true });
-    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, layouts, removed };
+    notices.push(...installExport(tmp, out, dataset, options.overwriteReadme === true));
+    done = true;
+    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, layouts, removed, notices };
+  } catch (err) {
+    // A full disk while copying an index, say: files not yet moved in are as the last export left them.
+    if (err instanceof KitError || !(err as NodeJS.ErrnoException).code) throw err;
+    throw new KitError(`cannot write the export ${out}: ${describeFsError(err)}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+    // A folder this export made holds nothing of the user's; its lock goes with it.
+    if (created && !done) fs.rmSync(out, { recursive: true, force: true });
+    else release();
   }
 }
 
@@ -282,10 +283,11 @@ function corpusTitle(corpus: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** One line per config for the CLI: rows per split and the folder written. */
+/** For the CLI: one line with each config's rows per split and the folder written, then the notices. */
 export function formatExport(result: ExportResult): string {
   const configs = result.configs.map((c) => `${c.name} ${c.splits.map((s) => `${s.rows} ${s.name}`).join(" / ")}`);
-  return `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); ${Object.keys(result.layouts).join("/, ")}/ and environment.py for TRL -> ${result.out}`;
+  const summary = `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); ${Object.keys(result.layouts).join("/, ")}/ and environment.py for TRL -> ${result.out}`;
+  return [summary, ...result.notices].join("\n");
 }
 
 /**
