@@ -246,7 +246,8 @@ const COMMANDS: Record<string, Command> = {
       const workers = integer(v, "workers", 1, 1);
       const options = { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1), maxHits: optionalInteger(v, "max-hits", 1) };
       const server = await serveOnWorkers(workers, async () => {
-        const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host") });
+        // A rollout's queries are seldom asked twice: caching them would add a file to the embedding cache per request.
+        const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false });
         const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
         const served = await serve(searcher, info, options);
         return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}` };

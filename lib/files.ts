@@ -72,17 +72,18 @@ export function assertFreeSpace(dir: string, bytes: number, what: string): void 
 }
 
 /**
- * Removes the temp files and folders that an interrupted kit run left in `dir`: those named after one of `names`
- * (paths relative to `dir`, e.g. "chunks.jsonl" or "env/merged"), with the mark of a process that is gone. Any other
- * `*.tmp-<digits>` is someone else's and stays.
+ * Removes the temp files and folders that an interrupted kit run left in `dir`: those with the mark of a process
+ * that is gone and, given `names` (paths relative to `dir`, e.g. "chunks.jsonl" or "env/merged"), named after one
+ * of them. In a folder the user shares with the kit, any other `*.tmp-<digits>` is someone else's and stays; leave
+ * `names` out only for a folder the kit alone writes (a cache).
  */
-export function removeStaleTemps(dir: string, names: readonly string[]): void {
+export function removeStaleTemps(dir: string, names?: readonly string[]): void {
   if (!fs.existsSync(dir)) return;
-  const ours = new Set(names);
+  const ours = names && new Set(names);
   for (const name of fs.readdirSync(dir, { recursive: true, encoding: "utf8" })) {
     const match = TEMP_NAME.exec(name);
-    const base = match && name.slice(0, -match[0].length).replace(/\.old$/, "");
-    if (base && ours.has(base) && !isAlive(Number(match[1]))) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    if (!match || isAlive(Number(match[1]))) continue;
+    if (!ours || ours.has(name.slice(0, -match[0].length).replace(/\.old$/, ""))) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -38,6 +38,8 @@ export interface SearchOptions {
   /** Embedder for dense queries; defaults to the index's own, and must equal it. */
   embedder?: string;
   ollamaHost?: string;
+  /** false: dense queries skip the embedding cache (lib/embedding-cache.ts). Default true. */
+  cache?: boolean;
 }
 
 // The constant of reciprocal rank fusion from Cormack et al. (2009); it damps the top ranks.
@@ -105,7 +107,7 @@ export async function openSearch(dir: string, options: SearchOptions & { shared?
   if (!index) return createSearcher(rows, { retriever });
   const spec = options.shared?.spec ?? options.embedder ?? index.manifest.embedder;
   assertEmbedder(index.manifest, spec, dir);
-  const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost }));
+  const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost, cache: options.cache }));
   const searcher = createSearcher(rows, { retriever, index, embedder });
   return options.shared ? { ...searcher, close: async () => {} } : searcher;
 }

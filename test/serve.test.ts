@@ -281,27 +281,27 @@ test("the README's recipe, npx kit serve & then kill $!, leaves no server runnin
   const { child } = await startKitServe();
   child.kill("SIGTERM");
   await new Promise((resolve) => child.once("exit", resolve));
-  const dataset = path.join(tmp, "dataset");
+  const folder = envDir(path.join(tmp, "dataset"), "paraphrased");
   // npx runs the kit as its child and does not pass SIGTERM on: the server must stop when npx does.
-  const script = `npx --no-install kit serve --dataset ${dataset} --port 0 > ${tmp}/npx.log 2>&1 &
+  const script = `npx --no-install kit serve --index ${folder} --port 0 > ${tmp}/npx.log 2>&1 &
 pid=$!
 for i in $(seq 100); do grep -q "POST http" ${tmp}/npx.log && break; sleep 0.2; done
 grep -q "POST http" ${tmp}/npx.log || { cat ${tmp}/npx.log; exit 3; }
 kill $pid
 sleep 2
-pgrep -f "^node .* serve --dataset ${dataset}" && exit 4
+pgrep -f "^node .* serve --index ${folder}" && exit 4
 exit 0`;
   const run = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, CI: "true" } });
   assert.is(run.status, 0, `${run.stdout}${run.stderr}`);
   assert.match(fs.readFileSync(path.join(tmp, "npx.log"), "utf8"), /^serve: stopped$/m);
 });
 
-/** Runs `kit serve --dataset DIR --port 0 ...args` on the test rows; resolves once it prints where it listens. */
+/** Runs `kit serve --index DIR --port 0 ...args` on an environment of the test rows; resolves once it prints where it listens. */
 async function startKitServe(args: string[] = []) {
-  const dataset = path.join(tmp, "dataset");
+  const folder = envDir(path.join(tmp, "dataset"), "paraphrased");
   const embedder: Embedder = { spec: "test-hash", dimension: 16, embed: async (texts) => texts.map((t) => Float32Array.from(hashedEmbedding(t, 16))) };
-  if (!fs.existsSync(envDir(dataset, "paraphrased"))) await writeEnvironment(envDir(dataset, "paraphrased"), "paraphrased", CHUNKS, PARAPHRASES, { embedder });
-  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--dataset", dataset, "--port", "0", ...args], { env: { ...process.env, CI: "true" } });
+  if (!fs.existsSync(folder)) await writeEnvironment(folder, "paraphrased", CHUNKS, PARAPHRASES, { embedder });
+  const child = spawn(process.execPath, ["bin/kit.js", "serve", "--index", folder, "--port", "0", ...args], { env: { ...process.env, CI: "true" } });
   const output = { stdout: "", stderr: "" };
   child.stdout.on("data", (d) => (output.stdout += d));
   child.stderr.on("data", (d) => (output.stderr += d));
@@ -339,7 +339,7 @@ test("kit serve --port 0: prints the URL it listens on, answers, and stops on SI
   const { child, url, output, exited } = await startKitServe();
   try {
     const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
-    assert.equal([health.status, health.mode, health.retriever, health.rows, health.chunks], ["ok", "paraphrased", "bm25", ROWS.length, CHUNKS.length]);
+    assert.equal([health.status, health.mode, health.retriever, health.rows, health.chunks], ["ok", null, "bm25", ROWS.length, CHUNKS.length], "an --index folder has no mode");
     const r = await post(url, { queries: ["oxygen tank fans stirred"], topk: 1, return_scores: true });
     assert.is(r.status, 200);
     assert.equal(r.json.result, await expected(["oxygen tank fans stirred"], 1));
