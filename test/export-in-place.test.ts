@@ -6,8 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { exportDataset, type ExportOptions, type ExportResult } from "../lib/export";
-import { readJsonl, writeJsonlAtomic } from "../lib/files";
-import { buildApolloPart } from "./helpers/apollo-build";
+import { buildApolloPart, keepEveryParaphrase } from "./helpers/apollo-build";
 import { fillDisk } from "./helpers/full-disk";
 import { kitError } from "./helpers/throws-kit";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
@@ -22,9 +21,7 @@ let server: OllamaServer;
 test.before(async () => {
   server = await startOllamaServer({ models: ["nomic-embed-text"] });
   await buildApolloPart(tmp, dataset, server.url, 8_000);
-  // Every paraphrase unchecked, and so kept: the builtin generator's are mostly judged copies (as in export.test.ts).
-  const file = path.join(dataset, "paraphrases.jsonl");
-  writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
+  keepEveryParaphrase(dataset);
 });
 test.after(async () => {
   await server?.close();

@@ -14,7 +14,7 @@ import { blockSplit } from "../lib/export/split";
 import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
-import { buildApolloPart } from "./helpers/apollo-build";
+import { buildApolloPart, keepEveryParaphrase } from "./helpers/apollo-build";
 import { restamp } from "./helpers/restamp";
 import { kitError } from "./helpers/throws-kit";
 import { type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
@@ -38,11 +38,7 @@ let main: ExportResult;
 test.before(async () => {
   server = await startOllamaServer({ models: ["nomic-embed-text"] });
   await buildApolloPart(tmp, dataset, server.url);
-  // As a dataset from a build without the quality checks: every paraphrase unchecked, and kept. The
-  // builtin generator's paraphrases are mostly judged copies, which would leave these tests few rows.
-  const file = path.join(dataset, "paraphrases.jsonl");
-  writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
-  restamp(dataset);
+  keepEveryParaphrase(dataset);
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
   main = await exportTo("main", SPLIT);
@@ -119,6 +115,7 @@ function copyDataset(name: string): string {
 /** Rewrites a JSONL file of a dataset copy row by row. */
 function editJsonl<T>(file: string, edit: (row: T, i: number) => T): void {
   writeJsonlAtomic(file, readJsonl<T>(file).map(edit));
+  restamp(path.dirname(file));
 }
 
 /** Export folders left half-written beside `dir`. */
@@ -797,7 +794,6 @@ test("a missing file names the kit build stage that writes it, and nothing is wr
     ["env/original", "the environments stage"],
     ["env/paraphrased", "the environments stage"],
     ["env/merged", "the environments stage"],
-    ["build.json", "the last step"],
     // The seed's files, which a dataset built before kit 0.3 lacks.
     ["chunks.pkl", "the chunk stage"],
     ["questions.json", "the questions stage"],
@@ -811,6 +807,9 @@ test("a missing file names the kit build stage that writes it, and nothing is wr
     assert.not.ok(fs.existsSync(hf(name)));
     assert.equal(leftovers(hf(name)), []);
   }
+  const dir = copyDataset("missing-build.json");
+  fs.rmSync(path.join(dir, "build.json"));
+  assert.is(await kitError(() => exportDataset({ dataset: dir, out: hf("missing-build.json") })), `${dir} has no build.json: it is not a dataset folder, or its first build never finished; run kit build --corpus CORPUS --out ${dir}`);
 });
 
 test("an index made by another embedder than build.json names is refused", async () => {

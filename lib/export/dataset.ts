@@ -24,7 +24,6 @@ const WRITTEN_BY: Record<string, string> = {
   "env/original": "the environments stage",
   "env/paraphrased": "the environments stage",
   "env/merged": "the environments stage",
-  "build.json": "the last step",
 };
 
 /** The path of `name` in a dataset folder; a one-line error naming the kit build stage that makes it when it is missing. */
@@ -51,6 +50,8 @@ export function readDataset(dataset: string): DatasetInput {
   const questionsFile = datasetFile(dataset, "questions.jsonl");
   const paraphrasesFile = datasetFile(dataset, "paraphrases.jsonl");
   for (const folder of INDEX_FOLDERS) datasetFile(dataset, folder);
+  // The seed's files, which a dataset built before kit 0.3 lacks: named with the stage that writes them.
+  for (const file of ["chunks.pkl", "questions.json", "faiss_index/index.pkl"]) datasetFile(dataset, file);
   const buildFile = path.join(dataset, "build.json");
   const build = readFinishedBuild(dataset);
   const embedder = build?.parameters?.embedder;

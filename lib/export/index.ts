@@ -5,7 +5,7 @@ import { acquireLock, describeFsError, writeFileAtomic } from "../files";
 import { type CheckedParaphrase, isKept, verdictOf } from "../paraphrase";
 import type { Question } from "../questions";
 import { type CardConfig, datasetCard } from "./card";
-import { datasetFile, INDEX_FOLDERS, readDataset } from "./dataset";
+import { INDEX_FOLDERS, readDataset } from "./dataset";
 import { checkOut, installExport, removeLeftovers, stagingDir } from "./in-place";
 import { type Bucket, bucketOf, goldRanks } from "./difficulty";
 import { arrowBytes, arrowTable, type Columns, int32, list, messages, string, toParquet } from "./parquet";
@@ -138,7 +138,6 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
     checkOut(out, options.out, force);
     removeLeftovers(out);
     const input = readDataset(dataset);
-    for (const file of ["chunks.pkl", "questions.json", "faiss_index/index.pkl"]) datasetFile(dataset, file);
     const split = blockSplit(input.chunks.map((c) => c.chunk_id), testFraction, seed, blockChunks);
     const side = (chunkId: string): ExportedSplit["name"] => (split.test.has(chunkId) ? "test" : "train");
     const accepted = input.questions.filter((q) => q.status === "accepted");

@@ -2,6 +2,8 @@ import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readJsonl, writeJsonlAtomic } from "../../lib/files";
+import { restamp } from "./restamp";
 
 /**
  * `kit build` of the first `chars` of the Apollo report (written to `dir`/apollo-part.md) into `dataset`, with the
@@ -16,4 +18,15 @@ export async function buildApolloPart(dir: string, dataset: string, ollamaUrl: s
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   assert.is(await new Promise((resolve) => child.once("exit", resolve)), 0, stderr);
+}
+
+/**
+ * Makes a built dataset as a build without the quality checks would leave it: every paraphrase unchecked, and kept
+ * (the builtin generator's paraphrases are mostly judged copies, which would leave export tests few rows), its
+ * build.json recording the file as it now is.
+ */
+export function keepEveryParaphrase(dataset: string): void {
+  const file = path.join(dataset, "paraphrases.jsonl");
+  writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
+  restamp(dataset);
 }
