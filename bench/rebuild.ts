@@ -45,7 +45,7 @@ async function build(corpus: string, out: string, cacheDir: string, extra: strin
 
 const stages = (r: Run) => Object.entries(r.record.seconds).map(([stage, s]) => `${stage} ${s.toFixed(2)}s`).join(", ");
 const requests = (r: Run) => `${r.record.llm_requests.sent} LLM requests sent, ${r.record.llm_requests.answered_from_cache} answered from the cache`;
-const verdict = (ratio: number, target: number) => `${ratio.toFixed(3)} (target <= ${target}: ${ratio <= target ? "met" : "NOT met"})`;
+const verdict = (ratio: number, target: number) => `${ratio.toFixed(4)} (target <= ${target}: ${ratio <= target ? "met" : "NOT met"})`;
 
 async function main() {
   const root = path.resolve(values.out!);

@@ -113,6 +113,28 @@ class LineIndex {
   }
 }
 
+// The lines the kit writes begin {"key":"<64 hex digits>","answer":" or ...","rejected":.
+const KEY_START = Buffer.from('{"key":"');
+const KEY_END = KEY_START.length + 64;
+const KINDS = ["answer", "rejected", "discarded"].map((kind) => [kind, Buffer.from(`","${kind}":`)] as const);
+
+/**
+ * A line the kit wrote, read without decoding its answer: opening a 1 GiB cache would otherwise make 1 GiB of
+ * strings for the garbage collector. The answer stands in as "?" (get() reads and checks the line itself); a line
+ * of any other shape returns undefined and is parsed in full.
+ */
+function quickParse(bytes: Buffer): Line | undefined {
+  if (bytes.length <= KEY_END || bytes[bytes.length - 1] !== 0x7d || !bytes.subarray(0, KEY_START.length).equals(KEY_START)) return undefined;
+  for (const [kind, marker] of KINDS) {
+    if (bytes.subarray(KEY_END, KEY_END + marker.length).equals(marker)) {
+      // An empty answer ("answer":"") is blank: never read back.
+      const empty = kind === "answer" && bytes[KEY_END + marker.length + 1] === 0x22;
+      return { key: bytes.toString("latin1", KEY_START.length, KEY_END), [kind]: empty ? "" : "?" };
+    }
+  }
+  return undefined;
+}
+
 /** Opens (or creates) a cache file; `blockBytes` is how much of it loading reads at a time. */
 export function openCache(file: string, options: { blockBytes?: number } = {}): RequestCache {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -146,7 +168,7 @@ export function openCache(file: string, options: { blockBytes?: number } = {}): 
     endsClean = forEachLine(
       fd,
       (bytes, offset) => {
-        const line = parse(bytes.toString("utf8"));
+        const line = quickParse(bytes) ?? parse(bytes.toString("utf8"));
         if (line) record(line, offset, bytes.length);
       },
       options.blockBytes,
@@ -177,7 +199,9 @@ export function openCache(file: string, options: { blockBytes?: number } = {}): 
     file,
     get(key) {
       const line = index.line(index.slot(key));
-      return line && (lineAt(line.offset, line.length)?.answer as string | undefined);
+      const answer = line && lineAt(line.offset, line.length)?.answer;
+      // A line torn inside its answer can look whole to quickParse: then it does not parse here, and is asked again.
+      return typeof answer === "string" && !blank(answer) ? answer : undefined;
     },
     put(key, answer) {
       if (blank(answer)) return;

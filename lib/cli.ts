@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { version as KIT_VERSION } from "../package.json";
@@ -134,6 +135,7 @@ const COMMANDS: Record<string, Command> = {
       });
       const out = path.join(required(v, "out"), "chunks.jsonl");
       writeChunks(out, chunks);
+      warnStale(required(v, "out"), "chunks.jsonl");
       const mean = chunks.reduce((n, c) => n + c.text.length, 0) / Math.max(chunks.length, 1);
       console.log(`chunk: ${chunks.length} chunks (mean ${Math.round(mean)} chars) from ${docs.length} source(s)${skipped.length ? `; ${describeSkipped(skipped)}` : ""} -> ${out} in ${elapsed(started)}`);
     },
@@ -164,6 +166,7 @@ const COMMANDS: Record<string, Command> = {
       } finally {
         await embedder.close?.();
       }
+      warnStale(path.dirname(path.resolve(out)), path.basename(out));
       console.log(`index: ${m.count} chunks, ${m.embedder} (${m.dimension}-d), ${m.factory} -> ${out} in ${elapsed(started)}`);
     },
   },
@@ -388,6 +391,12 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** A stage run alone into a dataset folder leaves what its build made from the file stale: say so, and what then. */
+function warnStale(dir: string, file: string): void {
+  if (!fs.existsSync(path.join(dir, "build.json"))) return;
+  console.log(`note: ${dir} holds a kit build, which ${file} no longer matches: kit export, serve, search and eval-retrieval refuse it until kit build runs there again`);
+}
 
 /** The folder --dataset and --mode name, or --index. */
 function searchFolder(v: Record<string, string | boolean | undefined>, defaultMode = "original"): string {

@@ -162,13 +162,16 @@ test("Ctrl-C stops at once, leaving only whole files; the next run takes over th
   answerLimit = Infinity;
   assert.is(signal, "SIGINT");
   assert.ok(Date.now() - stopped < 2000, "stopped at once");
-  assert.equal(fs.readdirSync(out).sort(), [".kit.lock", "build.json", "cache", "chunks.jsonl", "chunks.pkl", "faiss_index"]);
+  // A signal can land while a file is being written: its temp file is left (the next run removes it), never a torn file.
+  const left = fs.readdirSync(out).sort();
+  assert.equal(left.filter((f) => !/\.tmp-\d+$/.test(f)), [".kit.lock", "build.json", "cache", "chunks.jsonl", "chunks.pkl", "faiss_index"]);
   const state = JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8"));
   assert.is(state.build.status, "running", "build.json says the build is unfinished");
-  assert.equal(Object.keys(state.stages), ["chunk", "index"]);
+  assert.ok(["chunk", "chunk,index"].includes(Object.keys(state.stages).join()), "the stages done before the signal");
   const again = await kitBuild(out, `ollama:${LLM}`);
   assert.match(again, new RegExp(`taking over the lock of process ${child.pid}, which is gone`));
   assert.not.ok(fs.existsSync(path.join(out, ".kit.lock")), "released at the end");
+  assert.equal(fs.readdirSync(out).filter((f) => /\.tmp-\d+$/.test(f)), [], "temp files of the stopped run removed");
 });
 
 test.run();
