@@ -12,7 +12,7 @@ import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { clearEmbeddingCache, describeEmbeddingCache, formatClearedCache, formatEmbeddingCache } from "./embedding-cache";
 import { KitError } from "./errors";
-import { readJsonl, writeFileAtomic, writeJsonlAtomic } from "./files";
+import { readJsonl, writeJsonlAtomic } from "./files";
 import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";

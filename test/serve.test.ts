@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Chunk } from "../lib/chunking";
 import type { Embedder } from "../lib/embedders";
-import { environmentRows, envDir, type EnvRow, writeEnvironment } from "../lib/environment";
+import { environmentRows, envDir, writeEnvironment } from "../lib/environment";
 import { KitError } from "../lib/errors";
 import type { CheckedParaphrase } from "../lib/paraphrase";
 import { createSearcher, type Searcher } from "../lib/search";

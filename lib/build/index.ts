@@ -8,7 +8,7 @@ import { createEmbedder, DEFAULT_EMBEDDER, type Embedder, memoizeEmbedder } from
 import { type EnvManifest, envDir, MODES, writeEnvironment } from "../environment";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../evaluate";
 import { bucketOf, goldRanksIn } from "../export/difficulty";
-import { acquireLock, digestFile, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
+import { acquireLock, removeStaleTemps, writeFileAtomic, writeJsonlAtomic } from "../files";
 import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator } from "../generators";
 import { withMultiHop } from "../multihop";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "../paraphrase";
@@ -20,7 +20,7 @@ import { saveChunkIndex, writeChunks } from "../langchain";
 import { generateQuestions, reasonLabel, seedFormat } from "../questions";
 import { qualityReport } from "../report";
 import { assertFactory, buildIndex, DEFAULT_FACTORY } from "../vector-index";
-import { type BuildStamp, digestFiles, digestOf, newBuildId, reusable, type StageRecord } from "./identity";
+import { type BuildStamp, digestFiles, digestOf, newBuildId, reusable } from "./identity";
 import type { BuildRecord, BuildState, CoverageRound } from "./record";
 
 export interface BuildOptions {
