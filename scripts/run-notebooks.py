@@ -5,7 +5,7 @@ usage: /usr/bin/python3 scripts/run-notebooks.py [--no-write] [--allow-stderr] [
 
 Default: every notebooks/NN-*.ipynb, in name order (each builds on the previous ones' dataset folder), written
 back in place with their new outputs. --no-write executes without saving (CI). The kernel is the registered
-`tslab` one, which starts at the repository root (scripts/tslab-kernel.sh), so the notebooks' paths are
+`retrieval-kit` one (scripts/install-kernel.sh), which starts at the root of the checkout holding the notebook, so their paths are
 repo-relative. KIT_LLM and KIT_OLLAMA_HOST pass through to the notebooks.
 
 Outputs are kept reproducible: no execution timestamps are recorded, and each notebook's run time is printed here,
@@ -32,6 +32,8 @@ import time
 import nbclient
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
+
+KERNEL = "retrieval-kit"  # scripts/install-kernel.sh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,7 +71,7 @@ def run(path, write, timeout, allow_stderr, timings):
 
     client = nbclient.NotebookClient(
         nb,
-        kernel_name="tslab",
+        kernel_name=KERNEL,
         timeout=timeout,
         record_timing=False,  # timestamps in cell metadata would change every run
         allow_errors=True,  # keep going to record the error output in the notebook, then fail below
@@ -111,8 +113,8 @@ def main():
     for path in paths:
         if not os.path.isfile(path):
             sys.exit(f"run-notebooks: {path} does not exist")
-    if "tslab" not in KernelSpecManager().find_kernel_specs():
-        sys.exit("run-notebooks: no tslab Jupyter kernel is registered; run bash scripts/setup.sh, which registers it")
+    if KERNEL not in KernelSpecManager().find_kernel_specs():
+        sys.exit(f"run-notebooks: no {KERNEL} Jupyter kernel is registered; run bash scripts/setup.sh, which registers it")
     for path in paths:
         name = os.path.relpath(path, ROOT)
         print(f"{name} ...", flush=True)

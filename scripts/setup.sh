@@ -61,11 +61,6 @@ elif ! node -e "require('faiss-node')" 2>/dev/null; then
     && node -e "require('faiss-node')" 2>/dev/null || build_faiss_node
 fi
 
-# 4. The tslab Jupyter kernel, started from this checkout's root by scripts/tslab-kernel.sh (tslab
-#    compiles only TypeScript under its working folder, and notebooks import lib/). tslab installs
-#    system-wide as root and per user otherwise.
-kernel="$PWD/scripts/tslab-kernel.sh"
-if ! grep -qs "\"$kernel\"" /usr/local/share/jupyter/kernels/tslab/kernel.json ~/.local/share/jupyter/kernels/tslab/kernel.json; then
-  say "registering the tslab kernel"
-  node_modules/.bin/tslab install --python /usr/bin/python3 --binary "$kernel" >/dev/null
-fi
+# 4. The notebooks' Jupyter kernel, `retrieval-kit`, for this user (scripts/install-kernel.sh): it finds the checkout
+#    from the notebook's folder, so it names none, and it is not tslab's machine-wide `tslab`, which stays as it is.
+bash scripts/install-kernel.sh

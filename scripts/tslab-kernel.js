@@ -1,4 +1,4 @@
-// The tslab Jupyter kernel of this checkout (started by scripts/tslab-kernel.sh, from the repository root).
+// The tslab Jupyter kernel of this checkout (started by scripts/kernel/launch.sh, from the repository root).
 // It runs tslab 1.0.22 with five changes, most made by replacing a statement of tslab's own code as it loads (a
 // change whose statement is not found is skipped with a note on the kernel's stderr, so another tslab version
 // still starts, without it), two by replacing a method of its Jupyter server:
