@@ -16,6 +16,9 @@
 //    tslab no longer aborts the cells queued in the 200 ms after it.
 // 4. A failed import of "../lib/..." says that the kernel runs at the repository root.
 // 5. The kernel no longer dies at start-up, now and then, when a client connects while its sockets are binding.
+// 6. Each executed cell's number goes out as an execute_input message, so nbconvert (which numbers cells only from
+//    the kernel's messages) shows "In [3]:", not "In [ ]:"; a failed cell's reply carries the error's name,
+//    message and traceback (what tslab printed on stderr), so nbconvert's CellExecutionError is readable.
 "use strict";
 const fs = require("node:fs");
 const Module = require("node:module");
@@ -151,6 +154,37 @@ jupyter.JupyterHandlerImpl.prototype.handleExecute = async function (req, writeS
   }
   return { status: "ok", execution_count: count.count };
 };
+
+// tslab's execute handler, with the cell's number published (execute_input) and a failed cell's error in its reply.
+jupyter.ZmqServer.prototype.handleExecute = async function (sock, msg) {
+  const publish = (type, content) => {
+    const message = msg.createReply();
+    message.header.msg_type = type;
+    message.content = content;
+    message.signAndSend(this.connInfo.key, this.iopub);
+  };
+  const stderr = [];
+  const writeStream = (name, text) => {
+    if (name === "stderr") stderr.push(text);
+    publish("stream", { name, text });
+  };
+  const writeDisplayData = (data, update) => publish(update ? "update_display_data" : "display_data", data);
+  const content = await this.handler.handleExecute(msg.content, writeStream, writeDisplayData);
+  if (content.execution_count !== undefined) publish("execute_input", { code: msg.content.code, execution_count: content.execution_count });
+  if (content.status === "error") Object.assign(content, errorOf(stderr.join("")));
+  const reply = msg.createReply();
+  reply.header.msg_type = "execute_reply";
+  reply.content = content;
+  reply.signAndSend(this.connInfo.key, sock);
+};
+
+/** A failed cell's error as Jupyter's reply names it, from what tslab printed: "TypeError: x is not a function\n    at ..." or "2:7 - Cannot find name 'y'.". */
+function errorOf(printed) {
+  const traceback = printed.split("\n").filter((line) => line.trim());
+  const named = traceback.map((line) => /^(\w*(?:Error|Exception))(?:\s*\[[^\]]*\])?: (.*)$/.exec(line)).find(Boolean);
+  if (named) return { ename: named[1], evalue: named[2], traceback };
+  return { ename: traceback.length ? "CompileError" : "Error", evalue: traceback[0] ?? "the cell failed", traceback };
+}
 
 // tslab's init starts reading the shell, control and heartbeat sockets before their binds (and the iopub one's)
 // have finished. A client that connects quickly (nbclient, a loaded machine) then gets its first message handled

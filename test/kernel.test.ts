@@ -35,4 +35,24 @@ test("the kernel started outside a checkout says where to open the notebooks, in
   assert.is(r.stderr.trim(), `retrieval-kit kernel: ${fs.realpathSync(tmp)} is not inside a retrieval-dataset-kit checkout; open the notebooks under its notebooks/ folder`);
 });
 
+test("nbconvert shows numbered cells and a failed cell's error by name and message", () => {
+  // In notebooks/, where the kernel finds this checkout; removed after.
+  const notebook = path.join("notebooks", `.kernel-test-${process.pid}.ipynb`);
+  const cell = (source: string) => ({ cell_type: "code", execution_count: null, metadata: {}, outputs: [], source: [source] });
+  const kernelspec = { display_name: "TypeScript (retrieval kit)", language: "typescript", name: "retrieval-kit" };
+  fs.writeFileSync(notebook, JSON.stringify({ cells: [cell("const a: number = 1;\nconsole.log(a);"), cell('throw new TypeError("boom here");')], metadata: { kernelspec }, nbformat: 4, nbformat_minor: 5 }));
+  const nbconvert = (...args: string[]) => spawnSync("/usr/bin/python3", ["-m", "jupyter", "nbconvert", "--to", "html", "--execute", ...args, notebook, "--output-dir", tmp], { encoding: "utf8", timeout: 240_000 });
+  try {
+    const shown = nbconvert("--allow-errors");
+    assert.is(shown.status, 0, shown.stderr);
+    const html = fs.readFileSync(path.join(tmp, `.kernel-test-${process.pid}.html`), "utf8");
+    assert.equal(html.match(/In&nbsp;\[[^\]]*\]/g), ["In&nbsp;[1]", "In&nbsp;[2]"]);
+    const failed = nbconvert();
+    assert.is.not(failed.status, 0);
+    assert.match(failed.stderr, /CellExecutionError[\s\S]*TypeError: boom here/);
+  } finally {
+    fs.rmSync(notebook, { force: true });
+  }
+});
+
 test.run();
