@@ -16,6 +16,7 @@ import {
   checkQuestion,
   checkQuestions,
   copyScore,
+  corpusSubject,
   paraphraseOriginal,
   DEFAULT_THRESHOLDS,
   difficultyMix,
@@ -26,6 +27,7 @@ import {
 } from "../lib/quality";
 import { profile } from "../lib/quality/original";
 import { findTerms } from "../lib/quality/terms";
+import { loadCorpus } from "../lib/corpus";
 
 const APOLLO =
   "The command module was completely powered down at 58 hours 40 minutes , at which time 99 ampere-hours remained in the three entry batteries. By charging the batteries with lunar module power, available battery capacity was increased to ll8 ampere-hours. At landing, 29 ampere-hours of energy remained.";
@@ -502,7 +504,7 @@ test("lib/quality/: small files without an import cycle, the public API from ind
   for (const f of files) assert.ok(fs.readFileSync(path.join(dir, f), "utf8").split("\n").length <= 400, `${f} is over 400 lines`);
   // What other modules and the notebooks import from lib/quality.
   const api = require("../lib/quality");
-  for (const name of ["VERDICTS", "DEFAULT_THRESHOLDS", "checkParaphrase", "checkParaphrases", "checkPairsFile", "paraphraseOriginal", "difficultyMix", "calibrationFigures", "checkQuestion", "checkQuestions", "readPairs", "stripPreamble", "fixOcrDigits", "newNumbers", "numberFacts", "copyScore"]) {
+  for (const name of ["VERDICTS", "DEFAULT_THRESHOLDS", "checkParaphrase", "checkParaphrases", "checkPairsFile", "paraphraseOriginal", "difficultyMix", "calibrationFigures", "checkQuestion", "checkQuestions", "readPairs", "stripPreamble", "fixOcrDigits", "newNumbers", "numberFacts", "copyScore", "corpusSubject"]) {
     assert.ok(api[name] !== undefined, name);
   }
 });
@@ -540,6 +542,66 @@ test("generalisation set, dev rows: the rebalanced rules keep faithful rewrites 
   assert.ok(figures.faithfulKept >= 0.93, `faithful kept ${figures.faithfulKept}`);
   const refusals = rows.map((r, i) => [r, checks[i]] as const).filter(([r]) => r.label === "refusal");
   assert.ok(refusals.every(([, c]) => c.verdict === "refusal"));
+});
+
+// Issue 24.2: rewrites that fix the Apollo report's OCR errors, spell units out, add up its figures or name its mission.
+const APOLLO_CORPUS = path.join(__dirname, "../datasets/corpora/apollo13_mission_report.md");
+/** Each source's corpus subject, as kit build derives it (test/fixtures/paraphrase-ocr.md). */
+const SUBJECTS: Record<string, string[]> = {
+  apollo: corpusSubject(APOLLO_CORPUS, loadCorpus(APOLLO_CORPUS)),
+  kep: corpusSubject("kubernetes_keps.md", [{ text: "# KEP-NNNN: Your short, descriptive title\n" }]),
+};
+const OCR_CASES = {
+  comnand: ["However, because of the long cold-soak period following powering down, the comnand module structure exhibited significantly lower temperatures than has been observed in previous flights.", "After the power-down, the long cold soak left the command module structure much colder than on previous flights."],
+  fahrenheit: ["At times, the sensor package temperature was as low as 37? F.", "The sensor package temperature sometimes fell to 37 degrees Fahrenheit."],
+  zero: ["If this bit is off, as it normally would be, initialization takes place and the error counter, certain memory cells, and the inertial coupling display umit digital-to-analog converters are all zeroed.", "When this bit is off, as is normal, initialization occurs and the error counter, some memory cells and the inertial coupling display unit digital-to-analog converters are all reset to zero."],
+  sum: ["About 0.6 pound of the oxygen from the surge tank was used during potable water tank pressurizations and to activate the oxygen system prior to entry. An additional 0.3 pound was used for breathing during entry.", "Roughly 0.6 pound of surge-tank oxygen went to water tank pressurizations and activating the oxygen system before entry, and another 0.3 pound to breathing during entry, a total of 0.9 pound."],
+  mission: ["Range zero for this mission was l9:l3:00 G.m.t., April ll, l970.", "For Apollo 13, range zero was 19:13:00 G.m.t. on April 11, 1970."],
+} as const;
+
+test("issue 24.2: OCR fixes, spelled units, zero, derived numbers and the corpus subject are not invented; their look-alikes are", () => {
+  assert.ok(SUBJECTS.apollo.some((s) => /apollo\s*13/i.test(s)), SUBJECTS.apollo.join(", "));
+  const check = (pair: readonly [string, string], subject = SUBJECTS.apollo) => checkParaphrase(pair[0], pair[1], { subject });
+  for (const [name, pair] of Object.entries(OCR_CASES)) assert.is(check(pair).verdict, "faithful", `${name}: ${check(pair).reasons.join("; ")}`);
+  assert.ok(check(OCR_CASES.sum).reasons.includes("derived number: 0.9 = 0.6 + 0.3"), check(OCR_CASES.sum).reasons.join("; "));
+  // Without the subject, "Apollo 13" is a new name and number, as before.
+  assert.is(check(OCR_CASES.mission, []).verdict, "hallucinated");
+  const controls: [readonly [string, string], RegExp][] = [
+    [[OCR_CASES.comnand[0], "After the power-down, the long cold soak left the command module heat shield much colder than on previous flights."], /terms.*heat shield/],
+    [[OCR_CASES.fahrenheit[0], "The sensor package temperature sometimes fell to 27 degrees Fahrenheit."], /numbers.*27/],
+    [[OCR_CASES.zero[0], "When this bit is off, as is normal, initialization occurs and the error counter and some memory cells are all set to 7."], /numbers.*7/],
+    [[OCR_CASES.sum[0], "Roughly 0.6 pound went to water tank pressurizations before entry and another 0.3 pound to breathing, a total of 1.4 pounds."], /numbers.*1\.4/],
+    [[OCR_CASES.mission[0], "For Apollo 14, range zero was 19:13:00 G.m.t. on April 11, 1970."], /numbers.*14/],
+    // "timer" is two edits from OCR's "timnel" but changes the length: another word, not a correction.
+    [["In addition, docking timnel insulation was noted from photographs to have cracked.", "Photographs also showed the docking timer insulation had cracked."], /terms/],
+  ];
+  for (const [pair, reason] of controls) {
+    const c = check(pair);
+    assert.is(c.verdict, "hallucinated", pair[1]);
+    assert.match(c.reasons.join("; "), reason);
+  }
+  // A changed number that happens to be a ratio of two of the original's, with no word of arithmetic, stays changed.
+  assert.is(check(["The firing was conducted at l0 percent throttle (table 4-III).", "The firing ran at 40 percent throttle (table 4-III)."]).verdict, "hallucinated");
+});
+
+test("issue 24.2 through the batch checks (judge off): the named faithful rewrites are kept", async () => {
+  const pairs = Object.values(OCR_CASES).map(([original, paraphrase]) => ({ original, paraphrase }));
+  const checks = await checkParaphrases(pairs, { subject: SUBJECTS.apollo, onProgress: () => {} });
+  assert.equal(checks.map((c) => c.verdict), pairs.map(() => "faithful"));
+});
+
+test("issue 24.2 labelled set (test/fixtures/paraphrase-ocr.jsonl): dev and held-out accuracy", () => {
+  const rows = readJsonl<CalibrationRow>(path.join(__dirname, "fixtures/paraphrase-ocr.jsonl"));
+  const accuracy = (split: string) => {
+    const of = rows.filter((r) => r.split === split);
+    return of.filter((r) => checkParaphrase(r.original, r.paraphrase, { subject: SUBJECTS[r.source] }).verdict === r.label).length / of.length;
+  };
+  const dev = accuracy("dev");
+  const heldout = accuracy("heldout");
+  console.log(`paraphrase-ocr: dev ${(dev * 100).toFixed(1)}%, held-out ${(heldout * 100).toFixed(1)}% of verdicts equal to the label`);
+  // Measured once the rules were fixed: dev 77.5% (59.8% before them), held-out 82.4% (70.6% before).
+  assert.ok(dev >= 0.77, `dev ${dev}`);
+  assert.ok(heldout >= 0.82, `held-out ${heldout}`);
 });
 
 test.run();

@@ -13,7 +13,7 @@ import { createGenerator, DEFAULT_GENERATOR, DEFAULT_TIMEOUT_MS, type Generator 
 import { withMultiHop } from "../multihop";
 import { type CheckedParaphrase, generateParaphrases, isKept, type Paraphrase, type ParaphraseFailure, resolveStyles, type Style } from "../paraphrase";
 import { progressReporter } from "../progress";
-import { type Check, checkParaphrases, DEFAULT_THRESHOLDS, type PairInput, paraphraseOriginal, VERDICTS } from "../quality";
+import { type Check, checkParaphrases, corpusSubject, DEFAULT_THRESHOLDS, type PairInput, paraphraseOriginal, VERDICTS } from "../quality";
 import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
 import { saveChunkIndex, writeChunks } from "../langchain";
@@ -319,9 +319,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       embedder.label("embedding for the checks");
       const results = await cachedChecks(
         rows.map((p, i) => ({ original: texts[i], paraphrase: p.text })),
-        (pairs) => checkParaphrases(pairs, { embedder, judge, signal: options.signal }),
+        (pairs) => checkParaphrases(pairs, { embedder, judge, subject: corpusSubject(options.corpus, documents), signal: options.signal }),
         checkCache,
-        digestOf(KIT_VERSION, DEFAULT_THRESHOLDS, embedder.spec, judge?.spec ?? "rules"),
+        digestOf(KIT_VERSION, DEFAULT_THRESHOLDS, embedder.spec, judge?.spec ?? "rules", corpusSubject(options.corpus, documents)),
       );
       checks.push(...results);
       originals.push(...texts);

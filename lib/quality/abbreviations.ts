@@ -70,15 +70,24 @@ const SHORT_FORMS: [string[], string, string][] = [
   [["prod"], String.raw`production`, "production"],
 ];
 
+/** Unit symbols after a number, and the words a rewrite spells them with ("37? F" -> "37 degrees Fahrenheit"; OCR reads ° as "?"). */
+const UNIT_SYMBOLS: [RegExp, string[]][] = [
+  [/\d\s*[°º?]?\s*f\b/, ["degree", "degrees", "fahrenheit"]],
+  [/\d\s*[°º]?\s*c\b/, ["degree", "degrees", "celsius", "centigrade"]],
+  [/°/, ["degree", "degrees"]],
+  [/%/, ["percent", "percentage", "cent"]],
+];
+
 const LONG_FORMS = SHORT_FORMS.map(([shorts, long]) => ({ shorts, long: new RegExp(String.raw`\b(?:${long})\b`) }));
 const BY_SHORT = new Map(SHORT_FORMS.flatMap(([shorts, , words]) => shorts.map((s) => [s, words.split(" ")] as const)));
 
 /**
  * The words an original stands for beyond its own: the long forms of its short forms ("km/h" -> kilometres per
- * hour) and the short forms of its long forms ("carbon dioxide" -> co2). `tokens` are its tokens, `lower` its text in lower case.
+ * hour, "° F" -> degrees Fahrenheit) and the short forms of its long forms ("carbon dioxide" -> co2). `tokens` are its tokens, `lower` its text in lower case.
  */
 export function shortFormWords(tokens: readonly string[], lower: string): { words: string[]; shorts: string[] } {
   const words = tokens.flatMap((token) => BY_SHORT.get(token.toLowerCase()) ?? []);
+  for (const [symbol, spelled] of UNIT_SYMBOLS) if (symbol.test(lower)) words.push(...spelled);
   const shorts = LONG_FORMS.flatMap(({ shorts: s, long }) => (long.test(lower) ? s : []));
   return { words, shorts };
 }

@@ -1,15 +1,17 @@
+import { derivation } from "./derived";
 import { profile, copyScore } from "./original";
 import { unsupportedNumbers } from "./numbers";
 import { refusalHits, stripPreamble } from "./preamble";
+import { subjectWords, withoutSubjectNumbers } from "./subject";
 import { findTerms } from "./terms";
-import { quoteList, round, visibleLength } from "./text";
+import { cleanText, quoteList, round, splitSentences, visibleLength } from "./text";
 import { type Check, type CheckOptions, type Scores, thresholdsOf } from "./types";
 
 /** The rules for one paraphrase: no embeddings, no LLM. */
 
 /** The paraphrase's numbers, dates, times and quantities that the original does not support, as written in the paraphrase. */
 export function newNumbers(original: string, paraphrase: string): string[] {
-  return unsupportedNumbers(profile(original).numbers, paraphrase);
+  return unsupportedNumbers(profile(original).numbers, paraphrase).map((f) => f.text);
 }
 
 /**
@@ -40,11 +42,19 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
   if (refusals.length) return { verdict: "refusal", reasons: [...reasons, `refusal or meta-talk: ${quoteList(refusals)}`], scores, text };
 
   const invented: string[] = [];
-  const numbers = unsupportedNumbers(p.numbers, text);
+  const subject = subjectWords(options?.subject ?? []);
+  // A number one step from the original's (a total, a difference) is kept, and said.
+  const numbers: string[] = [];
+  const sentences = splitSentences(cleanText(text));
+  for (const fact of unsupportedNumbers(p.numbers, withoutSubjectNumbers(text, subject))) {
+    const derived = derivation(fact, p.numbers, sentences.find((s) => s.includes(fact.text)) ?? text);
+    if (derived) reasons.push(`derived number: ${derived}`);
+    else numbers.push(fact.text);
+  }
   scores.new_numbers = numbers.length;
   if (numbers.length > t.maxNewNumbers) invented.push(`numbers not in the original: ${quoteList(numbers)}`);
 
-  const terms = findTerms(p, text);
+  const terms = findTerms(p, text, false, subject);
   scores.new_names = terms.names.length;
   if (terms.names.length > t.maxNewNames) invented.push(`names or identifiers not in the original: ${quoteList(terms.names)}`);
 

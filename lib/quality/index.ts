@@ -21,8 +21,10 @@
  * - abbreviations.ts  short forms: units ("km/h"), clipped words ("config"), acronyms ("ISS"), numeronyms ("K8s")
  * - preamble.ts       preambles and postscripts stripped, refusal phrases
  * - numbers.ts        numbers, dates, times and quantities in normalised forms ("three" = 3, "58:40" = 58 hours 40 minutes)
+ * - derived.ts        numbers one arithmetic step from the original's ("0.9 = 0.6 + 0.3"): a reason, not a new number
+ * - subject.ts        the corpus's subject (its name, its first heading): names a rewrite may add ("Apollo 13")
  * - original.ts       what a paraphrase is compared with, computed once per original; the copy score
- * - terms.ts          names, identifiers, technical terms and causes the original does not have
+ * - terms.ts          names, identifiers, technical terms and causes the original does not have; corrections of its misspellings are not new
  * - check.ts          checkParaphrase: the rules for one pair, and their order
  * - claims.ts         the Judge interface and splitClaims; nli.ts and judge.ts make judges (createJudge)
  * - batch.ts          checkParaphrases: rules, then embedding drift, then a judge, over many pairs; paraphraseOriginal
@@ -35,6 +37,7 @@ export { type Check, type CheckOptions, DEFAULT_THRESHOLDS, type PairInput, type
 export { fixOcrDigits } from "./text";
 export { stripPreamble } from "./preamble";
 export { numberFacts } from "./numbers";
+export { corpusSubject } from "./subject";
 export { copyScore } from "./original";
 export { checkParaphrase, newNumbers } from "./check";
 export { type BatchCheckOptions, checkParaphrases, paraphraseOriginal } from "./batch";

@@ -218,6 +218,8 @@ export function supportedNumbers(original: string): Set<string> {
     }
   }
   const lower = original.toLowerCase();
+  // Zero said with another word: "were zeroed", "all zeros", "flow went to nothing", "the tank was empty".
+  if (/\b(?:zero(?:e[sd]|s|ing)?|null(?:ed)?|none|nothing|empty|depleted)\b/.test(lower)) out.add("0");
   if (/\b(?:twice|double|both|pair|second)\b/.test(lower)) out.add("2");
   if (/\bhalf\b/.test(lower)) out.add("0.5");
   if (/\bdozen\b/.test(lower)) out.add("12");
@@ -225,13 +227,13 @@ export function supportedNumbers(original: string): Set<string> {
   return out;
 }
 
-/** The paraphrase's numbers that `known` (supportedNumbers of its original) does not hold, as written in the paraphrase. */
-export function unsupportedNumbers(known: ReadonlySet<string>, paraphrase: string): string[] {
-  const out: string[] = [];
+/** The paraphrase's numbers that `known` (supportedNumbers of its original) does not hold, once each by their text. */
+export function unsupportedNumbers(known: ReadonlySet<string>, paraphrase: string): NumberFact[] {
+  const out: NumberFact[] = [];
   for (const f of numberFacts(paraphrase)) {
     if (f.values.some((v) => known.has(v))) continue;
     if (f.parts.length && f.parts.every((p) => known.has(p))) continue;
-    if (!out.includes(f.text)) out.push(f.text);
+    if (!out.some((o) => o.text === f.text)) out.push(f);
   }
   return out;
 }

@@ -38,14 +38,14 @@ interface Word {
  * The names, identifiers, terms, new words and causal connectives of a paraphrase that its original does not have.
  * `tagEverySentence` tags the sentences needsTags() leaves out too (the findings must not change: tests compare).
  */
-export function findTerms(p: OriginalProfile, paraphrase: string, tagEverySentence = false): TermFindings {
+export function findTerms(p: OriginalProfile, paraphrase: string, tagEverySentence = false, subject: ReadonlySet<string> = new Set()): TermFindings {
   const clean = cleanText(paraphrase);
   const names: string[] = [];
   const terms: string[] = [];
   const add = (list: string[], item: string) => {
     if (!list.includes(item)) list.push(item);
   };
-  const lookup = new Lookup(p, clean);
+  const lookup = new Lookup(p, clean, subject);
 
   // Code spans: one line at most; with spaces inside, only an unknown word of it counts (a stray backtick
   // elsewhere pairs the others wrongly and makes prose look like code).
@@ -61,7 +61,7 @@ export function findTerms(p: OriginalProfile, paraphrase: string, tagEverySenten
     // Capitalised English compounds ("Short-lived", "Non-free-return") are words, not identifiers.
     if (/^[A-Z][a-z]+(?:-[a-z]+)+$/.test(token)) continue;
     if (sentenceStart && /^[A-Z][a-z]+$/.test(token)) continue;
-    if (p.ids.has(idKey(token)) || shortForOriginal(p, token)) continue;
+    if (p.ids.has(idKey(token)) || shortForOriginal(p, token) || subject.has(token.toLowerCase())) continue;
     // A hyphenated or slashed token is known when every part is ("S-II/S-IVB"); its digits are the number check's.
     const parts = token.split(/[-/.:_#]+/).filter((x) => /[A-Za-z]/.test(x));
     if (parts.length > 1 && parts.every((x) => p.ids.has(idKey(x)))) continue;
@@ -106,12 +106,18 @@ export function findTerms(p: OriginalProfile, paraphrase: string, tagEverySenten
 class Lookup {
   private pairs?: Set<string>;
   private spelled?: Set<string>;
+  private misspelt?: string[];
   constructor(
     readonly p: OriginalProfile,
     private readonly clean: string,
+    /** The corpus subject's words (lib/quality/subject.ts): no new names. */
+    private readonly subject: ReadonlySet<string>,
   ) {}
 
-  /** Known: a word of the original, a word of the same stem or synset, or the long form of one of its short forms. */
+  /**
+   * Known: a word of the original, a word of the same stem or synset, the long form of one of its short forms, or
+   * the correction of one of its misspelt words ("command" for OCR's "comnand").
+   */
   knownWord(lower: string): boolean {
     const p = this.p;
     return (
@@ -119,20 +125,36 @@ class Lookup {
       p.stems.has(stem(lower)) ||
       synsetsOf(lower).some((x) => p.synsets.has(x)) ||
       this.spellsAcronym(lower) ||
-      p.numeronyms.some((n) => isNumeronymOf(n, lower))
+      p.numeronyms.some((n) => isNumeronymOf(n, lower)) ||
+      this.corrects(lower)
     );
   }
 
-  /** A hyphenated word is known when each of its parts is ("S-band", "post-separation"). */
+  /** A hyphenated word is known when each of its parts is ("S-band", "post-separation"), or when it corrects one word ("ground-generated" for "groumdgenerated"). */
   known(lower: string): boolean {
-    return lower.split("-").every((part) => part.length <= 2 || this.knownWord(part));
+    return lower.split("-").every((part) => part.length <= 2 || this.knownWord(part)) || (lower.includes("-") && this.corrects(lower.replace(/-/g, "")));
   }
 
-  /** A capitalised word that is not a new name whatever compromise tags it: the original's, or a short form of its words. */
+  /** Whether `lower`, an English word, corrects a misspelt (not English) word of the original (see misspelling). */
+  corrects(lower: string): boolean {
+    if (lower.length < 4 || !isEnglish(lower)) return false;
+    this.misspelt ??= [...this.p.words].filter((w) => w.length >= 4 && !isEnglish(w) && !isShortForm(w));
+    return this.misspelt.some((w) => misspelling(w, lower));
+  }
+
+  /** A capitalised word that is not a new name whatever compromise tags it: the original's or the corpus subject's, or a short form of its words. */
   nameKnown(text: string): boolean {
     const lower = text.toLowerCase();
     const p = this.p;
-    return p.words.has(lower) || p.words.has(lower.replace(/s$/, "")) || p.ids.has(idKey(text)) || shortForOriginal(p, text) || this.spellsAcronym(lower);
+    return (
+      p.words.has(lower) ||
+      p.words.has(lower.replace(/s$/, "")) ||
+      p.ids.has(idKey(text)) ||
+      shortForOriginal(p, text) ||
+      this.spellsAcronym(lower) ||
+      this.subject.has(lower) ||
+      this.corrects(lower)
+    );
   }
 
   /** Whether `word` before `head` replaces a modifier the original puts before that head, one gone from the paraphrase. */
@@ -150,6 +172,31 @@ class Lookup {
     this.spelled ??= acronymWords(this.p.acronyms, this.clean.toLowerCase().match(/\p{L}+/gu) ?? []);
     return this.spelled.has(lower);
   }
+}
+
+/**
+ * Whether `typo` reads as `word` misspelt, as OCR and typing misspell: one letter added, dropped or changed
+ * ("poumds", "cournters"), or two changed in a word of the same length ("timnel" for "tunnel"), or OCR's "rn" for
+ * "m". Two edits that change the length ("timnel" to "timer") make another word.
+ */
+export function misspelling(typo: string, word: string): boolean {
+  if (typo === word) return false;
+  if (typo.replace(/rn/g, "m") === word) return true;
+  const d = editDistance(typo, word, 2);
+  return d === 1 || (d === 2 && typo.length === word.length && word.length >= 6);
+}
+
+/** Levenshtein distance, or `cap` + 1 once it is over `cap`. */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) > cap) return cap + 1;
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    if (Math.min(...next) > cap) return cap + 1;
+    row = next;
+  }
+  return row[b.length];
 }
 
 /** Stems of a text's neighbouring words ("fuel isola"). */

@@ -105,6 +105,11 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
 
 export interface CheckOptions {
   thresholds?: Partial<Thresholds>;
+  /**
+   * The corpus's subject (its title, its first heading: lib/quality/subject.ts corpusSubject): names a rewrite may
+   * add though the original does not say them ("Apollo 13" in a page of the Apollo 13 report).
+   */
+  subject?: readonly string[];
 }
 
 /** One (original, paraphrase) pair to check. */
