@@ -90,7 +90,7 @@ export async function embedAndIndex(embedder: Embedder, chunks: readonly Chunk[]
 
 /**
  * The checks of `pairs`, each read from `cache` when the same pair was checked with the same settings (`settings`,
- * a hash of the thresholds, embedder and judge) and checked by `check` otherwise, in one batch.
+ * a hash of the thresholds, embedder, judge and corpus subject) and checked by `check` otherwise, in one batch.
  */
 async function cachedChecks(pairs: readonly PairInput[], check: (pairs: PairInput[]) => Promise<Check[]>, cache: RequestCache, settings: string): Promise<Check[]> {
   const keys = pairs.map((pair) => digestOf(settings, pair.original, pair.paraphrase));
