@@ -140,7 +140,7 @@ export function findPartners(corpus: Corpus, max: number): Map<string, Partner[]
 export function answeringChunk(question: string, answer: string, supporting: readonly string[], corpus: Corpus): string | undefined {
   const top = corpus.index.search(question, 1)[0];
   const chunk = top && corpus.byId.get(top.id);
-  if (!chunk || !isGrounded(answer, chunk.text)) return undefined;
+  if (!chunk || !isGrounded(answer, chunk.text, question)) return undefined;
   const key = terms(question).filter((t) => isRare(corpus, t) && supporting.some((id) => corpus.terms.get(id)?.has(t)));
   const held = corpus.terms.get(chunk.chunk_id)!;
   return key.every((t) => held.has(t)) ? chunk.chunk_id : undefined;
@@ -245,7 +245,7 @@ export function checkMultiHop(item: ParsedMultiHop, shown: readonly [Chunk, Chun
     if (!shown.every((c) => isGrounded(item.bridge, c.text))) return { reason: "bridge entity is not in both chunks" };
     if (isGrounded(item.answer, item.bridge)) return { reason: "answer is the bridge entity" };
   }
-  const holds = (hop: Hop) => isGrounded(item.answer, chunkOf(hop.chunk_id)!.text);
+  const holds = (hop: Hop) => isGrounded(item.answer, chunkOf(hop.chunk_id)!.text, item.question);
   // A comparison's two facts can be looked up in either order; a bridge's cannot.
   if (!holds(hops[1]) && item.type === "comparison" && holds(hops[0])) hops = [hops[1], hops[0]];
   if (!holds(hops[1])) return { reason: "answer is not in its chunk (the last hop's)" };

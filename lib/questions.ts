@@ -1,5 +1,6 @@
 import type { Chunk } from "./chunking";
 import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
+import { groundingScore, groundsAlone, keyTerms } from "./grounding";
 import { defaultProgress } from "./notebook";
 
 /** One row of questions.jsonl; accepted rows also go to questions.json in the seed's format. */
@@ -147,8 +148,10 @@ export function parseJsonLoosely(text: string): unknown {
 }
 
 const REASONING = /\b(because|therefore|thus|hence|step by step|let'?s|this means|which means|we can|we know|so the answer|in order to determine)\b/i;
-// "the passage", "this section" point at what the model was shown; "the section "Oxygen"" names a place.
-const SELF_REFERENCE = /\b(the|this|that|above|given) (passage|text|document|excerpt|chunk|context)\b|\b(this|above|given) section\b/i;
+// "the passage", "this section" point at what the model was shown; "the section "Oxygen"" names a place, and
+// 'the document titled "X"' names a document: such questions stand alone.
+const NAMED = String.raw`(?!\s+(?:titled|entitled|called|named)\b|\s*[:,]?\s*["“'])`;
+const SELF_REFERENCE = new RegExp(String.raw`\b(the|this|that|above|given) (passage|text|document|excerpt|chunk|context)\b${NAMED}|\b(this|above|given) section\b${NAMED}`, "i");
 
 /** Why an item is not a usable question, or null when it is. */
 export function validateQuestion(item: Parsed): string | null {
@@ -173,25 +176,27 @@ const normalise = (s: string) =>
 const words = (s: string) => normalise(s).split(" ").filter((w) => w.length > 1 || /\d/.test(w));
 
 /**
- * Whether a chunk supports an answer: the answer appears in it (ignoring case, punctuation and
- * thousands separators), or all its numbers and most of its words do.
+ * Whether a chunk supports an answer (lib/grounding.ts). With the question, a bare number, a single word or a
+ * yes/no answer also needs the question's key terms beside it; without, the answer is matched on its own terms.
  */
-export function isGrounded(answer: string, text: string): boolean {
-  const a = normalise(answer);
-  const t = normalise(text);
-  if (a && ` ${t} `.includes(` ${a} `)) return true;
-  const have = new Set(t.split(" "));
-  const need = words(answer);
-  if (!need.length) return false;
-  if (need.some((w) => /\d/.test(w) && !have.has(w))) return false;
-  return need.filter((w) => have.has(w)).length / need.length >= 0.8;
+export function isGrounded(answer: string, text: string, question?: string): boolean {
+  return question === undefined ? groundsAlone(answer, text) : groundingScore(answer, keyTerms(question, answer), text) > 0;
 }
 
-/** The window's chunk that holds the answer: the model's claim when the text bears it out, else the first that does. */
-export function answerSource(answer: string, claimed: string, window: readonly Chunk[], target: Chunk): Chunk | undefined {
+/**
+ * The window's chunk that holds the answer: of the chunks that ground it, the one that also holds most of the
+ * question's key terms; the model's claim, then the target, wins a tie. Undefined when none grounds it.
+ */
+export function answerSource(question: string, answer: string, claimed: string, window: readonly Chunk[], target: Chunk): Chunk | undefined {
+  const key = keyTerms(question, answer, window.map((c) => c.text));
   const byId = window.find((c) => c.chunk_id === claimed);
   const order = [...(byId ? [byId] : []), target, ...window.filter((c) => c !== target && c !== byId)];
-  return order.find((c) => isGrounded(answer, c.text));
+  let best: { chunk: Chunk; score: number } | undefined;
+  for (const chunk of new Set(order)) {
+    const score = groundingScore(answer, key, chunk.text);
+    if (score > (best?.score ?? 0)) best = { chunk, score };
+  }
+  return best?.chunk;
 }
 
 /**
@@ -257,7 +262,7 @@ async function questionsForChunk(
     if (!items.length) lastFailure = "the model returned no questions";
     for (const item of items) {
       let reason = validateQuestion(item);
-      const source = reason ? undefined : answerSource(item.answer, item.source, window, target);
+      const source = reason ? undefined : answerSource(item.question, item.answer, item.source, window, target);
       if (!reason && !source) reason = "answer not found in the passages (ungrounded)";
       if (!reason && rows.some((r) => r.status === "accepted" && normalise(r.question) === normalise(item.question))) reason = "repeats a question for this chunk";
       if (!reason && accepted() >= perChunk) reason = "more questions than asked for";

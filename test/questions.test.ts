@@ -41,16 +41,24 @@ test("validation gives the reason", () => {
   assert.is(validateQuestion({ ...ok, question: "What does the passage say failed?" }), "question refers to the passage instead of standing alone");
   assert.is(validateQuestion({ ...ok, question: "What failed, according to this section?" }), "question refers to the passage instead of standing alone");
   assert.is(validateQuestion({ ...ok, question: 'Which value fills the blank in this statement from the section "Oxygen": "___ failed"?' }), null);
+  assert.is(validateQuestion({ ...ok, question: 'What is the publication status of the document titled "Entry Postflight Analysis"?' }), null);
+  assert.is(validateQuestion({ ...ok, question: 'When was the document "Entry Postflight Analysis" published?' }), null);
+  assert.is(validateQuestion({ ...ok, question: "When was the document published?" }), "question refers to the passage instead of standing alone");
   assert.is(validateQuestion({ ...ok, answer: "Tank 2, because the heater switches welded" }), "answer narrates reasoning");
   assert.match(validateQuestion({ ...ok, answer: "word ".repeat(30) }) ?? "", /answer longer than/);
   assert.is(validateQuestion({ ...ok, difficulty: "trivial" }), 'difficulty "trivial" is not easy, medium or hard');
 });
 
-test("grounding ignores case, punctuation and thousands separators but not numbers", () => {
+test("grounding ignores case, punctuation, thousands separators and OCR slips but not numbers", () => {
   assert.ok(isGrounded("99 Ampere-Hours", "held 99 ampere-hours when"));
   assert.ok(isGrounded("1000 psi", "rose to 1,000 psi."));
   assert.not.ok(isGrounded("98 ampere-hours", "held 99 ampere-hours when"));
   assert.not.ok(isGrounded("the moon", "held 99 ampere-hours when"));
+  assert.ok(isGrounded("14 pounds", "transfer approximately l4 poumds of water"));
+  // A bare number needs the question's key terms beside it; a yes/no answer needs the question's claim.
+  assert.not.ok(isGrounded("30", "consumption of 900 watts at 30 amperes.", "What temperature was the system cold soaked at?"));
+  assert.ok(isGrounded("No", "performance of the mission was not affected.", "Was mission performance affected?"));
+  assert.not.ok(isGrounded("No", "no entry data are available.", "Was mission performance affected?"));
 });
 
 test("sliding window, first and last chunks asked, answer's real chunk recorded", async () => {
