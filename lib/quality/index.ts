@@ -5,7 +5,7 @@
  * - `refusal`: the model declined or talked about the task instead of doing it ("Please provide the text");
  * - `hallucinated`: the text says something the original does not (a number, name, identifier, cause or
  *   term that is not there, padding that blows the length up, a meaning that drifted away), or collapsed
- *   to a fraction of the original;
+ *   to a fraction of the original, or stops mid-sentence where a token limit cut it;
  * - `copy`: (nearly) the original's own words, so it adds no paraphrase noise;
  * - `faithful`: none of the above.
  * Preambles ("Here is a rewritten version:") and postscripts ("Note: all facts were kept") are stripped
@@ -23,6 +23,7 @@
  * - numbers.ts        numbers, dates, times and quantities in normalised forms ("three" = 3, "58:40" = 58 hours 40 minutes)
  * - original.ts       what a paraphrase is compared with, computed once per original; the copy score
  * - terms.ts          names, identifiers, technical terms and causes the original does not have
+ * - truncation.ts     paraphrases cut off mid-sentence (a code block, table row or bracket left open, "aimed to")
  * - check.ts          checkParaphrase: the rules for one pair, and their order
  * - claims.ts         the Judge interface and splitClaims; nli.ts and judge.ts make judges (createJudge)
  * - batch.ts          checkParaphrases: rules, then embedding drift, then a judge, over many pairs; paraphraseOriginal
