@@ -70,6 +70,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
+  assert.match(stdout, "\n  The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: --judge ollama:bespoke-minicheck (or any ollama:<model>) checks them.\n");
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index/index.pkl", "chunks.pkl", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
