@@ -21,6 +21,7 @@ import { DEFAULT_BLOCK_CHUNKS } from "./export/split";
 import { formatSeconds, progress, progressReporter } from "./progress";
 import { checkPairsFile, VERDICTS } from "./quality";
 import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "./quality/judge";
+import { rulesLimits } from "./quality/claims";
 import { openCache, withCache } from "./cache";
 import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
 import { DEFAULT_HOST, DEFAULT_PORT, serve, SERVE_LIMITS, serveOnWorkers } from "./serve";
@@ -472,6 +473,7 @@ function buildSummary(r: BuildRecord, out: string): string {
     `  report: ${path.join(out, "report.html")}`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
   ];
+  if (r.judge === "rules") lines.push(`  ${rulesLimits((s) => s)}`);
   const reasons = Object.entries(r.failures).sort((a, b) => b[1] - a[1]);
   if (reasons.length) lines.push("  not kept, by reason:", ...reasons.map(([reason, n]) => `    ${String(n).padStart(5)}  ${reason}`));
   return lines.join("\n");

@@ -4,6 +4,7 @@ import type { Coverage } from "./environment";
 import { terms } from "./lexical";
 import { diffHtml, escapeHtml, markAnswerHtml, percent, rawHtml, sampleWarning, tableHtml } from "./html";
 import { type CheckedParaphrase, isKept } from "./paraphrase";
+import { rulesLimits } from "./quality/claims";
 import { type Check, VERDICTS } from "./quality/types";
 import type { Question } from "./questions";
 
@@ -338,6 +339,7 @@ ${section(
   "paraphrases",
   "Paraphrases by verdict",
   tableHtml([verdicts]),
+  input.judge === "rules" ? `<p>${rulesLimits((s) => `<code>${escapeHtml(s)}</code>`)}</p>` : "",
   byStyle.length ? await chart(barSvg(byStyle, { title: "Verdicts by style", yTitle: "paraphrases" })) : "<p>No paraphrases.</p>",
   Object.keys(seriesByVerdict((c) => c.scores.length_ratio)).length ? await chart(histogramSvg(seriesByVerdict((c) => c.scores.length_ratio), { title: "Length of paraphrase / original", xTitle: "length ratio", yTitle: "paraphrases" })) : "",
   Object.keys(similarity).length

@@ -7,7 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readJsonl } from "../lib/files";
-import { builtinReply } from "./helpers/builtin-replies";
+import { TRUNCATED } from "../lib/generators";
+import { builtinReply, taskOf } from "./helpers/builtin-replies";
 import { type ChatAsk, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kit-build-"));
@@ -69,6 +70,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const stdout = await kitBuild(out, "builtin");
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
+  assert.match(stdout, "\n  The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: --judge ollama:bespoke-minicheck (or any ollama:<model>) checks them.\n");
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index/index.pkl", "chunks.pkl", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
@@ -172,6 +174,50 @@ test("Ctrl-C stops at once, leaving only whole files; the next run takes over th
   assert.match(again, new RegExp(`taking over the lock of process ${child.pid}, which is gone`));
   assert.not.ok(fs.existsSync(path.join(out, ".kit.lock")), "released at the end");
   assert.equal(fs.readdirSync(out).filter((f) => /\.tmp-\d+$/.test(f)), [], "temp files of the stopped run removed");
+});
+
+test("an Apollo build through the test server keeps no paraphrase that stops mid-sentence", async () => {
+  // A quarter of the paraphrases are cut silently (no done_reason), a quarter cut at the limit and whole when asked
+  // again with a larger one, a quarter cut at the limit every time; the rest are whole.
+  const cutTexts = new Set<string>();
+  const whole = new Set<string>();
+  const cutModel = await startOllamaServer({
+    models: ["nomic-embed-text", LLM],
+    reply: (ask) => {
+      const answer = builtinReply(ask);
+      const task = taskOf(ask);
+      if (task.kind !== "paraphrase") return answer;
+      const at = answer.lastIndexOf(" to ", Math.floor(answer.length * 0.7));
+      const cut = at > 0 ? answer.slice(0, at + 3) : "These modifications aimed to";
+      const kind = createHash("sha256").update(task.text + task.style).digest()[0] % 4;
+      if (kind === 0) return cutTexts.add(cut), cut;
+      if (kind === 1 && ask.request.body.options?.num_predict === undefined) return { text: cut, cut: true };
+      if (kind === 1) return whole.add(answer), answer;
+      if (kind === 2) return { text: cut, cut: true };
+      return answer;
+    },
+  });
+  try {
+    const out = path.join(tmp, "cut");
+    const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", out, "--llm", `ollama:${LLM}`, "--judge", "rules", "--embedder", EMBEDDER, "--ollama-host", cutModel.url];
+    const child = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    assert.is(await new Promise((resolve) => child.once("exit", resolve)), 0);
+    const rows = readJsonl<{ text: string; verdict: string; reasons: string[] }>(path.join(out, "paraphrases.jsonl"));
+    const silent = rows.filter((r) => cutTexts.has(r.text));
+    assert.ok(silent.length > 0 && whole.size > 0);
+    for (const r of silent) assert.ok(r.verdict === "hallucinated" && r.reasons.some((w) => w.startsWith("cut off mid-sentence")), r.text);
+    assert.ok(rows.some((r) => whole.has(r.text)), "answers whole at the larger limit are rows");
+    // A kept row ends a sentence, or in a heading, table or HTML line.
+    const ended = (text: string) => /[.!?:;)|`]["'*_]*$|^\s*[#|<].*$/.test(text.trim().split("\n").at(-1)!);
+    assert.equal(rows.filter((r) => r.verdict === "faithful" && !ended(r.text)), [], "no kept row ends mid-sentence");
+    const build = JSON.parse(read(out, "build.json"));
+    assert.ok(build.llm_requests.failed_by_reason[TRUNCATED] > 0);
+    assert.match(stdout, new RegExp(`LLM requests: .* failed \\(\\d+ ${TRUNCATED}\\)`));
+  } finally {
+    await cutModel.close();
+  }
 });
 
 test.run();

@@ -270,6 +270,8 @@ test("the card tells how the data was made, split, loaded, rewarded and searched
   assert.match(prose, "| questions | builtin (rule-based, no LLM), 2 per chunk");
   assert.match(prose, `| verdicts | ${readJsonl(path.join(dataset, "paraphrases.jsonl")).length} unchecked; only faithful or unchecked rows are kept |`);
   for (const [reason, n] of Object.entries(build.failures)) assert.match(prose, `| ${reason} | ${n} |`);
+  assert.is(build.judge, "rules");
+  assert.match(prose, "\n\nThe rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: `--judge ollama:bespoke-minicheck` (or any `ollama:<model>`) checks them.\n");
   assert.match(prose, 'load_dataset("path/to/main", "questions")');
   assert.match(prose, "reward_funcs=[answer_reward]");
   assert.match(prose, "environment_factory=SearchEnvironment");
@@ -826,6 +828,9 @@ test("an index made by another embedder than build.json names is refused", async
 test("paraphrases judged unfaithful are left out of paraphrases and recovery, and counted in the card", async () => {
   const dir = copyDataset("verdicts");
   const file = path.join(dir, "paraphrases.jsonl");
+  // Judged by a model: the card does not say what the rules alone miss.
+  const buildFile = path.join(dir, "build.json");
+  fs.writeFileSync(buildFile, JSON.stringify({ ...readJson(buildFile), judge: "ollama:bespoke-minicheck" }));
   editJsonl<any>(file, (p, i) => ({ ...p, verdict: ["faithful", "unfaithful", "unchecked"][i % 3], reasons: i % 3 === 1 ? ["adds a fact"] : [] }));
   const rows = readJsonl<any>(file);
   const out = hf("verdicts");
@@ -843,6 +848,7 @@ test("paraphrases judged unfaithful are left out of paraphrases and recovery, an
   assert.equal(recoveryIds, kept.map((p) => p.paraphrase_id).sort());
   const { prose } = readCard(out);
   assert.match(prose, `| paraphrase verdict: unfaithful | ${rows.length - kept.length} |`);
+  assert.not.match(prose, "The rules alone");
   const merged = readJson(path.join(dir, "env/merged/manifest.json"));
   assert.match(prose, `- \`env/merged\`: ${merged.rows} rows, the chunks, plus every kept paraphrase as a distractor; ${merged.coverage.by_paraphrase} of ${merged.coverage.chunks} chunks appear through a kept paraphrase.`);
 });

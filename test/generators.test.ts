@@ -1,5 +1,7 @@
 // lib/generators.ts through the real `ollama` and `openai` clients, against test/helpers/ollama-server.ts.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,7 +19,10 @@ import {
   isLost,
   MAX_TIMEOUT_MS,
   requestTimeoutMs,
+  TRUNCATED,
+  TRUNCATION_RETRY_TOKENS,
 } from "../lib/generators";
+import { openCache, withCache } from "../lib/cache";
 import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions, closedPort } from "./helpers/ollama-server";
 
 const MODEL = "qwen2.5:7b-instruct";
@@ -126,6 +131,30 @@ test("ollama: the model's text comes back verbatim, refusals, preambles and cut-
   await withOllama({ reply: ({ prompt }) => replies[prompt] ?? `echo ${prompt}` }, {}, async (generator) => {
     for (const [prompt, text] of Object.entries(replies)) assert.is(await generator.generate(ask(prompt)), text);
     assert.is(await generator.generate(ask("hello")), "echo hello");
+  });
+});
+
+test("ollama: an answer cut at the token limit (done_reason length) is asked again with twice the limit, then fails as truncated; a cache keeps nothing of it", async () => {
+  // "short" is cut only under 200 tokens, "long" always; the default is unbounded, so a cut there gets TRUNCATION_RETRY_TOKENS.
+  const reply: OllamaServerOptions["reply"] = ({ prompt, request }) => {
+    const limit = request.body.options?.num_predict;
+    if (prompt === "long" || (prompt === "short" && (limit ?? 100) < 200)) return { text: "These modifications aimed to", cut: true };
+    return `${prompt}: done.`;
+  };
+  await withOllama({ reply }, FAST, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("short", { options: { num_predict: 100, seed: 1 } })), "short: done.");
+    assert.equal(server.received.filter((r) => r.path === "/api/chat").map((r) => r.body.options), [{ num_predict: 100, seed: 1 }, { num_predict: 200, seed: 1 }]);
+    assert.is(await generator.generate(ask("short")), "short: done.");
+    assert.equal(server.received.at(-1)!.body.options, { num_predict: TRUNCATION_RETRY_TOKENS });
+
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kit-truncated-")), "llm.jsonl");
+    const cached = withCache(generator, openCache(file));
+    const error = await generatorError(() => cached.generate(ask("long", { options: { num_predict: 300 } })));
+    assert.equal([error.kind, error.reason, error.lost], ["truncated", TRUNCATED, false]);
+    assert.is(error.message, `Ollama cut "${MODEL}"'s answer at the token limit, also when asked again with num_predict 600: the answer fails as truncated`);
+    assert.equal(server.received.slice(-2).map((r) => r.body.options.num_predict), [300, 600]);
+    assert.equal(cached.failed, { [TRUNCATED]: 1 });
+    assert.is(fs.readFileSync(file, "utf8"), "", "nothing cached, so a re-run asks again");
   });
 });
 
@@ -456,6 +485,25 @@ test("setup errors are one-line KitErrors, raised before any generation", async 
 
 // ---------------------------------------------------------------------------------------------------------------
 // OpenAI-compatible servers (vLLM, llama.cpp), through the openai client
+
+test("openai: an answer cut at max_tokens (finish_reason length) is asked again with twice the limit, then fails as truncated", async () => {
+  const model = "Qwen/Qwen2.5-7B-Instruct";
+  const server = await startOllamaServer({
+    models: [model],
+    reply: ({ prompt, request }) => (prompt === "long" || request.body.max_tokens < 100 ? { text: "The crew reported a", cut: true } : `${prompt}: done.`),
+  });
+  try {
+    const g = await createGenerator(`openai:${model}@${server.url}`, FAST);
+    assert.is(await g.generate(ask("short", { options: { num_predict: 50 } })), "short: done.");
+    assert.equal(server.received.filter((r) => r.path === "/v1/chat/completions").map((r) => r.body.max_tokens), [50, 100]);
+    const error = await generatorError(() => g.generate(ask("long")));
+    assert.equal([error.kind, error.reason], ["truncated", TRUNCATED]);
+    assert.match(error.message, /^The OpenAI-compatible server cut ".+"'s answer at the token limit, also when asked again with num_predict 4096/);
+    assert.equal(server.received.slice(-2).map((r) => r.body.max_tokens), [undefined, TRUNCATION_RETRY_TOKENS]);
+  } finally {
+    await server.close();
+  }
+});
 
 test("openai: chat.completions with response_format json_schema, temperature, max_tokens, seed and the API key", async () => {
   const server = await startOllamaServer({ models: ["Qwen/Qwen2.5-7B-Instruct"] });

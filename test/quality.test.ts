@@ -28,6 +28,7 @@ import {
 import { profile } from "../lib/quality/original";
 import { findTerms } from "../lib/quality/terms";
 import { loadCorpus } from "../lib/corpus";
+import { cutOff } from "../lib/quality/truncation";
 
 const APOLLO =
   "The command module was completely powered down at 58 hours 40 minutes , at which time 99 ampere-hours remained in the three entry batteries. By charging the batteries with lunar module power, available battery capacity was increased to ll8 ampere-hours. At landing, 29 ampere-hours of energy remained.";
@@ -602,6 +603,39 @@ test("issue 24.2 labelled set (test/fixtures/paraphrase-ocr.jsonl): dev and held
   // Measured once the rules were fixed: dev 77.5% (59.8% before them), held-out 82.4% (70.6% before).
   assert.ok(dev >= 0.77, `dev ${dev}`);
   assert.ok(heldout >= 0.82, `held-out ${heldout}`);
+});
+
+test("a paraphrase cut off mid-sentence is hallucinated; markdown ends are not sentences", () => {
+  const cut = checkParaphrase(APOLLO, "At 58:40 the command module was fully shut down, leaving 99 ampere-hours in its three entry batteries. These modifications aimed to");
+  assert.is(cut.verdict, "hallucinated");
+  assert.match(cut.reasons.join("\n"), /cut off mid-sentence \(ends on "to"\): "\.\.\.batteries\. These modifications aimed to"/);
+  assert.is(verdict(APOLLO, APOLLO_REWRITE), "faithful");
+  const lead = "The values for the priority levels are below.";
+  const table = "| Name | Shares |\n| --- | --: |\n| system | 30 |";
+  assert.is(cutOff(`${lead}\n\n${table}`, `${lead}\n\n${table}`), undefined);
+  assert.match(cutOff(`${lead}\n\n${table}`, `${lead}\n\n| Name | Shares |\n| --- | --: |\n| system`)!, /a table row left open/);
+  assert.is(cutOff("Define it so:\n\n```\ntype A string\n```", "Define it like this:\n\n```\ntype A string\n```"), undefined);
+  assert.match(cutOff("Define it so:\n\n```\ntype A string\n```", "Define it like this:\n\n```\ntype A")!, /a code block left open/);
+  assert.is(cutOff("Batteries were charged.\n\n# 5.3 CRYOGENIC STORAGE", "The batteries were charged.\n\n# 5.3 CRYOGENIC STORAGE"), undefined);
+  assert.match(cutOff("Batteries were charged.\n\n# 5.3 CRYOGENIC STORAGE", "The batteries were")!, /ends on "were"/);
+  // A list item without a full stop, where the original's has none either, or the paraphrase made a list of prose.
+  assert.is(cutOff("- Pick a hosting SIG", "- Choose a SIG to host it"), undefined);
+  assert.is(cutOff("Pick a SIG. Open a PR.", "- Pick a SIG\n- Open a PR"), undefined);
+  assert.is(cutOff("The objectives were as follows:", "The objectives were:"), undefined);
+  assert.match(cutOff("The objectives were assigned.", "The objectives were assigned to the crew, with")!, /ends on "with"/);
+  assert.match(cutOff("The crew took aspirin.", "The crew took two aspir")!, /no closing punctuation/);
+});
+
+test("truncation cases, dev rows: every cut paraphrase is caught and no complete one (held-out figures in the README)", () => {
+  const rows = readJsonl<{ original: string; paraphrase: string; label: "cut" | "complete"; split: string }>(
+    path.join(__dirname, "fixtures/truncation-cases.jsonl"),
+  ).filter((r) => r.split === "dev");
+  assert.ok(rows.length >= 30);
+  for (const r of rows) {
+    const why = cutOff(r.original, r.paraphrase);
+    assert.is(why !== undefined, r.label === "cut", `${r.label}: ${r.paraphrase.slice(-60)} (${why})`);
+    if (r.label === "cut") assert.is.not(checkParaphrase(r.original, r.paraphrase).verdict, "faithful");
+  }
 });
 
 test.run();

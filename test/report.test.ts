@@ -111,6 +111,9 @@ test("the baselines come from eval.json, with a warning on a small sample; the w
   const judged = await qualityReport(smallBuild({ judge: "rules", parameters: { judge: "auto" } }));
   assert.match(judged, /<td[^>]*>judge<\/td><td[^>]*>rules \(asked: auto\)<\/td>/);
   assert.match(await qualityReport(smallBuild({ judge: "rules", parameters: { judge: "rules" } })), /<td[^>]*>judge<\/td><td[^>]*>rules<\/td>/);
+  // With the rules alone, what they cannot see and the judge that checks it; not with a judge.
+  assert.match(judged, '<p>The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: <code>--judge ollama:bespoke-minicheck</code> (or any <code>ollama:&#60;model&#62;</code>) checks them.</p>');
+  assert.not.match(await qualityReport(smallBuild({ judge: "ollama:bespoke-minicheck" })), "The rules alone");
 
   const worst = await report();
   assert.match(worst, /<details><summary>The \d+ least faithful paraphrases/);

@@ -3,6 +3,7 @@ import { stringify as toYaml } from "yaml";
 import type { BuildRecord } from "../build/record";
 import type { EnvManifest } from "../environment";
 import { KEPT_VERDICTS } from "../paraphrase";
+import { rulesLimits } from "../quality/claims";
 import { type Bucket, GOLD_RANK_DEPTH } from "./difficulty";
 import { type Columns, features } from "./parquet";
 
@@ -192,6 +193,7 @@ export function datasetCard(c: CardInput): string {
     `| thresholds | ${Object.entries(thresholds).map(([k, v]) => `${k} ${v}`).join(", ") || "the kit's defaults"} |`,
     `| verdicts | ${Object.entries(c.verdicts).map(([v, n]) => `${n} ${v}`).join(", ")}; only ${KEPT_VERDICTS.join(" or ")} rows are kept |`,
     "",
+    ...(build.judge === "rules" ? [rulesLimits(code), ""] : []),
     "Rows not kept, by filter:",
     "",
     "| filter | rows |",

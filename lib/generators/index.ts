@@ -31,6 +31,13 @@ const AUTO_PROBE_MS = 2_000;
 /** An explicit spec is an error when its server does not answer, so it gets longer than `auto`. */
 const SPEC_PROBE_MS = 10_000;
 const SPEC_FORMS = "auto, builtin, ollama:<model> or openai:<model>@<base-url>";
+/**
+ * The token limit an answer cut at the server's own limit is asked again with, when the request set none: Ollama's
+ * default num_predict is unbounded (-1) in current versions, but a model's Modelfile or an OpenAI-compatible server
+ * may set a small one. 4096 is several times the longest answer a stage asks for; a request with a limit gets
+ * twice its limit. Past the model's context window no limit helps, and the answer fails as truncated.
+ */
+export const TRUNCATION_RETRY_TOKENS = 4096;
 /** Longest setTimeout delay (2^31-1 ms); our own per-attempt timer is the one that fires. */
 const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -227,7 +234,8 @@ async function createOpenAI(spec: string, settings: PoolSettings, notice: (line:
 interface Transport {
   /** Who answers, for messages: "Ollama" or "the OpenAI-compatible server". */
   server: string;
-  send(host: string, request: GenerateRequest, signal: AbortSignal): Promise<string>;
+  /** The answer, and whether the server stopped it at the token limit (Ollama's done_reason, OpenAI's finish_reason "length"). */
+  send(host: string, request: GenerateRequest, signal: AbortSignal): Promise<{ text: string; cut: boolean }>;
 }
 
 function messages(request: GenerateRequest): Array<{ role: "system" | "user"; content: string }> {
@@ -245,7 +253,7 @@ async function ollamaTransport(model: string): Promise<Transport> {
       const answer = await client.chat(chat);
       const content = answer?.message?.content;
       if (typeof content !== "string") throw new Unreadable("an /api/chat answer without message content");
-      return content;
+      return { text: content, cut: answer.done_reason === "length" };
     },
   };
 }
@@ -266,9 +274,10 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
         },
         { signal },
       );
-      const content = completion?.choices?.[0]?.message?.content;
+      const choice = completion?.choices?.[0];
+      const content = choice?.message?.content;
       if (typeof content !== "string") throw new Unreadable("a /chat/completions answer without message content");
-      return content;
+      return { text: content, cut: choice.finish_reason === "length" };
     },
   };
 }
@@ -286,9 +295,10 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
  * - `refused`: another 4xx, e.g. 400 for a bad schema;
  * - `model-missing`: HTTP 404, the model is not (or no longer) on the host;
  * - `auth`: HTTP 401 or 403, the API key is refused;
- * - `storage`: the answer came but the cache could not keep it (a full disk; lib/cache.ts).
+ * - `storage`: the answer came but the cache could not keep it (a full disk; lib/cache.ts);
+ * - `truncated`: the answer stopped at the token limit, and again when asked with a larger one.
  */
-export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth" | "storage";
+export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth" | "storage" | "truncated";
 
 /**
  * A request that failed for good (after the retries worth making). `lost` means no later request can succeed
@@ -558,7 +568,7 @@ function poolGenerator(
   const closed = new AbortController();
   const fanout = createFanout();
 
-  const attempts = async (request: GenerateRequest, stop: AbortSignal): Promise<string> => {
+  const attempts = async (request: GenerateRequest, stop: AbortSignal): Promise<{ text: string; cut: boolean }> => {
     const tried = new Set<Host>();
     for (let attempt = 1; ; attempt++) {
       const host = await pool.acquire(tried, stop);
@@ -594,7 +604,19 @@ function poolGenerator(
       const stop = new AbortController();
       const leave = [fanout.join(closed.signal, stop), ...(signal ? [fanout.join(signal, stop)] : [])];
       try {
-        return await attempts(request, stop.signal);
+        const first = await attempts(request, stop.signal);
+        if (!first.cut) return first.text;
+        // Cut at the token limit: once more with a larger one, then it fails (and a cache stores nothing).
+        const limit = request.options?.num_predict;
+        const larger = limit !== undefined && limit > 0 ? limit * 2 : TRUNCATION_RETRY_TOKENS;
+        const again = await attempts({ ...request, options: { ...request.options, num_predict: larger } }, stop.signal);
+        if (!again.cut) return again.text;
+        throw new GeneratorError(
+          `${capitalize(transport.server)} cut "${model}"'s answer at the token limit, also when asked again with num_predict ${larger}: the answer fails as truncated`,
+          "truncated",
+          TRUNCATED,
+          false,
+        );
       } catch (e) {
         throw stop.signal.aborted ? abortError(stop.signal.reason) : e;
       } finally {
@@ -609,6 +631,8 @@ function poolGenerator(
 }
 
 const RESUME = "then run the same command again to resume";
+/** The reason a build counts truncated answers under. */
+export const TRUNCATED = "truncated at the token limit";
 
 /**
  * The one-line error for an answer no retry can change: the model gone (404), the key refused (401, 403), a body

@@ -4,6 +4,7 @@ import { unsupportedNumbers } from "./numbers";
 import { refusalHits, stripPreamble } from "./preamble";
 import { subjectWords, withoutSubjectNumbers } from "./subject";
 import { findTerms } from "./terms";
+import { cutOff } from "./truncation";
 import { cleanText, quoteList, round, splitSentences, visibleLength } from "./text";
 import { type Check, type CheckOptions, type Scores, thresholdsOf } from "./types";
 
@@ -16,7 +17,7 @@ export function newNumbers(original: string, paraphrase: string): string[] {
 
 /**
  * Checks one paraphrase against its original, without embeddings or an LLM (see checkParaphrases for those).
- * Verdict precedence: refusal, then hallucinated (invented content), then copy, then a length collapse
+ * Verdict precedence: refusal, then hallucinated (invented content, or cut off mid-sentence), then copy, then a length collapse
  * (hallucinated: facts lost), then faithful.
  */
 export function checkParaphrase(original: string, paraphrase: string, options?: CheckOptions): Check {
@@ -71,6 +72,10 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
 
   const slack = length - p.length <= t.lengthSlack;
   if (scores.length_ratio > t.maxLengthRatio && !slack) invented.push(`length blow-up: ${scores.length_ratio} times the original`);
+
+  // Cut off at a token limit: facts lost, as in a length collapse.
+  const cut = cutOff(original, text);
+  if (cut) invented.push(cut);
 
   if (invented.length) return { verdict: "hallucinated", reasons: [...reasons, ...invented], scores, text };
   if (scores.copy >= t.copy) return { verdict: "copy", reasons: [...reasons, `near-verbatim copy: ${scores.copy} of its word trigrams are the original's`], scores, text };

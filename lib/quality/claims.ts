@@ -1,3 +1,14 @@
+/** The fact-checking model an `auto` judge looks for on Ollama. */
+export const MINICHECK_MODEL = "bespoke-minicheck";
+
+/**
+ * What the rules alone cannot see, and the --judge that checks it: one sentence for the report, the card and the
+ * build summary of a build judged by the rules alone. `code` formats the setting for each.
+ */
+export function rulesLimits(code: (setting: string) => string): string {
+  return `The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: ${code(`--judge ollama:${MINICHECK_MODEL}`)} (or any ${code("ollama:<model>")}) checks them.`;
+}
+
 /** Claims shorter than this many words ("Overview.", "See below:") state nothing checkable. */
 const MIN_CLAIM_WORDS = 3;
 

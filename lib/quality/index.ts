@@ -5,7 +5,7 @@
  * - `refusal`: the model declined or talked about the task instead of doing it ("Please provide the text");
  * - `hallucinated`: the text says something the original does not (a number, name, identifier, cause or
  *   term that is not there, padding that blows the length up, a meaning that drifted away), or collapsed
- *   to a fraction of the original;
+ *   to a fraction of the original, or stops mid-sentence where a token limit cut it;
  * - `copy`: (nearly) the original's own words, so it adds no paraphrase noise;
  * - `faithful`: none of the above.
  * Preambles ("Here is a rewritten version:") and postscripts ("Note: all facts were kept") are stripped
@@ -25,6 +25,7 @@
  * - subject.ts        the corpus's subject (its name, its first heading): names a rewrite may add ("Apollo 13")
  * - original.ts       what a paraphrase is compared with, computed once per original; the copy score
  * - terms.ts          names, identifiers, technical terms and causes the original does not have; corrections of its misspellings are not new
+ * - truncation.ts     paraphrases cut off mid-sentence (a code block, table row or bracket left open, "aimed to")
  * - check.ts          checkParaphrase: the rules for one pair, and their order
  * - claims.ts         the Judge interface and splitClaims; nli.ts and judge.ts make judges (createJudge)
  * - batch.ts          checkParaphrases: rules, then embedding drift, then a judge, over many pairs; paraphraseOriginal

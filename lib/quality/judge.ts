@@ -2,10 +2,10 @@ import { KitError } from "../errors";
 import { createGenerator, type GenerateRequest, type Generator } from "../generators";
 // nli.ts loads transformers.js only when a transformers: judge is made, so importing it here costs nothing.
 import { nliJudge } from "./nli";
-import type { ClaimVerdict, Judge } from "./claims";
+import { type ClaimVerdict, type Judge, MINICHECK_MODEL } from "./claims";
 
 export const DEFAULT_JUDGE = "auto";
-export const MINICHECK_MODEL = "bespoke-minicheck";
+export { MINICHECK_MODEL };
 export const JUDGE_SPECS = "auto | rules | ollama:<model> | openai:<model>@<url> | transformers:<model or folder>";
 /** Further asks when an answer is neither Yes/No nor the JSON asked for. */
 const JUDGE_RETRIES = 2;

@@ -55,6 +55,9 @@ export const cannedReplies = {
 
 export type Route = (request: OllamaRequest) => Reply | Promise<Reply>;
 
+/** A model's answer text, or one cut at the token limit (sent with done_reason / finish_reason "length"). */
+export type ModelAnswer = string | { text: string; cut: true };
+
 export interface OllamaServerOptions {
   /** Installed models, as `ollama list` names them ("name" means "name:latest"). Default ["nomic-embed-text"]. */
   models?: string[];
@@ -69,7 +72,7 @@ export interface OllamaServerOptions {
   /** Extra or replacing endpoints, keyed by path ("/api/chat"). */
   routes?: Record<string, Route>;
   /** The model's answer text for each chat/completion request (installed models only). Default `echoReply`. */
-  reply?: (ask: ChatAsk) => string;
+  reply?: (ask: ChatAsk) => ModelAnswer;
   /** Port on 127.0.0.1; default a free one. */
   port?: number;
 }
@@ -165,6 +168,10 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
   const details = { parent_model: "", format: "gguf", family: "bert", families: ["bert"], parameter_size: "137M", quantization_level: "F16" };
   const reply = options.reply ?? echoReply;
   const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+  const answerOf = (ask: ChatAsk) => {
+    const answer = reply(ask);
+    return typeof answer === "string" ? { content: answer, reason: "stop" } : { content: answer.text, reason: "length" };
+  };
 
   const routes: Record<string, Route> = {
     "/api/tags": () => ({
@@ -218,7 +225,7 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
         const error = { message: `model "${ask.model}" not found, try pulling it first`, type: "api_error", param: null, code: null };
         return { status: 404, json: { error } };
       }
-      const content = reply(ask);
+      const { content, reason } = answerOf(ask);
       return {
         json: {
           id: `chatcmpl-${request.n}`,
@@ -226,7 +233,7 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
           created: 1735689600,
           model: ask.model,
           system_fingerprint: "fp_ollama",
-          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop", logprobs: null }],
+          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: reason, logprobs: null }],
           usage: { prompt_tokens: words(ask.prompt), completion_tokens: words(content), total_tokens: words(ask.prompt) + words(content) },
         },
       };
@@ -238,13 +245,13 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
   function ollamaAnswer(request: OllamaRequest, shape: (content: string) => object): Reply {
     const ask = chatAsk(request);
     if (!has(ask.model)) return notFound(ask.model);
-    const content = reply(ask);
+    const { content, reason } = answerOf(ask);
     const answer = {
       model: ask.model,
       created_at: MODIFIED_AT,
       ...shape(content),
       done: true,
-      done_reason: "stop",
+      done_reason: reason,
       total_duration: 1000000,
       load_duration: 100000,
       prompt_eval_count: words(ask.prompt),
