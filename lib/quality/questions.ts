@@ -13,7 +13,7 @@ export function checkQuestion(q: QuestionInput, chunkText: string): string[] {
   const reasons: string[] = [];
   const invalid = validateQuestion({ question: q.question.trim(), answer: q.answer.trim(), difficulty: (q.difficulty ?? "").trim().toLowerCase(), source: "" });
   if (invalid) reasons.push(invalid);
-  if (q.answer.trim() && !isGrounded(q.answer, chunkText)) reasons.push("answer not found in its chunk (ungrounded)");
+  if (q.answer.trim() && !isGrounded(q.answer, chunkText, q.question)) reasons.push("answer not found in its chunk (ungrounded)");
   return reasons;
 }
 
