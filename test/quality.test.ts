@@ -27,6 +27,9 @@ import {
 } from "../lib/quality";
 import { profile } from "../lib/quality/original";
 import { findTerms } from "../lib/quality/terms";
+import { createGenerator } from "../lib/generators";
+import { generateParaphrases, resolveStyles } from "../lib/paraphrase";
+import { startOllamaServer } from "./helpers/ollama-server";
 import { loadCorpus } from "../lib/corpus";
 import { cutOff } from "../lib/quality/truncation";
 
@@ -589,6 +592,23 @@ test("issue 24.2 through the batch checks (judge off): the named faithful rewrit
   const pairs = Object.values(OCR_CASES).map(([original, paraphrase]) => ({ original, paraphrase }));
   const checks = await checkParaphrases(pairs, { subject: SUBJECTS.apollo, onProgress: () => {} });
   assert.equal(checks.map((c) => c.verdict), pairs.map(() => "faithful"));
+});
+
+test("issue 24.2 through the Ollama test server: a model's rewrites of OCR'd chunks, paraphrased and checked as kit build does, are kept", async () => {
+  const cases = Object.values(OCR_CASES);
+  // The model answers each paraphrase prompt with the rewrite of the original it quotes.
+  const server = await startOllamaServer({ models: ["rewriter"], reply: (ask) => cases.find(([original]) => ask.prompt.includes(original))?.[1] ?? "" });
+  try {
+    const generator = await createGenerator("ollama:rewriter", { ollamaHost: server.url });
+    const chunks = cases.map(([text], i) => ({ chunk_id: `chunk_${i + 1}`, text, source: "apollo13_mission_report.md", start: 0, end: text.length }));
+    const { paraphrases } = await generateParaphrases(chunks, generator, { styles: resolveStyles(["reworded"]), onProgress: () => {} });
+    await generator.close();
+    assert.is(paraphrases.length, cases.length);
+    const checks = await checkParaphrases(paraphrases.map((p) => ({ original: chunks.find((c) => c.chunk_id === p.chunk_id)!.text, paraphrase: p.text })), { subject: SUBJECTS.apollo, onProgress: () => {} });
+    assert.equal(checks.map((c) => c.verdict), cases.map(() => "faithful"), checks.map((c) => c.reasons.join("; ")).join(" | "));
+  } finally {
+    await server.close();
+  }
 });
 
 test("issue 24.2 labelled set (test/fixtures/paraphrase-ocr.jsonl): dev and held-out accuracy", () => {
