@@ -5,6 +5,8 @@
  * Measured on test/fixtures/grounding-cases.jsonl (test/grounding.test.ts).
  */
 
+import { editDistance } from "./edit-distance";
+
 /** Tokens one short span may cover: about a sentence. */
 const SPAN = 40;
 
@@ -47,12 +49,7 @@ const isNumber = (t: string) => /\d/.test(t);
 /** Equal, or both words of 5+ letters one edit apart (an OCR slip or the model's fix of one). */
 function same(a: string, b: string): boolean {
   if (a === b) return true;
-  if (isNumber(a) || isNumber(b) || a.length < 5 || b.length < 5 || Math.abs(a.length - b.length) > 1) return false;
-  let i = 0;
-  while (i < a.length && a[i] === b[i]) i++;
-  let j = 0;
-  while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
-  return a.length - i - j <= 1 && b.length - i - j <= 1;
+  return !isNumber(a) && !isNumber(b) && a.length >= 5 && b.length >= 5 && editDistance(a, b, 1) <= 1;
 }
 
 const content = (ts: readonly string[]) => [...new Set(ts.filter((t) => !STOP.has(t)))];

@@ -3,6 +3,7 @@ import type { OriginalProfile } from "./original";
 import { cleanText, CODE_SPAN, IDENTIFIER, idKey, rawTokens, splitSentences, stem, type TaggedTerm, tagSentence, tagSentences } from "./text";
 import { causalMarkers, GENERIC, STOP } from "./vocabulary";
 import { isEnglish, synsetsOf } from "./wordnet";
+import { editDistance } from "../edit-distance";
 
 /**
  * Names, identifiers, technical terms and causes a paraphrase brings that its original does not have, read with
@@ -184,19 +185,6 @@ export function misspelling(typo: string, word: string): boolean {
   if (typo.replace(/rn/g, "m") === word) return true;
   const d = editDistance(typo, word, 2);
   return d === 1 || (d === 2 && typo.length === word.length && word.length >= 6);
-}
-
-/** Levenshtein distance, or `cap` + 1 once it is over `cap`. */
-function editDistance(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) > cap) return cap + 1;
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    if (Math.min(...next) > cap) return cap + 1;
-    row = next;
-  }
-  return row[b.length];
 }
 
 /** Stems of a text's neighbouring words ("fuel isola"). */
