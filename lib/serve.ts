@@ -289,10 +289,10 @@ type WorkerReport = { url: string; summary: string } | { error: string };
 type WorkerStopped = { cut: number };
 
 /**
- * Replacing workers that exit: the first restart after firstMs, each further one twice as late, up to maxMs; a worker
+ * Replacing a worker that exits: the first restart after firstMs, each further one twice as late, up to maxMs; a worker
  * that stays up stableMs resets the delay. After `failures` starts in a row failed (the worker reported an error or
  * exited before it listened), the primary gives up: the dataset or the machine is broken, and a supervisor should see
- * the server fail rather than restart forever.
+ * the server fail rather than restart forever. Each worker's place counts its own.
  */
 const RESTART = { firstMs: 500, maxMs: 30_000, stableMs: 60_000, failures: 5 };
 
@@ -351,27 +351,30 @@ export async function serveOnWorkers(
   }
   let giveUp!: (err: KitError) => void;
   const failed = new Promise<never>((_, reject) => (giveUp = reject));
-  let [delay, failures] = [RESTART.firstMs, 0];
-  /** Keeps one worker running: once it exits, starts another (later each time it fails), until stopping or giving up. */
-  const keep = async (worker: ReturnType<typeof fork>): Promise<void> => {
+  // Ends the waits between restarts, so a stop does not wait out a backoff.
+  const halted = new AbortController();
+  const halt = () => {
+    stopping = true;
+    halted.abort();
+    return stopAll();
+  };
+  /** Keeps one worker running: once it exits, starts another, each start after a failed one twice as late (RESTART). */
+  const keep = async (worker: ReturnType<typeof fork>, delay = RESTART.firstMs): Promise<void> => {
     const since = Date.now();
     const how = await worker.exited;
     if (stopping) return;
     if (Date.now() - since >= RESTART.stableMs) delay = RESTART.firstMs;
     log(`serve: worker process ${worker.pid} ${how}; starting another in ${delay / 1000} s`);
-    for (;;) {
-      await sleep(delay);
+    for (let failures = 1; ; failures++) {
+      await sleep(delay, undefined, { signal: halted.signal }).catch(() => undefined);
       delay = Math.min(2 * delay, RESTART.maxMs);
       if (stopping) return;
       const next = fork();
       const report = await next.report;
-      if (!("error" in report)) {
-        failures = 0;
-        return keep(next);
-      }
-      if (++failures >= RESTART.failures) {
-        stopping = true;
-        await stopAll();
+      if (!("error" in report)) return keep(next, delay);
+      if (stopping) return;
+      if (failures === RESTART.failures) {
+        await halt();
         return giveUp(new KitError(`serve: ${failures} worker processes in a row failed to start; the last: ${report.error}`));
       }
       log(`serve: a new worker failed to start (${failures} in a row): ${report.error}; starting another in ${delay / 1000} s`);
@@ -384,8 +387,7 @@ export async function serveOnWorkers(
     summary: `${summary}; ${workers} worker processes`,
     failed,
     async close() {
-      stopping = true;
-      await stopAll();
+      await halt();
       return cut;
     },
   };

@@ -390,9 +390,8 @@ exit 0`;
   assert.match(fs.readFileSync(path.join(tmp, "npx.log"), "utf8"), /^serve: stopped$/m);
 });
 
-/** Runs `kit serve --index DIR --port 0 ...args` on an environment of the test rows; resolves once it prints where it listens. */
-async function startKitServe(args: string[] = []) {
-  const folder = envDir(path.join(tmp, "dataset"), "paraphrased");
+/** Runs `kit serve --index DIR --port 0 ...args` on an environment of the test rows (written to DIR if missing); resolves once it prints where it listens. */
+async function startKitServe(args: string[] = [], folder = envDir(path.join(tmp, "dataset"), "paraphrased")) {
   const embedder: Embedder = { spec: "test-hash", dimension: 16, embed: async (texts) => texts.map((t) => Float32Array.from(hashedEmbedding(t, 16))) };
   if (!fs.existsSync(folder)) await writeEnvironment(folder, "paraphrased", CHUNKS, PARAPHRASES, { embedder });
   const child = spawn(process.execPath, ["bin/kit.js", "serve", "--index", folder, "--port", "0", ...args], { env: { ...process.env, CI: "true" } });
@@ -474,6 +473,50 @@ test("kit serve --workers 2: two processes answer on one port, a killed one is r
     assert.equal([code, signal], [0, null], output.stderr);
     assert.match(output.stdout, /\nserve: stopped\n$/);
     for (const pid of replaced) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
+for (const workers of [1, 2]) {
+  test(`kit serve --workers ${workers}: SIGTERM during 12 heavy requests answers all 12, then exits 0`, async () => {
+    const { child, url, output, exited } = await startKitServe(["--workers", String(workers)]);
+    try {
+      // 16,384 queries x topk 8 a request: about 20 MB to answer, a second or more of work each on a busy machine.
+      const queries = Array.from({ length: 16_384 }, (_, i) => TEXTS[i % TEXTS.length].split(" ").slice(0, 4).join(" "));
+      const clients = await Promise.all(Array.from({ length: 12 }, () => nonReadingClient(url, JSON.stringify({ queries, topk: 8 }))));
+      const answers = clients.map((client) => {
+        const parts: Buffer[] = [];
+        client.on("data", (d: Buffer) => parts.push(d)).resume();
+        return new Promise<string>((resolve) => client.on("close", () => resolve(Buffer.concat(parts).toString("utf8"))));
+      });
+      child.kill("SIGTERM");
+      for (const [i, text] of (await within(Promise.all(answers), 60_000, "the answers")).entries()) {
+        assert.match(text.slice(0, 20), /^HTTP\/1\.1 200 OK/, `request ${i}: ${text.slice(0, 200)}`);
+        assert.is(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).result.length, queries.length, `request ${i}`);
+      }
+      assert.equal(await within(exited, 30_000, "kit serve stopping"), [0, null], output.stderr);
+      assert.match(output.stdout, /\nserve: stopped\n$/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  });
+}
+
+test("kit serve --workers 2 whose workers die and cannot start again (the index removed): exits 1 with the last worker's error", async () => {
+  const folder = path.join(tmp, "removed");
+  const { child, output, exited } = await startKitServe(["--workers", "2"], folder);
+  try {
+    fs.rmSync(folder, { recursive: true });
+    for (const pid of childrenOf(child.pid!)) process.kill(pid, "SIGKILL");
+    // Restarts 0.5, 1, 2 and 4 s apart, then the fifth failure ends it.
+    const [code] = await within(exited, 60_000, "kit serve giving up");
+    assert.is(code, 1, output.stderr);
+    const lines = output.stderr.trim().split("\n");
+    assert.match(lines.at(-1)!, new RegExp(`^kit: serve: 5 worker processes in a row failed to start; the last: index folder ${folder} does not exist`));
+    assert.match(output.stderr, /exited \(SIGKILL\); starting another in 0\.5 s/);
+    assert.match(output.stderr, /a new worker failed to start \(1 in a row\): .*; starting another in 1 s\n/);
+    assert.match(output.stderr, /a new worker failed to start \(4 in a row\): .*; starting another in 8 s\n/);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
