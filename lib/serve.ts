@@ -228,6 +228,8 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
       if (req.method !== routes[url]) return send(res, 405, { error: `use ${routes[url]} ${url}` });
       if (url === "/health") return send(res, 200, { status: "ok", ...info });
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
+      // A client gone while its request waited (a queue of heavy ones) costs no search.
+      if (res.destroyed) return;
       const lists = await searcher.search(request.queries, request.topk);
       const bytes = answers.size(lists, request.scores);
       if (bytes > limits.maxResponseBytes) {
