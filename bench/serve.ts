@@ -15,9 +15,13 @@
 // CPU ms/q is the searching processes' CPU time a query (the server child's and its cluster workers', or this process's
 // in-process, worker threads included): less moved by other load than queries/s, so its ratio is the steadier measure
 // of overhead.
+// Faults (Apollo, BM25, one process): a client's p50 (one query a request) alone and while 4 clients send 1 MB
+// single queries, with no query cap and with the default --max-query-chars; and the server's RSS while 12 clients that
+// never read ask for 1,024 queries x topk 100 (about 84 MB each; --max-response-bytes raised to let it through), and
+// once they have closed. --faults-only runs this part alone.
 // Targets: BM25 on Apollo >= 1,000 queries/s at 32 clients with p99 <= 50 ms; server overhead <= 20%.
 // Usage: node_modules/.bin/tsx bench/serve.ts [--requests 4000] [--dense-requests 100] [--rounds 3] [--keps FILE]
-//          [--kep-chars 5000000] [--kep-queries 300] [--workers CORES]
+//          [--kep-chars 5000000] [--kep-queries 300] [--workers CORES] [--fault-seconds 5] [--faults-only]
 //   The KEP slice is embedded with use-lite once (~5 minutes on 2 idle cores) and its environment folder cached in
 //   datasets/.cache/ under a hash of its rows. Dense is capped at --dense-requests a setting: the query embedding
 //   (use-lite) dominates, at tens of queries/s.
@@ -37,7 +41,7 @@ import { envDir, environmentRows, writeEnvironment } from "../lib/environment";
 import { readJsonl } from "../lib/files";
 import { progressReporter } from "../lib/progress";
 import { openSearch, type Retriever } from "../lib/search";
-import { serve, serveOnWorkers } from "../lib/serve";
+import { serve, SERVE_LIMITS, serveOnWorkers, type ServeOptions } from "../lib/serve";
 
 const APOLLO = "datasets/apollo13";
 const CACHE = "datasets/.cache";
@@ -80,6 +84,7 @@ interface Measured {
 
 interface Server {
   url: string;
+  pid: number;
   /** The child's CPU milliseconds so far, its cluster workers' included. */
   cpu(): Promise<number>;
   stop(): Promise<void>;
@@ -154,8 +159,8 @@ async function checkContract(url: string, query: string): Promise<Buffer> {
 }
 
 /** Starts `serve()` on the folder in a child process (this file with --child) on `workers` processes; resolves with its URL once it listens. */
-function startServer(dir: string, retriever: Retriever, workers = 1): Promise<Server> {
-  return startChild(["--child", dir, retriever, String(workers)], dir);
+function startServer(dir: string, retriever: Retriever, workers = 1, options: ServeOptions = {}): Promise<Server> {
+  return startChild(["--child", dir, retriever, String(workers), JSON.stringify(options)], dir);
 }
 
 /** Starts the floor server (floorMain) in a child process, answering `answer`'s bytes to every request. */
@@ -177,7 +182,7 @@ function startChild(args: string[], name: string): Promise<Server> {
       child.send("cpu");
     });
   return new Promise((resolve, reject) => {
-    child.once("message", (m) => resolve({ url: (m as { url: string }).url, cpu, stop }));
+    child.once("message", (m) => resolve({ url: (m as { url: string }).url, pid: child.pid!, cpu, stop }));
     child.once("error", (e) => stop().then(() => reject(e)));
     child.once("exit", (code, signal) => reject(new Error(`server child for ${name} exited (${signal ?? code}) before it listened`)));
   });
@@ -197,12 +202,12 @@ function procCpuMs(pid: number): number {
   }
 }
 
-async function childMain(dir: string, retriever: Retriever, workers: number): Promise<void> {
+async function childMain(dir: string, retriever: Retriever, workers: number, options: ServeOptions): Promise<void> {
   // The parent going away (even killed) closes the IPC channel: stop with it rather than linger.
   // It may have gone while this one was loading, before the listener was there: then sending fails, and it stops too.
   // (In a cluster worker, which re-runs this, the channel is the primary's, and serveOnWorkers does not return.)
   process.once("disconnect", () => process.exit(0));
-  const server = await serveOnWorkers(workers, async () => ({ ...(await serve(await openSearch(dir, { retriever }), { folder: dir, retriever }, { port: 0 })), summary: dir }));
+  const server = await serveOnWorkers(workers, async () => ({ ...(await serve(await openSearch(dir, { retriever }), { folder: dir, retriever }, { ...options, port: 0 })), summary: dir }));
   const workerPids = () => Object.values(cluster.workers ?? {}).map((w) => w!.process.pid!);
   process.on("message", (m) => m === "cpu" && process.send!(cpuMs(process.cpuUsage()) + workerPids().reduce((sum, pid) => sum + procCpuMs(pid), 0)));
   process.send!({ url: server.url }, (err: Error | null) => err && process.exit(0));
@@ -401,6 +406,79 @@ function printTargets(all: Array<[Corpus, Map<Retriever, Measured>]>): void {
   }
 }
 
+
+/** A process's resident memory in MB, from /proc. */
+function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+}
+
+/** One client's p50 in ms over `seconds`, one query a request, one request at a time. */
+async function p50(url: string, queries: readonly string[], seconds: number): Promise<number> {
+  const client = retrieveClient(url, 1);
+  try {
+    const latencies: number[] = [];
+    for (const until = now() + seconds * 1000; now() < until; ) {
+      const t = now();
+      await client.call([queries[latencies.length % queries.length]]);
+      latencies.push(now() - t);
+    }
+    return percentile(latencies.sort((a, b) => a - b), 0.5);
+  } finally {
+    client.close();
+  }
+}
+
+/** The limits against their faults on one corpus (BM25, one process): huge queries beside a normal client, and clients that never read. */
+async function benchFaults(corpus: Corpus, seconds: number): Promise<void> {
+  const { dir, queries } = corpus;
+  console.log(`\nFaults, ${corpus.name}, BM25 on one process (${seconds} s a setting):`);
+  // 1 MB of the corpus's own questions, so every word is searched.
+  const huge = queries.join(" ").repeat(Math.ceil((1 << 20) / queries.join(" ").length)).slice(0, 1 << 20);
+  for (const [name, options] of [["no query cap", { maxQueryChars: 1 << 30 }], [`--max-query-chars ${SERVE_LIMITS.maxQueryChars} (default)`, {}]] as const) {
+    const server = await startServer(dir, "bm25", 1, options);
+    try {
+      const alone = await p50(server.url, queries, seconds);
+      let loading = true;
+      const heavy = retrieveClient(server.url, 4);
+      const senders = Array.from({ length: 4 }, async () => {
+        while (loading) await heavy.call([huge]);
+      });
+      const loaded = await p50(server.url, queries, seconds);
+      loading = false;
+      await Promise.all(senders);
+      heavy.close();
+      console.log(`  ${name}: a client's p50 ${fixed(alone, 2)} ms alone, ${fixed(loaded, 2)} ms while 4 clients send 1 MB queries`);
+    } finally {
+      await server.stop();
+    }
+  }
+  // 1,024 queries x topk 100: about 84 MB on Apollo, over the 64 MiB default; raised so that the answers stream.
+  const server = await startServer(dir, "bm25", 1, { maxResponseBytes: 1 << 30 });
+  try {
+    await checkContract(server.url, queries[0]);
+    const before = rssMb(server.pid);
+    const body = JSON.stringify({ queries: Array.from({ length: 1_024 }, (_, i) => queries[i % queries.length]), topk: 100, return_scores: true });
+    const port = Number(new URL(server.url).port);
+    const clients = Array.from({ length: 12 }, () => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.pause(); // never reads
+      socket.write(`POST /retrieve HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return socket;
+    });
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const held = rssMb(server.pid);
+    const stalled = await p50(server.url, queries, 1);
+    for (const socket of clients) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    console.log(
+      `  12 clients that never read a 1,024 x topk 100 answer: server RSS ${fixed(before, 0)} MB before, ${fixed(held, 0)} MB while they wait, ` +
+        `${fixed(rssMb(server.pid), 0)} MB 2 s after they close; another client's p50 meanwhile ${fixed(stalled, 2)} ms`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -411,12 +489,16 @@ async function main(): Promise<void> {
       "kep-chars": { type: "string", default: "5000000" },
       "kep-queries": { type: "string", default: "300" },
       workers: { type: "string", default: String(os.availableParallelism()) },
+      "fault-seconds": { type: "string", default: "5" },
+      "faults-only": { type: "boolean", default: false },
     },
   });
+  const apollo = apolloCorpus();
+  if (values["faults-only"]) return benchFaults(apollo, Number(values["fault-seconds"]));
   const workers = Number(values.workers);
   const requests = { bm25: Number(values.requests), dense: Number(values["dense-requests"]) };
   const rounds = Number(values.rounds);
-  const corpora = [apolloCorpus(), await kepCorpus(values.keps, Number(values["kep-chars"]), Number(values["kep-queries"]))];
+  const corpora = [apollo, await kepCorpus(values.keps, Number(values["kep-chars"]), Number(values["kep-queries"]))];
   console.log(
     `${os.availableParallelism()} cores, 1-minute load average ${os.loadavg()[0].toFixed(1)} at the start; a setting: best of ${rounds} rounds of ` +
       `bm25 ${requests.bm25} / dense ${requests.dense} requests (dense capped: use-lite embeds each query), each after a warm-up of a tenth as many`,
@@ -429,6 +511,7 @@ async function main(): Promise<void> {
     all.push([corpus, results]);
   }
   printTargets(all);
+  await benchFaults(apollo, Number(values["fault-seconds"]));
   // The bench and its server child take both cores at 8+ clients; a higher figure means other work competed.
   console.log(`1-minute load average at the end: ${os.loadavg()[0].toFixed(1)}`);
 }
@@ -436,7 +519,7 @@ async function main(): Promise<void> {
 if (process.argv[2] === "--floor") {
   floorMain(Buffer.from(process.argv[3], "base64"));
 } else if (process.argv[2] === "--child") {
-  childMain(process.argv[3], process.argv[4] as Retriever, Number(process.argv[5])).catch((e) => {
+  childMain(process.argv[3], process.argv[4] as Retriever, Number(process.argv[5]), JSON.parse(process.argv[6])).catch((e) => {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
   });

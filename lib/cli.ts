@@ -230,7 +230,7 @@ const COMMANDS: Record<string, Command> = {
 
   serve: {
     summary: "serve a dataset's environment over HTTP with Search-R1's retrieval contract (POST /retrieve), for trainers' rollouts",
-    usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1] [--workers 1]",
+    usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1] [--workers 1] [--grace 30]",
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
       mode: { type: "string", help: `environment to serve: ${MODES.join(" | ")}`, default: "paraphrased" },
@@ -241,6 +241,9 @@ const COMMANDS: Record<string, Command> = {
       topk: { type: "string", help: "hits per query when a request gives no topk", default: "3" },
       workers: { type: "string", help: "processes serving the port, each with its own copy of the index (one per core answers most)", default: "1" },
       "max-hits": { type: "string", help: "most hits one request may ask for (queries x topk); any batch size within it", default: String(SERVE_LIMITS.maxHits) },
+      "max-query-chars": { type: "string", help: "longest query; a longer one is searched on its first this many characters", default: String(SERVE_LIMITS.maxQueryChars) },
+      "max-response-bytes": { type: "string", help: "largest answer (queries x topk x document bytes); a request over it gets a 400", default: String(SERVE_LIMITS.maxResponseBytes) },
+      grace: { type: "string", help: "seconds SIGTERM or Ctrl-C lets the requests received be answered before they are cut", default: String(SERVE_LIMITS.graceSeconds) },
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
@@ -248,16 +251,25 @@ const COMMANDS: Record<string, Command> = {
       const folder = searchFolder(v, "paraphrased");
       const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
       const workers = integer(v, "workers", 1, 1);
-      const options = { port: port(v), host: str(v, "host"), topk: optionalInteger(v, "topk", 1), maxHits: optionalInteger(v, "max-hits", 1) };
+      const options = {
+        port: port(v),
+        host: str(v, "host"),
+        topk: optionalInteger(v, "topk", 1),
+        maxHits: optionalInteger(v, "max-hits", 1),
+        maxQueryChars: optionalInteger(v, "max-query-chars", 1),
+        maxResponseBytes: optionalInteger(v, "max-response-bytes", 1),
+        graceSeconds: optionalInteger(v, "grace", 0),
+      };
       const server = await serveOnWorkers(workers, async () => {
         // A rollout's queries are seldom asked twice: caching them would add a file to the embedding cache per request.
         const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false });
         const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
         const served = await serve(searcher, info, options);
         return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}` };
-      });
+      }, { graceSeconds: options.graceSeconds });
       console.log(`serve: ${server.summary}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
-      await new Promise<void>((resolve) => {
+      // Workers that keep failing to start end the server: `failed` rejects with the last one's error.
+      const cut = await Promise.race([server.failed, new Promise<number>((resolve) => {
         // npx does not pass SIGTERM on, so `npx kit serve &` then `kill $!` ends npx alone: under npx the server
         // stops when npx does (a server started otherwise keeps serving when its parent ends, as nohup wants).
         const parent = process.ppid;
@@ -270,7 +282,8 @@ const COMMANDS: Record<string, Command> = {
         };
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
-      });
+      })]);
+      if (cut) throw new KitError(`serve: stopped after the ${options.graceSeconds ?? SERVE_LIMITS.graceSeconds} s grace period, cutting ${cut} unanswered ${cut === 1 ? "request" : "requests"} (raise --grace)`);
       console.log("serve: stopped");
     },
   },

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EnvRow } from "./environment";
 import { KitError } from "./errors";
 import type { SearchResult, Searcher } from "./search";
@@ -28,11 +29,21 @@ export interface ServeOptions {
   maxHits?: number;
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
+  /**
+   * Longest query in characters: a longer one is searched on its first maxQueryChars, as Search-R1's own server
+   * truncates a query to its encoder's 256 tokens, so a rollout's runaway query costs no more than a long one and
+   * does not fail its batch.
+   */
+  maxQueryChars?: number;
+  /** Largest answer in bytes (queries x topk x document bytes), known from the hits before any byte is sent. */
+  maxResponseBytes?: number;
+  /** Seconds close() lets the requests received be answered before it cuts them. */
+  graceSeconds?: number;
 }
 
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "127.0.0.1";
-export const SERVE_LIMITS = { topk: 3, maxTopk: 100, maxHits: 262_144, maxBodyBytes: 16 << 20 };
+export const SERVE_LIMITS = { topk: 3, maxTopk: 100, maxHits: 262_144, maxBodyBytes: 16 << 20, maxQueryChars: 4_096, maxResponseBytes: 64 << 20, graceSeconds: 30 };
 
 /**
  * A Search-R1 corpus document: `contents` is a quoted title line, then the text, as in its wiki-18 corpus. The text
@@ -50,35 +61,71 @@ export function searchR1Document(row: EnvRow): SearchR1Document {
   return { id: row.row_id, contents: `"${row.chunk_id}"\n${row.text}`, chunk_id: row.chunk_id, kind: row.kind };
 }
 
+/** Bytes of an answer a write carries: few writes for a large answer, little held for a client that does not read. */
+const PIECE_BYTES = 64 << 10;
+
 /**
- * Serialises /retrieve answers from each row's document JSON, encoded once, the first time a hit returns the row:
+ * Writes /retrieve answers from each row's document JSON, encoded once, the first time a hit returns the row:
  * JSON.stringify of whole answers cost more than half as much as the BM25 search itself (36 against 62 µs a query
  * on Apollo; 5 µs this way), and the same rows come back request after request. Holds at most one buffer per row.
+ * `size` is an answer's bytes, counted without building it; `pieces` yields it PIECE_BYTES at a time, so a response
+ * waits on a slow client a piece at a time instead of holding the whole answer.
  */
-function resultWriter(): (lists: readonly SearchResult[][], scores: boolean) => Buffer {
+function answerWriter() {
   const documents = new Map<string, Buffer>();
   const document = (row: SearchResult) => {
     let json = documents.get(row.row_id);
     if (!json) documents.set(row.row_id, (json = Buffer.from(JSON.stringify(searchR1Document(row)))));
     return json;
   };
-  return (lists, scores) => {
-    const parts: Buffer[] = [];
-    const text = (s: string) => parts.push(Buffer.from(s));
-    text('{"result":[');
-    lists.forEach((list, i) => {
-      text(i ? ",[" : "[");
-      list.forEach((hit, j) => {
-        if (scores) text(`${j ? "," : ""}{"document":`);
-        else if (j) text(",");
-        parts.push(document(hit));
-        if (scores) text(`,"score":${JSON.stringify(hit.score)}}`);
-      });
-      text("]");
-    });
-    text("]}");
-    return Buffer.concat(parts);
+  // Framing is ASCII (brackets, keys, numbers): a string's length is its bytes.
+  function* parts(lists: readonly SearchResult[][], scores: boolean): Generator<string | Buffer> {
+    yield '{"result":[';
+    for (const [i, list] of lists.entries()) {
+      yield i ? ",[" : "[";
+      for (const [j, hit] of list.entries()) {
+        if (scores) yield `${j ? "," : ""}{"document":`;
+        else if (j) yield ",";
+        yield document(hit);
+        if (scores) yield `,"score":${JSON.stringify(hit.score)}}`;
+      }
+      yield "]";
+    }
+    yield "]}";
+  }
+  return {
+    size(lists: readonly SearchResult[][], scores: boolean): number {
+      let bytes = 0;
+      for (const part of parts(lists, scores)) bytes += part.length;
+      return bytes;
+    },
+    *pieces(lists: readonly SearchResult[][], scores: boolean): Generator<Buffer> {
+      let piece: Buffer[] = [];
+      let bytes = 0;
+      for (const part of parts(lists, scores)) {
+        piece.push(typeof part === "string" ? Buffer.from(part, "latin1") : part);
+        bytes += part.length;
+        if (bytes >= PIECE_BYTES) {
+          yield Buffer.concat(piece, bytes);
+          [piece, bytes] = [[], 0];
+        }
+      }
+      if (bytes) yield Buffer.concat(piece, bytes);
+    },
   };
+}
+
+/** Resolves once `res` may take more (its buffer drained) or is gone. */
+function writable(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 class BadRequest extends Error {}
@@ -105,7 +152,7 @@ function parseRequest(body: string, limits: typeof SERVE_LIMITS): { queries: str
   if (queries.length * k > limits.maxHits) {
     throw new BadRequest(`${queries.length} queries x topk ${k} ask for ${queries.length * k} hits; at most ${limits.maxHits} a request (kit serve --max-hits): split the batch`);
   }
-  return { queries, topk: k, scores: return_scores };
+  return { queries: queries.map((q) => (q.length > limits.maxQueryChars ? q.slice(0, limits.maxQueryChars) : q)), topk: k, scores: return_scores };
 }
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
@@ -128,38 +175,74 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
   });
 }
 
-/** How long close() lets requests in flight finish before it drops their connections. */
-const CLOSE_GRACE_MS = 2_000;
+/**
+ * How long a closing server waits with no request in flight before it stops listening. Requests a client has sent may
+ * still wait in the listen backlog, in the cluster primary's queue of connections, or unread on an open connection:
+ * each reaches the handler within a turn or two of a free event loop, so the port stays open until none has come for
+ * this long.
+ */
+const QUIET_MS = 200;
 
-/** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher. */
-export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
+/** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher, resolving with the requests it cut. */
+export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<number> }> {
   const limits = { ...SERVE_LIMITS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   if (limits.topk > limits.maxTopk) throw new KitError(`--topk ${limits.topk} is above the largest topk a request may ask for (${limits.maxTopk})`);
 
   let closing = false;
-  const send = (res: http.ServerResponse, status: number, body: unknown) => {
-    const data = Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  // Requests in the handler, and when the last one came or went (a closing server waits for QUIET_MS of neither).
+  let inFlight = 0;
+  let lastActivity = Date.now();
+  const head = (res: http.ServerResponse, status: number, bytes: number) =>
     // After an error the rest of a request's body may be unread, and once closing no connection may stay
     // open for another request, so those answers close their connection.
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...((status >= 400 || closing) && { connection: "close" }) });
+    res.writeHead(status, { "content-type": "application/json", "content-length": bytes, ...((status >= 400 || closing) && { connection: "close" }) });
+  const send = (res: http.ServerResponse, status: number, body: unknown) => {
+    const data = JSON.stringify(body);
+    head(res, status, Buffer.byteLength(data));
     res.end(data);
   };
+  /** Streams an answer a piece at a time, waiting while the client's socket is full; stops if the client goes. */
+  const stream = async (res: http.ServerResponse, bytes: number, pieces: Iterator<Buffer>) => {
+    head(res, 200, bytes);
+    for (let piece = pieces.next(); !piece.done; ) {
+      const next = pieces.next();
+      if (next.done) return void res.end(piece.value);
+      if (!res.write(piece.value)) await writable(res);
+      if (res.destroyed) return;
+      piece = next;
+    }
+  };
   const routes: Record<string, string> = { "/retrieve": "POST", "/health": "GET" };
-  const writeResult = resultWriter();
+  const answers = answerWriter();
 
   const server = http.createServer(async (req, res) => {
+    inFlight++;
+    lastActivity = Date.now();
+    res.once("close", () => {
+      inFlight--;
+      lastActivity = Date.now();
+    });
     try {
       const url = (req.url ?? "/").split("?")[0];
       if (!(url in routes)) return send(res, 404, { error: `no route ${url}: POST /retrieve or GET /health` });
       if (req.method !== routes[url]) return send(res, 405, { error: `use ${routes[url]} ${url}` });
       if (url === "/health") return send(res, 200, { status: "ok", ...info });
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
-      send(res, 200, writeResult(await searcher.search(request.queries, request.topk), request.scores));
+      // A client gone while its request waited (a queue of heavy ones) costs no search.
+      if (res.destroyed) return;
+      const lists = await searcher.search(request.queries, request.topk);
+      const bytes = answers.size(lists, request.scores);
+      if (bytes > limits.maxResponseBytes) {
+        throw new BadRequest(`the answer would be ${bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk`);
+      }
+      await stream(res, bytes, answers.pieces(lists, request.scores));
     } catch (err) {
+      if (res.headersSent) return void res.destroy();
       if (err instanceof BadRequest || err instanceof KitError) return send(res, 400, { error: err.message });
       send(res, 500, { error: (err as Error).message });
     }
   });
+  server.on("connection", () => (lastActivity = Date.now()));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -174,26 +257,46 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
     server,
     async close() {
       closing = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // A client that keeps its connection busy (or half-sends a request) must not keep the server up.
-        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+      const deadline = Date.now() + limits.graceSeconds * 1000;
+      // The timer, then setImmediate: a poll phase (accepting connections, reading requests) has run since the check.
+      while (Date.now() < deadline && (inFlight > 0 || Date.now() - lastActivity < QUIET_MS)) {
+        await sleep(QUIET_MS / 4);
+        await new Promise(setImmediate);
+      }
+      // Closing the listener closes idle connections too (Node 19+); those with a request in flight close once answered.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      let cut = 0;
+      const graceOver = sleep(Math.max(0, deadline - Date.now()), undefined, { ref: false }).then(() => {
+        // A client that does not read its answer, or half-sends a request, must not keep the server up.
+        cut = inFlight;
+        server.closeAllConnections();
       });
+      await Promise.race([closed, graceOver]);
+      await closed;
       await searcher.close();
+      return cut;
     },
   };
 }
 
-/** A running server: where it listens, a line saying what it serves, and how to stop it. */
+/** A running server: where it listens, a line saying what it serves, and how to stop it (resolving with the requests cut). */
 export interface Served {
   url: string;
   summary: string;
-  close(): Promise<void>;
+  close(): Promise<number>;
 }
 
-/** What a worker tells the primary once it has started, or failed to. */
+/** What a worker tells the primary once it has started (or failed to), and once it has stopped. */
 type WorkerReport = { url: string; summary: string } | { error: string };
+type WorkerStopped = { cut: number };
+
+/**
+ * Replacing a worker that exits: the first restart after firstMs, each further one twice as late, up to maxMs; a worker
+ * that stays up stableMs resets the delay. After `failures` starts in a row failed (the worker reported an error or
+ * exited before it listened), the primary gives up: the dataset or the machine is broken, and a supervisor should see
+ * the server fail rather than restart forever. Each worker's place counts its own.
+ */
+const RESTART = { firstMs: 500, maxMs: 30_000, stableMs: 60_000, failures: 5 };
 
 /**
  * Runs `start` (open a searcher, then serve()) in `workers` processes sharing one port through node:cluster, so a
@@ -203,20 +306,30 @@ type WorkerReport = { url: string; summary: string } | { error: string };
  * As with any cluster, each worker re-runs this program's entry script (the CLI, or a bench) with the same
  * arguments, and reaches this call again: there it serves until the primary says stop, then exits, never returning.
  * The primary resolves once every worker listens; a worker that fails to start fails it with the worker's error, and
- * one that dies later is replaced.
+ * one that dies later is replaced (RESTART). `failed` rejects with the last worker's error once the primary has given
+ * up restarting and stopped the others. `graceSeconds` is the workers' own (serve()'s): a worker still running a
+ * little past it is killed.
  */
-export async function serveOnWorkers(workers: number, start: () => Promise<Served>, log = (line: string) => process.stderr.write(line + "\n")): Promise<Served> {
-  if (workers === 1) return start();
+export async function serveOnWorkers(
+  workers: number,
+  start: () => Promise<Served>,
+  { graceSeconds = SERVE_LIMITS.graceSeconds, log = (line: string) => void process.stderr.write(line + "\n") } = {},
+): Promise<Served & { failed: Promise<never> }> {
   if (cluster.isWorker) return runWorker(start);
+  if (workers === 1) return { ...(await start()), failed: new Promise<never>(() => undefined) };
   let stopping = false;
-  const fork = () =>
-    new Promise<Served>((resolve, reject) => {
-      const worker = cluster.fork();
-      worker.once("message", (report: WorkerReport) =>
-        "error" in report ? reject(new KitError(report.error)) : resolve({ ...report, close: async () => undefined }),
-      );
-      worker.once("exit", (code, signal) => reject(new KitError(`serve: worker process ${worker.process.pid} exited (${signal ?? code}) before it listened`)));
-    });
+  let cut = 0;
+  /** A new worker: its first report (an error if it exited before it listened), and how it exited. */
+  const fork = () => {
+    const worker = cluster.fork();
+    const exited = new Promise<string>((resolve) => worker.once("exit", (code, signal) => resolve(`exited (${signal ?? code})`)));
+    const report = Promise.race([
+      new Promise<WorkerReport>((resolve) => worker.once("message", resolve)),
+      exited.then((how): WorkerReport => ({ error: `serve: worker process ${worker.process.pid} ${how} before it listened` })),
+    ]);
+    worker.on("message", (message: WorkerReport | WorkerStopped) => void ("cut" in message && (cut += message.cut)));
+    return { pid: worker.process.pid, report, exited };
+  };
   const stopAll = () =>
     Promise.all(
       Object.values(cluster.workers ?? {}).map(
@@ -226,30 +339,58 @@ export async function serveOnWorkers(workers: number, start: () => Promise<Serve
             worker.once("exit", () => resolve());
             // A worker that failed to start may be closing its channel: the send then fails, and it exits anyway.
             if (worker.isConnected()) worker.send("stop", () => undefined);
-            // Each worker lets its requests in flight finish (CLOSE_GRACE_MS); past that it is killed.
-            setTimeout(() => worker.kill("SIGKILL"), CLOSE_GRACE_MS + 1_000).unref();
+            // A worker cuts what it has not answered at the end of the grace period, then exits; one stuck past that is killed.
+            setTimeout(() => worker.kill("SIGKILL"), graceSeconds * 1000 + 5_000).unref();
           }),
       ),
     );
-  let first: Served;
-  try {
-    [first] = await Promise.all(Array.from({ length: workers }, fork));
-  } catch (err) {
+  const forked = Array.from({ length: workers }, fork);
+  const failure = (await Promise.all(forked.map((f) => f.report))).find((r): r is { error: string } => "error" in r);
+  if (failure) {
     stopping = true;
     await stopAll();
-    throw err;
+    throw new KitError(failure.error);
   }
-  cluster.on("exit", (worker, code, signal) => {
+  let giveUp!: (err: KitError) => void;
+  const failed = new Promise<never>((_, reject) => (giveUp = reject));
+  // Ends the waits between restarts, so a stop does not wait out a backoff.
+  const halted = new AbortController();
+  const halt = () => {
+    stopping = true;
+    halted.abort();
+    return stopAll();
+  };
+  /** Keeps one worker running: once it exits, starts another, each start after a failed one twice as late (RESTART). */
+  const keep = async (worker: ReturnType<typeof fork>, delay = RESTART.firstMs): Promise<void> => {
+    const since = Date.now();
+    const how = await worker.exited;
     if (stopping) return;
-    log(`serve: worker process ${worker.process.pid} exited (${signal ?? code}); starting another`);
-    fork().catch((err: Error) => log(err.message));
-  });
+    if (Date.now() - since >= RESTART.stableMs) delay = RESTART.firstMs;
+    log(`serve: worker process ${worker.pid} ${how}; starting another in ${delay / 1000} s`);
+    for (let failures = 1; ; failures++) {
+      await sleep(delay, undefined, { signal: halted.signal }).catch(() => undefined);
+      delay = Math.min(2 * delay, RESTART.maxMs);
+      if (stopping) return;
+      const next = fork();
+      const report = await next.report;
+      if (!("error" in report)) return keep(next, delay);
+      if (stopping) return;
+      if (failures === RESTART.failures) {
+        await halt();
+        return giveUp(new KitError(`serve: ${failures} worker processes in a row failed to start; the last: ${report.error}`));
+      }
+      log(`serve: a new worker failed to start (${failures} in a row): ${report.error}; starting another in ${delay / 1000} s`);
+    }
+  };
+  forked.forEach((f) => void keep(f));
+  const { url, summary } = (await forked[0].report) as { url: string; summary: string };
   return {
-    url: first.url,
-    summary: `${first.summary}; ${workers} worker processes`,
+    url,
+    summary: `${summary}; ${workers} worker processes`,
+    failed,
     async close() {
-      stopping = true;
-      await stopAll();
+      await halt();
+      return cut;
     },
   };
 }
@@ -257,10 +398,23 @@ export async function serveOnWorkers(workers: number, start: () => Promise<Serve
 /** A cluster worker's side of serveOnWorkers: start, report to the primary, serve until told to stop, exit. */
 async function runWorker(start: () => Promise<Served>): Promise<never> {
   // Ctrl-C reaches the whole process group, and `pkill -f` or a container's stop may signal every process: the
-  // primary stops each worker, letting its requests finish (a worker signalled alone would only be replaced).
+  // primary stops each worker, letting it answer what it has (a worker signalled alone would only be replaced).
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
-  const report = (message: WorkerReport) => process.send!(message);
-  let served: Served;
+  const report = (message: WorkerReport | WorkerStopped, then = () => undefined) => process.send!(message, then);
+  let served: Served | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    // Told to stop while starting (the server closing as a replacement starts): nothing to answer yet.
+    served
+      ? (stopping ??= served.close().then((cut) => {
+          // With the primary gone the count has no one to go to; the worker exits all the same.
+          if (process.connected) report({ cut }, () => process.exit(0));
+          else process.exit(0);
+        }))
+      : process.exit(0);
+  process.on("message", (message) => message === "stop" && stop());
+  // The primary gone (even killed): stop with it rather than serve on unmanaged.
+  process.once("disconnect", stop);
   try {
     served = await start();
   } catch (err) {
@@ -269,10 +423,5 @@ async function runWorker(start: () => Promise<Served>): Promise<never> {
     return new Promise<never>(() => undefined);
   }
   report({ url: served.url, summary: served.summary });
-  let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= served.close().then(() => process.exit(0)));
-  process.on("message", (message) => message === "stop" && stop());
-  // The primary gone (even killed): stop with it rather than serve on unmanaged.
-  process.once("disconnect", stop);
   return new Promise<never>(() => undefined);
 }

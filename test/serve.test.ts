@@ -245,6 +245,100 @@ test("32 concurrent clients, 20 requests each: no error, every answer right", as
   assert.is(answered, 32 * 20);
 });
 
+test("a query over maxQueryChars is searched on its first maxQueryChars characters; BM25's cost stays that of a short query", async () => {
+  const capped = await serve(createSearcher(ROWS), INFO, { port: 0, maxQueryChars: 21 });
+  try {
+    const head = "lunar module lifeboat";
+    const long = head + " oxygen tank fans stirred".repeat(40_000); // 1 MB, all of it matching other chunks
+    const r = await post(capped.url, { queries: [long, head], topk: 3, return_scores: true });
+    assert.is(r.status, 200);
+    assert.equal(r.json.result, await expected([head, head], 3));
+  } finally {
+    await capped.close();
+  }
+});
+
+/** POSTs a body over a raw socket that reads nothing until resumed; resolves once the body is sent. */
+async function nonReadingClient(url: string, body: string): Promise<net.Socket> {
+  const client = net.connect(Number(new URL(url).port), "127.0.0.1");
+  client.pause();
+  await new Promise<void>((resolve) => client.write(`POST /retrieve HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => resolve()));
+  return client;
+}
+
+test("an answer over maxResponseBytes gets a 400 naming the limit, before any of it is sent; one at the limit is served", async () => {
+  const queries = ["oxygen tank", "lunar module"];
+  const size = Buffer.byteLength(JSON.stringify({ result: await expected(queries, 3) }));
+  for (const [limit, status] of [[size, 200], [size - 1, 400]] as const) {
+    const bounded = await serve(createSearcher(ROWS), INFO, { port: 0, maxResponseBytes: limit });
+    try {
+      const res = await fetch(`${bounded.url}/retrieve`, { method: "POST", body: JSON.stringify({ queries, topk: 3, return_scores: true }) });
+      assert.is(res.status, status, `limit ${limit}`);
+      if (status === 200) assert.is(Number(res.headers.get("content-length")), size, "the length is known before the answer is written");
+      else assert.equal(await res.json(), { error: `the answer would be ${size} bytes; at most ${limit} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk` });
+    } finally {
+      await bounded.close();
+    }
+  }
+});
+
+test("an answer streams as the client reads: one that never reads holds a piece in the server, not the answer; gone, it holds nothing", async () => {
+  // 32,768 queries x topk 8: an answer of about 40 MB, far more than the kernel's socket buffers hold.
+  const queries = Array.from({ length: 32_768 }, (_, i) => TEXTS[i % TEXTS.length].split(" ").slice(0, 3).join(" "));
+  const connected = new Promise<net.Socket>((resolve) => main.server.once("connection", resolve));
+  const client = await nonReadingClient(main.url, JSON.stringify({ queries, topk: 8, return_scores: true }));
+  const server = await connected;
+  let written = -1;
+  await within(
+    (async () => {
+      // Written until the socket is full, then no more.
+      while (server.bytesWritten !== written || server.bytesWritten === 0) {
+        written = server.bytesWritten;
+        await sleep(300);
+      }
+    })(),
+    30_000,
+    "the server's writes stopping",
+  );
+  assert.ok(written < 16 << 20, `the server wrote ${written} bytes to a client that reads nothing`);
+  assert.ok(server.writableLength <= 256 << 10, `the server buffers ${server.writableLength} bytes for it`);
+  const closed = new Promise((resolve) => server.once("close", resolve));
+  client.destroy();
+  await within(closed, 10_000, "the server's side closing");
+  // The next request is answered at once.
+  assert.is((await post(main.url, { queries: ["oxygen"] })).status, 200);
+});
+
+test("close() answers every request received, however long they take, then resolves 0; past the grace period it cuts the rest and says how many", async () => {
+  // A search that holds the event loop, as a heavy BM25 batch does: requests wait unread meanwhile.
+  const busy: Searcher = {
+    ...createSearcher(ROWS),
+    search: (queries, k) => {
+      for (const until = Date.now() + 300; Date.now() < until; );
+      return reference.search(queries, k);
+    },
+  };
+  const s = await serve(busy, INFO, { port: 0 });
+  // One at a time, the 12 take 3.6 s, more than close() used to wait.
+  const clients = await Promise.all(Array.from({ length: 12 }, () => nonReadingClient(s.url, JSON.stringify({ queries: ["oxygen tank"], topk: 1 }))));
+  const answers = clients.map((client) => {
+    client.resume();
+    let text = "";
+    client.on("data", (d) => (text += d));
+    return new Promise<string>((resolve) => client.on("close", () => resolve(text)));
+  });
+  assert.is(await within(s.close(), 30_000, "close()"), 0);
+  for (const text of await Promise.all(answers)) assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*connection: close[^]*"chunk_1"/i);
+
+  const stuck = await serve({ ...createSearcher(ROWS), search: () => sleep(5_000).then(() => []) }, INFO, { port: 0, graceSeconds: 1 });
+  const client = (await nonReadingClient(stuck.url, JSON.stringify({ queries: ["oxygen tank"] }))).resume();
+  const reset = new Promise((resolve) => client.on("close", resolve));
+  const started = Date.now();
+  assert.is(await within(stuck.close(), 10_000, "close() with a request past the grace"), 1);
+  assert.ok(Date.now() - started < 3_000, `close() took ${Date.now() - started} ms with a grace of 1 s`);
+  await within(reset, 5_000, "the cut client's connection closing");
+});
+
 /** Whether a new TCP connection to the port is refused. */
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -296,9 +390,8 @@ exit 0`;
   assert.match(fs.readFileSync(path.join(tmp, "npx.log"), "utf8"), /^serve: stopped$/m);
 });
 
-/** Runs `kit serve --index DIR --port 0 ...args` on an environment of the test rows; resolves once it prints where it listens. */
-async function startKitServe(args: string[] = []) {
-  const folder = envDir(path.join(tmp, "dataset"), "paraphrased");
+/** Runs `kit serve --index DIR --port 0 ...args` on an environment of the test rows (written to DIR if missing); resolves once it prints where it listens. */
+async function startKitServe(args: string[] = [], folder = envDir(path.join(tmp, "dataset"), "paraphrased")) {
   const embedder: Embedder = { spec: "test-hash", dimension: 16, embed: async (texts) => texts.map((t) => Float32Array.from(hashedEmbedding(t, 16))) };
   if (!fs.existsSync(folder)) await writeEnvironment(folder, "paraphrased", CHUNKS, PARAPHRASES, { embedder });
   const child = spawn(process.execPath, ["bin/kit.js", "serve", "--index", folder, "--port", "0", ...args], { env: { ...process.env, CI: "true" } });
@@ -380,6 +473,50 @@ test("kit serve --workers 2: two processes answer on one port, a killed one is r
     assert.equal([code, signal], [0, null], output.stderr);
     assert.match(output.stdout, /\nserve: stopped\n$/);
     for (const pid of replaced) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
+for (const workers of [1, 2]) {
+  test(`kit serve --workers ${workers}: SIGTERM during 12 heavy requests answers all 12, then exits 0`, async () => {
+    const { child, url, output, exited } = await startKitServe(["--workers", String(workers)]);
+    try {
+      // 16,384 queries x topk 8 a request: about 20 MB to answer, a second or more of work each on a busy machine.
+      const queries = Array.from({ length: 16_384 }, (_, i) => TEXTS[i % TEXTS.length].split(" ").slice(0, 4).join(" "));
+      const clients = await Promise.all(Array.from({ length: 12 }, () => nonReadingClient(url, JSON.stringify({ queries, topk: 8 }))));
+      const answers = clients.map((client) => {
+        const parts: Buffer[] = [];
+        client.on("data", (d: Buffer) => parts.push(d)).resume();
+        return new Promise<string>((resolve) => client.on("close", () => resolve(Buffer.concat(parts).toString("utf8"))));
+      });
+      child.kill("SIGTERM");
+      for (const [i, text] of (await within(Promise.all(answers), 60_000, "the answers")).entries()) {
+        assert.match(text.slice(0, 20), /^HTTP\/1\.1 200 OK/, `request ${i}: ${text.slice(0, 200)}`);
+        assert.is(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).result.length, queries.length, `request ${i}`);
+      }
+      assert.equal(await within(exited, 30_000, "kit serve stopping"), [0, null], output.stderr);
+      assert.match(output.stdout, /\nserve: stopped\n$/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  });
+}
+
+test("kit serve --workers 2 whose workers die and cannot start again (the index removed): exits 1 with the last worker's error", async () => {
+  const folder = path.join(tmp, "removed");
+  const { child, output, exited } = await startKitServe(["--workers", "2"], folder);
+  try {
+    fs.rmSync(folder, { recursive: true });
+    for (const pid of childrenOf(child.pid!)) process.kill(pid, "SIGKILL");
+    // Restarts 0.5, 1, 2 and 4 s apart, then the fifth failure ends it.
+    const [code] = await within(exited, 60_000, "kit serve giving up");
+    assert.is(code, 1, output.stderr);
+    const lines = output.stderr.trim().split("\n");
+    assert.match(lines.at(-1)!, new RegExp(`^kit: serve: 5 worker processes in a row failed to start; the last: index folder ${folder} does not exist`));
+    assert.match(output.stderr, /exited \(SIGKILL\); starting another in 0\.5 s/);
+    assert.match(output.stderr, /a new worker failed to start \(1 in a row\): .*; starting another in 1 s\n/);
+    assert.match(output.stderr, /a new worker failed to start \(4 in a row\): .*; starting another in 8 s\n/);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
