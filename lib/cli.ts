@@ -11,6 +11,7 @@ import type { BuildRecord } from "./build/record";
 import { assertMode, envDir, MODES } from "./environment";
 import { createEmbedder, DEFAULT_EMBEDDER } from "./embedders";
 import { clearEmbeddingCache, describeEmbeddingCache, formatClearedCache, formatEmbeddingCache } from "./embedding-cache";
+import { nearest } from "./edit-distance";
 import { KitError } from "./errors";
 import { readJsonl, writeJsonlAtomic } from "./files";
 import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
@@ -23,7 +24,7 @@ import { checkPairsFile, VERDICTS } from "./quality";
 import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "./quality/judge";
 import { rulesLimits } from "./quality/claims";
 import { openCache, withCache } from "./cache";
-import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
+import { assertRetriever, DEFAULT_RETRIEVER, matchedPassage, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
 import { DEFAULT_HOST, DEFAULT_PORT, serve, SERVE_LIMITS, serveOnWorkers } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
 
@@ -177,7 +178,7 @@ const COMMANDS: Record<string, Command> = {
     usage: "kit search (--dataset DIR [--mode paraphrased] | --index DIR) (--query TEXT | --queries FILE.jsonl --out FILE.jsonl) [--k 5] [--retriever bm25|dense|hybrid]",
     options: {
       dataset: { type: "string", help: "dataset folder written by kit build" },
-      mode: { type: "string", help: `environment of --dataset to search: ${MODES.join(" | ")}`, default: "original" },
+      mode: { type: "string", help: `environment of --dataset to search: ${MODES.join(" | ")} (as kit serve)`, default: "paraphrased" },
       index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
       query: { type: "string", help: "one query; prints the hits" },
       queries: { type: "string", help: 'JSONL of {"id": ..., "text": ...} (other keys ignored)' },
@@ -198,7 +199,7 @@ const COMMANDS: Record<string, Command> = {
       if (queriesFile && path.resolve(queriesFile) === path.resolve(out!)) throw new KitError(`--out ${out} is the --queries file; write the hits to another file`);
       const queries = query ? [{ id: "query", text: query }] : readQueries(queriesFile!);
       const k = integer(v, "k", 5, 1);
-      const searcher = await openSearch(searchFolder(v), {
+      const searcher = await openSearch(searchFolder(v, "paraphrased"), {
         retriever: assertRetriever(v.hybrid ? "hybrid" : (str(v, "retriever") ?? DEFAULT_RETRIEVER)),
         embedder: str(v, "embedder"),
         ollamaHost: str(v, "ollama-host"),
@@ -216,7 +217,7 @@ const COMMANDS: Record<string, Command> = {
           results[0].forEach((hit, rank) => {
             const what = hit.kind === "paraphrase" ? `paraphrase ${hit.row_id} (${hit.style})` : "original";
             console.log(`${rank + 1}. ${hit.chunk_id}  score ${hit.score.toFixed(4)}  ${what}`);
-            console.log(indent(hit.text.length > 400 ? `${hit.text.slice(0, 400)}…` : hit.text));
+            console.log(indent(matchedPassage(hit.text, query)));
           });
         } else {
           writeJsonlAtomic(out!, queries.map((q, i) => ({ id: q.id, hits: results[i] })));
@@ -413,7 +414,7 @@ function warnStale(dir: string, file: string): void {
 }
 
 /** The folder --dataset and --mode name, or --index. */
-function searchFolder(v: Record<string, string | boolean | undefined>, defaultMode = "original"): string {
+function searchFolder(v: Record<string, string | boolean | undefined>, defaultMode: string): string {
   const dataset = str(v, "dataset");
   const index = str(v, "index");
   if (!dataset === !index) throw new KitError("give exactly one of --dataset DIR (a kit build folder) or --index DIR (an index folder)");
@@ -505,20 +506,8 @@ function helpFor(name: string, command: Command): string {
   return [`kit ${name}: ${command.summary}`, "", `usage: ${command.usage}`, "", ...rows].join("\n");
 }
 
-/** The known flag closest to a mistyped one (at most a third of its letters off), for "did you mean". */
-function closest(typed: string, flags: string[]): string | undefined {
-  const distance = (a: string, b: string) => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row = next;
-    }
-    return row[b.length];
-  };
-  const best = flags.map((f) => ({ f, d: distance(typed, f) })).sort((a, b) => a.d - b.d)[0];
-  return best && best.d <= Math.max(1, Math.floor(typed.length / 3)) ? best.f : undefined;
-}
+/** The known name closest to a mistyped one (at most a third of its letters off), for "did you mean". */
+const closest = (typed: string, names: string[]) => nearest(typed, names, Math.max(1, Math.floor(typed.length / 3)));
 
 function mainHelp(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`);
@@ -536,7 +525,11 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = COMMANDS[name];
-  if (!command) return fail(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(", ")} (kit --help)`, 2);
+  if (!command) {
+    // Two edits: a swapped pair of letters ("biuld") is two.
+    const guess = nearest(name, Object.keys(COMMANDS), 2);
+    return fail(`unknown command "${name}"${guess ? `; did you mean kit ${guess}?` : ""}; commands: ${Object.keys(COMMANDS).join(", ")} (kit --help)`, 2);
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(Object.entries(command.options).map(([flag, o]) => [flag, { type: o.type }]));

@@ -166,3 +166,23 @@ function mostRowsPerChunk(rows: readonly EnvRow[]): number {
   for (const r of rows) counts.set(r.chunk_id, (counts.get(r.chunk_id) ?? 0) + 1);
   return Math.max(1, ...counts.values());
 }
+
+/**
+ * The part of a hit's text that matched: the sentence holding most of the query's words (of 3+ letters), with its
+ * neighbours while they fit in `width` characters; the whole text when it fits. For showing a hit, not for rewards.
+ */
+export function matchedPassage(text: string, query: string, width = 400): string {
+  if (text.length <= width) return text;
+  const words = new Set(query.toLowerCase().match(/\p{L}{3,}|\p{N}+/gu) ?? []);
+  const sentences = text.split(/(?<=[.!?])\s+|\n+/).filter((t) => t.trim());
+  const hits = sentences.map((t) => (t.toLowerCase().match(/\p{L}{3,}|\p{N}+/gu) ?? []).filter((w) => words.has(w)).length);
+  let [from, to] = [hits.indexOf(Math.max(...hits)), 0];
+  to = from + 1;
+  const length = () => sentences.slice(from, to).join(" ").length;
+  while (to < sentences.length && length() + sentences[to].length < width) to++;
+  while (from > 0 && length() + sentences[from - 1].length < width) from--;
+  const passage = sentences.slice(from, to).join(" ");
+  const cut = passage.length > width ? `${passage.slice(0, width)}…` : passage;
+  return `${from > 0 ? "…" : ""}${cut}${to < sentences.length && passage.length <= width ? "…" : ""}`;
+}
+

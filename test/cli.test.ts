@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
+import { matchedPassage } from "../lib/search";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -100,6 +101,23 @@ test("bad input: one line on stderr, non-zero exit", () => {
     assert.match(r.stderr, message);
     assert.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
+});
+
+test("issue 25.7: a mistyped command gets a did-you-mean; search and serve default to the same mode; a mistyped --dataset names the folder meant", () => {
+  assert.match(kit("biuld").stderr, 'unknown command "biuld"; did you mean kit build?');
+  assert.match(kit("search", "--help").stdout, /--mode .*\(as kit serve\) \(default paraphrased\)/);
+  assert.match(kit("serve", "--help").stdout, /--mode .*\(default paraphrased\)/);
+  fs.mkdirSync(path.join(tmp, "datasets", "apollo13"), { recursive: true });
+  const r = kit("search", "--dataset", path.join(tmp, "datasets", "apolo13"), "--query", "oxygen");
+  assert.match(r.stderr, `dataset folder ${path.join(tmp, "datasets", "apolo13")} does not exist; did you mean ${path.join(tmp, "datasets", "apollo13")}?`);
+});
+
+test("issue 25.7: kit search shows the passage of a hit that matched, not its first characters", () => {
+  const text = `${"Launch preparations went as planned. ".repeat(12)}At 58 hours 40 minutes, 99 ampere-hours remained in the three entry batteries. ${"Recovery went as planned. ".repeat(12)}`;
+  const shown = matchedPassage(text, "ampere-hours left in the entry batteries", 200);
+  assert.match(shown, "99 ampere-hours remained in the three entry batteries.");
+  assert.ok(shown.length <= 202 && shown.startsWith("…"), shown);
+  assert.is(matchedPassage("short text", "anything"), "short text");
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

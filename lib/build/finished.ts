@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { nearest } from "../edit-distance";
 import { MODES } from "../environment";
 import { KitError } from "../errors";
 import { lockHolder } from "../files";
@@ -11,6 +12,12 @@ import type { BuildRecord } from "./record";
  * the stale file and the command that finishes (or redoes) the build.
  */
 export function readFinishedBuild(dataset: string): BuildRecord {
+  if (!fs.existsSync(dataset)) {
+    const parent = path.dirname(dataset);
+    const siblings = fs.existsSync(parent) ? fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+    const guess = nearest(path.basename(dataset), siblings, 2);
+    throw new KitError(`dataset folder ${dataset} does not exist${guess ? `; did you mean ${path.join(parent, guess)}?` : ""}; a dataset folder is what kit build --out writes`);
+  }
   const holder = lockHolder(dataset);
   if (holder) throw new KitError(`${dataset} is being built right now (kit process ${holder} holds ${path.join(dataset, ".kit.lock")}); wait for that build to finish, then run this again`);
   const file = path.join(dataset, "build.json");
