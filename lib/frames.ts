@@ -13,6 +13,7 @@ import { type FrameLike, type Rows, type TableOptions, tableHtml } from "./html"
 import { displayBundle, inNotebook } from "./notebook";
 import type { CheckedParaphrase } from "./paraphrase";
 import type { Check } from "./quality/types";
+import { verdictOf } from "./verdict";
 
 /**
  * What the notebooks call: danfojs DataFrames of chunks, questions and paraphrases; escaped HTML tables; charts
@@ -177,7 +178,7 @@ if (inNotebook()) {
 // Notebook state: the notebooks build a dataset folder one step at a time
 
 /** One notebook step's part of build.json. */
-export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
+export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments" | "measured_difficulty">>;
 
 /**
  * The notebooks' steps: the notebook of each, the files it writes into the dataset, and the steps whose files it
@@ -228,6 +229,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
   const missing = Object.keys(NOTEBOOK_STEPS).find((s) => !(s in stages));
   const parts = ordered.map((s) => steps[s]);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
+  const measured = parts.find((p) => p.measured_difficulty)?.measured_difficulty;
   // The chunks name the build: the same chunks, the same id, so a notebook run again writes the same build.json.
   const id = `notebooks-${(stages.chunks?.files["chunks.jsonl"] ?? digestOf(null)).slice(0, 12)}`;
   const record: BuildRecord & { notebook_steps: Record<string, StepRecord> } = {
@@ -246,9 +248,12 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
       sent: parts.reduce((n, p) => n + (p.llm_requests?.sent ?? 0), 0),
     },
     environments: Object.assign({}, ...parts.map((p) => p.environments ?? {})),
+    ...(measured && { measured_difficulty: measured }),
     seconds: {},
     notebook_steps: Object.fromEntries(ordered.map((s) => [s, steps[s]])),
   };
+  // The step that completes the dataset gives it the verdict kit build gives its own (the notebooks measure no baselines).
+  if (!missing) record.verdict = verdictOf(record);
   writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
   return record;
 }
