@@ -133,6 +133,46 @@ export async function showChart(svg: string | Promise<string>): Promise<void> {
   displayBundle({ "image/png": chart.png, "text/plain": `[chart: ${chart.title}]` }, { "image/png": { width: chart.width, height: chart.height } });
 }
 
+/** A search hit as retrievalMisses reads it (lib/search.ts's SearchResult fits). */
+export interface HitRow {
+  chunk_id: string;
+  text: string;
+  style?: string | null;
+}
+
+/** The 1-based rank of the first hit on chunk `gold`, or null when no hit is on it. */
+export function goldRank(hits: readonly HitRow[], gold: string): number | null {
+  const at = hits.findIndex((h) => h.chunk_id === gold);
+  return at < 0 ? null : at + 1;
+}
+
+/**
+ * Why a retriever missed, as rows for showTable: each query (with `gold`, the chunk that answers it) whose gold
+ * chunk is not among its `hits`, with the gold chunk's rank in `deeper` (the same queries searched deeper; "not in
+ * the first N" past them) and the hit ranked first instead. `extra` is prepended to every row (a retriever's name, say).
+ */
+export function retrievalMisses(
+  asked: readonly { query: string; gold: string }[],
+  hits: readonly (readonly HitRow[])[],
+  deeper: readonly (readonly HitRow[])[] = hits,
+  extra: Record<string, string> = {},
+): Record<string, unknown>[] {
+  return asked.flatMap(({ query, gold }, q) => {
+    if (goldRank(hits[q], gold) !== null) return [];
+    const top = hits[q][0];
+    return [
+      {
+        ...extra,
+        query,
+        "gold chunk": gold,
+        "its rank": goldRank(deeper[q], gold) ?? `not in the first ${deeper[q].length}`,
+        "ranked first": top ? `${top.chunk_id}${top.style ? ` (${top.style})` : ""}` : "(nothing)",
+        "its text": top?.text ?? "",
+      },
+    ];
+  });
+}
+
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /**
