@@ -502,7 +502,9 @@ function buildSummary(r: BuildRecord, out: string): string {
     `build: ${out} with ${r.generator.spec === "builtin" ? "the builtin generator" : r.generator.spec}, judged by ${r.judge === "rules" ? "the rules alone" : `the rules and ${r.judge}`}`,
     `  chunks ${c.chunks}${c.symlinks_skipped ? ` (${c.symlinks_skipped} symlinks skipped)` : ""} | questions ${c.questions_accepted} accepted${c.questions_multi_hop ? ` (${c.questions_multi_hop} multi-hop)` : ""}, ${c.questions_rejected} rejected, ${c.question_prompts_failed} chunks got fewer than asked | paraphrases ${c.paraphrases} (${VERDICTS.map((v) => `${c[`paraphrases_${v}`]} ${v}`).join(", ")}), ${c.paraphrases_failed} failed`,
     `  environments (${path.join(out, "env")}): ${Object.entries(r.environments).map(([mode, e]) => `${mode} ${e.rows} rows`).join(", ")}; all cover ${c.chunks} chunks, ${r.environments.paraphrased.by_paraphrase} of them through a kept paraphrase`,
-    `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache, ${r.llm_requests.failed ?? 0} failed${why ? ` (${why})` : ""}${r.llm_requests.rejected ? `, ${r.llm_requests.rejected} answers rejected (kept in the cache: only a new --seed asks again)` : ""}`,
+    r.generator.spec === "builtin"
+      ? `  builtin generator (no LLM): ${r.llm_requests.sent} texts made, ${r.llm_requests.answered_from_cache} taken from the cache`
+      : `  LLM requests: ${r.llm_requests.sent} sent, ${r.llm_requests.answered_from_cache} answered from the cache, ${r.llm_requests.failed ?? 0} failed${why ? ` (${why})` : ""}${r.llm_requests.rejected ? `, ${r.llm_requests.rejected} answers rejected (kept in the cache: only a new --seed asks again)` : ""}`,
     ...(r.evaluation ? [`  retrieval baselines (${r.evaluation.sample} questions a mode): eval.json; best retriever ${Object.entries(r.evaluation.best).map(([mode, best]) => `${mode} ${best}`).join(", ")}`] : []),
     `  report: ${path.join(out, "report.html")}`,
     `  time: ${Object.entries(r.seconds).map(([stage, s]) => `${stage} ${formatSeconds(s)}`).join(", ")}`,
