@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { INDEX_FOLDERS, readFinishedBuild } from "../pipeline/finished";
 import type { BuildRecord } from "../pipeline/record";
 import type { Chunk } from "../chunking";
-import { type EnvManifest, type EnvRow, type Mode, MODES } from "../environment";
+import { type EnvManifest, type EnvRow, type Mode } from "../environment";
 import { KitError } from "../errors";
 import { readJsonl } from "../files";
 import type { CheckedParaphrase } from "../paraphrase";
