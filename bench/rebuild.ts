@@ -3,8 +3,9 @@
 //   Apollo (default): `npm start`'s build run twice. Prints each stage's seconds (build.json), the second run's LLM
 //     requests (target 0 sent) and its index stage over the first's (target <= 0.1).
 //   --kep: the whole KEP corpus built, then built again with only a generation parameter changed
-//     (--questions-per-chunk 3); prints both wall times and their ratio (target <= 0.4). About 40 minutes on 2 cores.
-// Usage: node_modules/.bin/tsx bench/rebuild.ts [--kep] [--out datasets/.cache/bench-rebuild] [--keep]
+//     (--questions-per-chunk 3); prints both wall times and their ratio (target <= 0.4). About 40 minutes on 2 cores;
+//     --slice-bytes N uses the corpus's first N bytes (cut back to a line end) instead.
+// Usage: node_modules/.bin/tsx bench/rebuild.ts [--kep [--slice-bytes N]] [--out datasets/.cache/bench-rebuild] [--keep]
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,6 +20,7 @@ const TARGET_KEP_RATIO = 0.4;
 const { values } = parseArgs({
   options: {
     kep: { type: "boolean", default: false },
+    "slice-bytes": { type: "string" },
     out: { type: "string", default: "datasets/.cache/bench-rebuild" },
     keep: { type: "boolean", default: false },
   },
@@ -41,6 +43,13 @@ async function build(corpus: string, out: string, cacheDir: string, extra: strin
   const code = await new Promise((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`kit build exited ${code}: ${stderr}`);
   return { wall: (Date.now() - started) / 1000, record: JSON.parse(fs.readFileSync(path.join(out, "build.json"), "utf8")) };
+}
+
+/** The first `bytes` of `file`, cut back to a line end, written to `to`. */
+function slice(file: string, bytes: number, to: string): string {
+  const text = fs.readFileSync(file, "utf8").slice(0, bytes);
+  fs.writeFileSync(to, text.slice(0, text.lastIndexOf("\n") + 1));
+  return to;
 }
 
 const stages = (r: Run) => Object.entries(r.record.seconds).map(([stage, s]) => `${stage} ${s.toFixed(2)}s`).join(", ");
@@ -66,9 +75,10 @@ async function main() {
       console.log(`  whole build, second / first: ${(second.wall / first.wall).toFixed(3)}`);
     } else {
       const out = path.join(root, "keps");
-      const first = await build(KEP, out, cacheDir);
-      const second = await build(KEP, out, cacheDir, ["--questions-per-chunk", "3"]);
-      console.log(`KEP corpus (${(fs.statSync(KEP).size / 1e6).toFixed(1)} MB), kit build --llm builtin, then again with --questions-per-chunk 3:`);
+      const corpus = values["slice-bytes"] ? slice(KEP, Number(values["slice-bytes"]), path.join(root, "keps-slice.md")) : KEP;
+      const first = await build(corpus, out, cacheDir);
+      const second = await build(corpus, out, cacheDir, ["--questions-per-chunk", "3"]);
+      console.log(`KEP corpus${corpus === KEP ? "" : ", its first"} ${(fs.statSync(corpus).size / 1e6).toFixed(1)} MB, kit build --llm builtin, then again with --questions-per-chunk 3:`);
       console.log(`  first:   ${first.wall.toFixed(0)} s wall; ${stages(first)}; ${requests(first)}`);
       console.log(`  rebuild: ${second.wall.toFixed(0)} s wall; ${stages(second)}; ${requests(second)}`);
       console.log(`  rebuild / first: ${verdict(second.wall / first.wall, TARGET_KEP_RATIO)}`);

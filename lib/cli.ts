@@ -14,7 +14,8 @@ import { clearEmbeddingCache, describeEmbeddingCache, formatClearedCache, format
 import { nearest } from "./edit-distance";
 import { KitError } from "./errors";
 import { readJsonl, writeJsonlAtomic } from "./files";
-import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs } from "./generators";
+import { DEFAULT_GENERATOR, DEFAULT_OLLAMA_MODEL, DEFAULT_TIMEOUT_MS, requestTimeoutMs, TRUNCATED } from "./generators";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./host-faults";
 import { DEFAULT_STYLES } from "./paraphrase";
 import { DEFAULT_KS, evaluateRetrieval, formatEvaluation, parseKs, parseRetrievers } from "./evaluate";
 import { DEFAULT_DATA_SOURCE, exportDataset, formatExport } from "./export";
@@ -52,6 +53,7 @@ const OPTIONS = {
   embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },
   factory: { type: "string", help: "FAISS factory: Flat | HNSW32 | IVF<n>,Flat", default: DEFAULT_FACTORY },
   ollamaHost: { type: "string", help: "Ollama URL, or several comma-separated (else OLLAMA_HOST)" },
+  requestTimeout: { type: "string", help: "seconds one LLM or Ollama embedding request may take before it is cancelled and retried (1 to 3600)", default: String(DEFAULT_TIMEOUT_MS / 1000) },
 } satisfies Record<string, Option>;
 
 const COMMANDS: Record<string, Command> = {
@@ -67,7 +69,9 @@ const COMMANDS: Record<string, Command> = {
       judge: { type: "string", help: `claim-by-claim judge of paraphrases the rules pass: ${JUDGE_SPECS}`, default: DEFAULT_JUDGE },
       "ollama-host": OPTIONS.ollamaHost,
       concurrency: { type: "string", help: "requests in flight per LLM host" },
-      "request-timeout": { type: "string", help: "seconds one LLM request may take before it is cancelled and retried (1 to 3600)", default: String(DEFAULT_TIMEOUT_MS / 1000) },
+      "request-timeout": OPTIONS.requestTimeout,
+      "max-answer-bytes": { type: "string", help: "most bytes one LLM answer may have; a longer one is cut off and fails", default: String(DEFAULT_MAX_ANSWER_BYTES) },
+      "allow-failed-requests": { type: "boolean", help: "exit 0 even when LLM requests failed after every retry (rows are missing)" },
       "questions-per-chunk": { type: "string", help: "questions asked per chunk", default: "2" },
       "multi-hop": { type: "string", help: "two-hop questions asked per chunk, over it and a chunk sharing a rare term", default: "0" },
       retries: { type: "string", help: "further tries for an answer that fails to parse or validate", default: "2" },
@@ -96,7 +100,8 @@ const COMMANDS: Record<string, Command> = {
         judge: str(v, "judge"),
         ollamaHost: str(v, "ollama-host"),
         concurrency: optionalInteger(v, "concurrency", 1),
-        requestTimeoutMs: str(v, "request-timeout") === undefined ? undefined : requestTimeoutMs(str(v, "request-timeout")!),
+        requestTimeoutMs: optionalTimeout(v),
+        maxAnswerBytes: optionalInteger(v, "max-answer-bytes", 1),
         questionsPerChunk: optionalInteger(v, "questions-per-chunk", 1),
         multiHop: optionalInteger(v, "multi-hop", 0),
         retries: optionalInteger(v, "retries", 0),
@@ -114,6 +119,12 @@ const COMMANDS: Record<string, Command> = {
         log: (line) => console.log(line),
       });
       console.log(buildSummary(record, out));
+      // Requests that got no answer leave rows missing; answers cut at the token limit are the model's, as rejected ones are.
+      const failed = (record.llm_requests.failed ?? 0) - (record.llm_requests.failed_by_reason?.[TRUNCATED] ?? 0);
+      if (failed > 0 && v["allow-failed-requests"] !== true) {
+        const why = Object.entries(record.llm_requests.failed_by_reason ?? {}).filter(([reason]) => reason !== TRUNCATED).map(([reason, n]) => `${n} ${reason}`).join(", ");
+        throw new KitError(`build: ${failed} LLM requests failed (${why}), so their rows are missing: run the same command again to ask them again, or pass --allow-failed-requests to accept the holes`);
+      }
     },
   },
 
@@ -245,6 +256,7 @@ const COMMANDS: Record<string, Command> = {
       "max-query-chars": { type: "string", help: "longest query; a longer one is searched on its first this many characters", default: String(SERVE_LIMITS.maxQueryChars) },
       "max-response-bytes": { type: "string", help: "largest answer (queries x topk x document bytes); a request over it gets a 400", default: String(SERVE_LIMITS.maxResponseBytes) },
       grace: { type: "string", help: "seconds SIGTERM or Ctrl-C lets the requests received be answered before they are cut", default: String(SERVE_LIMITS.graceSeconds) },
+      "request-timeout": OPTIONS.requestTimeout,
       embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
       "ollama-host": OPTIONS.ollamaHost,
     },
@@ -252,6 +264,7 @@ const COMMANDS: Record<string, Command> = {
       const folder = searchFolder(v, "paraphrased");
       const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
       const workers = integer(v, "workers", 1, 1);
+      const requestTimeout = optionalTimeout(v);
       const options = {
         port: port(v),
         host: str(v, "host"),
@@ -263,7 +276,7 @@ const COMMANDS: Record<string, Command> = {
       };
       const server = await serveOnWorkers(workers, async () => {
         // A rollout's queries are seldom asked twice: caching them would add a file to the embedding cache per request.
-        const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false });
+        const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false, requestTimeoutMs: requestTimeout });
         const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
         const served = await serve(searcher, info, options);
         return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}` };
@@ -469,6 +482,12 @@ function optionalInteger(v: Record<string, string | boolean | undefined>, name: 
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new KitError(`--${name} must be an integer >= ${min}, got "${value}"`);
   return n;
+}
+
+/** --request-timeout in milliseconds, when given. */
+function optionalTimeout(v: Record<string, string | boolean | undefined>): number | undefined {
+  const seconds = str(v, "request-timeout");
+  return seconds === undefined ? undefined : requestTimeoutMs(seconds);
 }
 
 function integer(v: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number): number {

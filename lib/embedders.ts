@@ -6,7 +6,8 @@ import { Worker } from "node:worker_threads";
 import type { FeatureExtractionPipeline } from "@xenova/transformers";
 import { cachedEmbedder } from "./embedding-cache";
 import { KitError } from "./errors";
-import { backoff, isTransient } from "./generators";
+import { DEFAULT_TIMEOUT_MS, isTransient } from "./generators";
+import { duration, guardFetch, MalformedAnswer, retryPolicy } from "./host-faults";
 import { defaultProgress } from "./notebook";
 import { onDemand } from "./on-demand";
 
@@ -35,6 +36,8 @@ export interface EmbedderOptions {
   onProgress?: (done: number, total: number) => void;
   /** false: embed every text, reading and writing no embedding cache (lib/embedding-cache.ts); tests of a backend want this. */
   cache?: boolean;
+  /** ollama only: most time one request may take before it is cancelled and retried (--request-timeout); default 300 s. */
+  timeoutMs?: number;
 }
 
 /**
@@ -379,28 +382,34 @@ async function createTransformers(spec: string, model: string, options: Embedder
 // A dropped keep-alive connection or a busy server fails one call, not the whole embedding run.
 const OLLAMA_RETRIES = 4;
 const OLLAMA_RETRY_BASE_MS = 500;
+/** Cap on an /api/embed answer, per text: a 8,192-d vector at 32 characters a number; no real one comes near. */
+const EMBED_BYTES_PER_TEXT = 256 * 1024;
 
 async function createOllama(spec: string, model: string, options: EmbedderOptions): Promise<Embedder> {
   const batchSize = options.batchSize ?? 64;
   const host = options.ollamaHost ?? process.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { Ollama } = await import("ollama");
-  const client = new Ollama({ host });
   let dimension = 0;
   const call = async (texts: string[], retries: number): Promise<number[][]> => {
-    for (let attempt = 1; ; attempt++) {
+    const retry = retryPolicy(retries, OLLAMA_RETRY_BASE_MS);
+    for (let tries = 1; ; tries++) {
+      // A client per call, as the generators make one: its fetch carries the call's timeout and caps the answer.
+      const guard = guardFetch(AbortSignal.timeout(timeoutMs), texts.length * EMBED_BYTES_PER_TEXT);
       try {
-        return (await client.embed({ model, input: texts })).embeddings;
+        const { embeddings } = await new Ollama({ host, fetch: guard.fetch }).embed({ model, input: texts });
+        if (!Array.isArray(embeddings)) throw new MalformedAnswer("an /api/embed answer without embeddings");
+        return embeddings;
       } catch (e) {
-        if (attempt > retries || !isTransient(e)) throw ollamaError(e, host, model);
-        await sleep(backoff(attempt, OLLAMA_RETRY_BASE_MS));
+        const wait = guard.tooLarge || !isTransient(e) ? undefined : retry.next(guard.retryAfterMs);
+        if (wait === undefined) throw ollamaError(e, host, model, { tries, timeoutMs, tooLarge: guard.tooLarge });
+        await sleep(wait);
       }
     }
   };
   const run = async (texts: string[], retries = OLLAMA_RETRIES) => {
     const embeddings = await call(texts, retries);
-    if (!Array.isArray(embeddings) || embeddings.length !== texts.length) {
-      throw new KitError(`Ollama at ${host} returned ${embeddings?.length ?? "no"} vectors for ${texts.length} texts`);
-    }
+    if (embeddings.length !== texts.length) throw new KitError(`Ollama at ${host} returned ${embeddings.length} vectors for ${texts.length} texts`);
     dimension ||= embeddings[0].length;
     const wrong = embeddings.find((v) => v.length !== dimension);
     if (wrong) throw new KitError(`Ollama at ${host} returned a ${wrong.length}-d vector from "${model}", which gave ${dimension}-d ones`);
@@ -417,7 +426,12 @@ async function createOllama(spec: string, model: string, options: EmbedderOption
   };
 }
 
-function ollamaError(e: unknown, host: string, model: string): KitError {
+function ollamaError(e: unknown, host: string, model: string, call: { tries: number; timeoutMs: number; tooLarge: boolean }): KitError {
+  const times = call.tries === 1 ? "" : ` (${call.tries} tries)`;
+  if ((e as { name?: unknown }).name === "TimeoutError") {
+    return new KitError(`Ollama at ${host} did not answer an embedding request with "${model}" within ${duration(call.timeoutMs)}${times}: raise --request-timeout, or see the server's log`);
+  }
+  if (call.tooLarge) return new KitError(`Ollama at ${host} sent an embedding answer from "${model}" too large for its texts, cut off there: is it an Ollama server?`);
   const status = (e as { status_code?: number }).status_code;
   if (status === 404) return new KitError(`Ollama at ${host} has no model "${model}": run \`ollama pull ${model}\``);
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -428,7 +442,7 @@ function ollamaError(e: unknown, host: string, model: string): KitError {
   if (status) detail = `HTTP ${status}: ${detail}`;
   else if (e instanceof SyntaxError) detail = `invalid JSON in the answer (${detail})`;
   else if (cause?.message) detail += ` (${oneLine(cause.message)})`;
-  return new KitError(`Ollama at ${host} failed to embed with "${model}": ${detail}`);
+  return new KitError(`Ollama at ${host} failed to embed with "${model}"${times}: ${detail}`);
 }
 
 function oneLine(e: unknown): string {

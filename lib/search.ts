@@ -40,6 +40,8 @@ export interface SearchOptions {
   ollamaHost?: string;
   /** false: dense queries skip the embedding cache (lib/embedding-cache.ts). Default true. */
   cache?: boolean;
+  /** Most time one request to an Ollama embedder may take (--request-timeout); default 300 s. */
+  requestTimeoutMs?: number;
 }
 
 // The constant of reciprocal rank fusion from Cormack et al. (2009); it damps the top ranks.
@@ -107,7 +109,7 @@ export async function openSearch(dir: string, options: SearchOptions & { shared?
   if (!index) return createSearcher(rows, { retriever });
   const spec = options.shared?.spec ?? options.embedder ?? index.manifest.embedder;
   assertEmbedder(index.manifest, spec, dir);
-  const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost, cache: options.cache }));
+  const embedder = options.shared ?? (await createEmbedder(spec, { ollamaHost: options.ollamaHost, cache: options.cache, timeoutMs: options.requestTimeoutMs }));
   const searcher = createSearcher(rows, { retriever, index, embedder });
   return options.shared ? { ...searcher, close: async () => {} } : searcher;
 }

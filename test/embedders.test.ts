@@ -20,6 +20,11 @@ async function embedder(spec: string, options: EmbedderOptions = {}): Promise<Em
   return e;
 }
 
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(condition(), what);
+}
+
 async function kitError(run: () => Promise<unknown>): Promise<string> {
   try {
     await run();
@@ -329,22 +334,45 @@ test("ollama: an unreachable host and a missing model are one-line KitErrors say
   }
 });
 
-test("ollama: a server error or a dropped connection mid-run is retried; an unreadable answer is a KitError", async () => {
+test("ollama: a server error, a dropped connection, a garbled answer, one without vectors and a 429 with Retry-After are retried", async () => {
+  const times: number[] = [];
   const server = await startOllamaServer({
     script: ({ path: p, n }) => {
       if (p !== "/api/embed") return undefined;
+      times.push(Date.now());
       if (n === 2) return { status: 500, json: { error: "llama runner process has terminated" } };
       if (n === 3) return { drop: true };
-      if (n === 5) return { text: '{"embeddings": [[0.1, ' };
+      if (n === 4) return { text: '{"embeddings": [[0.1, ' };
+      if (n === 5) return { json: { model: "nomic-embed-text" } };
+      if (n === 6) return { status: 429, json: { error: "rate limited" }, headers: { "Retry-After": "1" } };
       return undefined;
     },
   });
   try {
     const e = await embedder("ollama:nomic-embed-text", { ollamaHost: server.url });
     assert.is((await e.embed(["a"])).length, 1);
-    assert.is(server.requests["/api/embed"], 4, "the probe, a 500, a dropped connection, then the answer");
-    assert.match(await kitError(() => e.embed(["a"])), /failed to embed with "nomic-embed-text": invalid JSON in the answer/);
-    assert.is(server.requests["/api/embed"], 5, "an unreadable answer is not retried");
+    assert.is(server.requests["/api/embed"], 7, "the probe, five faults, then the answer");
+    assert.ok(times[6] - times[5] >= 990, `waited ${times[6] - times[5]} ms for Retry-After: 1`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("ollama: a hanging /api/embed is cancelled at the request timeout and retried; creating the embedder fails at once", async () => {
+  let hang = false;
+  const server = await startOllamaServer({ script: ({ path: p, n }) => (p === "/api/embed" && (hang || n === 2) ? { hang: true } : undefined) });
+  try {
+    const e = await embedder("ollama:nomic-embed-text", { ollamaHost: server.url, timeoutMs: 300 });
+    assert.is((await e.embed(["a"])).length, 1, "one hung request, cancelled at 300 ms, then answered");
+    assert.is(server.requests["/api/embed"], 3);
+    hang = true;
+    const started = Date.now();
+    assert.is(
+      await kitError(() => createEmbedder("ollama:nomic-embed-text", { ollamaHost: server.url, timeoutMs: 300, cache: false })),
+      `Ollama at ${server.url} did not answer an embedding request with "nomic-embed-text" within 300 ms: raise --request-timeout, or see the server's log`,
+    );
+    assert.ok(Date.now() - started < 2_000, "the probe is not retried");
+    await until(() => server.disconnected === 2, "both hung requests' connections were closed by the client");
   } finally {
     await server.close();
   }

@@ -23,6 +23,7 @@ import {
   TRUNCATION_RETRY_TOKENS,
 } from "../lib/generators";
 import { openCache, withCache } from "../lib/cache";
+import { RETRY_AFTER_CAP_MS, RETRY_BUDGET_MS, retryAfterMs, retryPolicy } from "../lib/host-faults";
 import { cannedReplies, echoReply, startOllamaServer, STATS_PATH, type OllamaServer, type OllamaServerOptions, closedPort } from "./helpers/ollama-server";
 
 const MODEL = "qwen2.5:7b-instruct";
@@ -206,13 +207,12 @@ test("ollama: a hung request is cancelled at the timeout and retried", async () 
   });
 });
 
-test("ollama: 4xx answers and unreadable bodies are not retried; a 404 says the model disappeared, malformed JSON says so", async () => {
+test("ollama: 4xx answers are not retried; a 404 says the model disappeared", async () => {
   const script: OllamaServerOptions["script"] = ({ path: p, body }) => {
     if (p !== "/api/chat") return undefined;
     const prompt = body.messages.at(-1).content;
     if (prompt === "removed") return { status: 404, json: { error: `model "${MODEL}" not found, try pulling it first` } };
     if (prompt === "bad schema") return { status: 400, json: { error: "invalid JSON schema in format" } };
-    if (prompt === "garbled") return { text: '{"model": "qwen2.5:7b-instruct", "mess' };
     return undefined;
   };
   await withOllama({ script }, FAST, async (generator, [server]) => {
@@ -222,14 +222,88 @@ test("ollama: 4xx answers and unreadable bodies are not retried; a 404 says the 
     const bad = await generatorError(() => generator.generate(ask("bad schema")));
     assert.is(bad.message, `Ollama at ${server.url} rejected the request for "${MODEL}": HTTP 400: invalid JSON schema in format`);
     assert.equal([bad.kind, bad.reason, bad.lost], ["refused", "HTTP 400", false]);
-    const garbled = await generatorError(() => generator.generate(ask("garbled")));
+    assert.is(server.requests["/api/chat"], 2, "one request each");
+  });
+});
+
+// Issue 26: faults of a host that answers, but not as it should.
+
+test("ollama: malformed answers (not JSON, or a 200 with no message) are retried like other transient faults; every try malformed fails saying so", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p, body, n }) => {
+    if (p !== "/api/chat") return undefined;
+    if (body.messages.at(-1).content === "always garbled") return { text: '{"model": "qwen2.5:7b-instruct", "mess' };
+    if (n === 1) return { text: '{"model": "qwen2.5:7b-instruct", "mess' };
+    if (n === 2) return { json: { model: MODEL, done: true } };
+    return undefined;
+  };
+  await withOllama({ script }, { ...FAST, retries: 2 }, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("third time")), "third time");
+    assert.is(server.requests["/api/chat"], 3);
+    const garbled = await generatorError(() => generator.generate(ask("always garbled")));
     assert.match(
       garbled.message,
-      new RegExp(`^Ollama at ${server.url} answered "${MODEL}" with malformed JSON \\(a body that is not JSON: .*\\): check that ${server.url} is an Ollama server \\(--ollama-host, OLLAMA_HOST\\) and that no proxy in between alters answers$`),
+      new RegExp(`^Ollama at ${server.url} failed 3 times with "${MODEL}"; the last: a body that is not JSON: .*; check that ${server.url} is an Ollama server \\(--ollama-host, OLLAMA_HOST\\) and that no proxy in between alters answers$`),
     );
-    assert.not.match(garbled.message, /rejected the request/);
-    assert.equal([garbled.kind, garbled.reason, garbled.lost], ["malformed", "malformed JSON", false]);
-    assert.is(server.requests["/api/chat"], 3, "one request each");
+    assert.equal([garbled.kind, garbled.reason, garbled.lost], ["malformed", "malformed answer", false]);
+    assert.is(server.requests["/api/chat"], 6);
+  });
+});
+
+test("ollama: a 429 or 503 with Retry-After (seconds or an HTTP date) is asked again after that wait, which does not use up the retries", async () => {
+  const times: number[] = [];
+  const script: OllamaServerOptions["script"] = ({ path: p, n }) => {
+    if (p !== "/api/chat") return undefined;
+    times.push(Date.now());
+    if (n === 1) return { status: 429, json: { error: "rate limited" }, headers: { "Retry-After": "1" } };
+    // An HTTP date has whole seconds: two ahead is a wait of more than one.
+    if (n === 2) return { status: 503, json: { error: "busy" }, headers: { "Retry-After": new Date(Date.now() + 2000).toUTCString() } };
+    if (n <= 5) return { status: 429, json: { error: "rate limited" }, headers: { "Retry-After": "0" } };
+    if (n === 7) return { status: 429, json: { error: "rate limited" } };
+    return undefined;
+  };
+  await withOllama({ script }, { ...FAST, retries: 0 }, async (generator, [server]) => {
+    assert.is(await generator.generate(ask("patient")), "patient", "five waits asked for, with no retries to spend");
+    assert.ok(times[1] - times[0] >= 990, `waited ${times[1] - times[0]} ms for Retry-After: 1`);
+    assert.ok(times[2] - times[1] >= 990, `waited ${times[2] - times[1]} ms for a date 2 s ahead`);
+    const e = await generatorError(() => generator.generate(ask("impatient")));
+    assert.equal([e.kind, e.reason], ["server", "HTTP 429"], "a 429 without Retry-After is a fault like any other");
+    assert.is(server.requests["/api/chat"], 7);
+  });
+});
+
+test("Retry-After waits are at most 60 s each and 5 minutes in all; unreadable values are ignored", () => {
+  const now = Date.parse("2025-01-01T00:00:00Z");
+  assert.equal([retryAfterMs("10", now), retryAfterMs(" 2.5 ", now), retryAfterMs("3600", now), retryAfterMs("0", now)], [10_000, 2_500, RETRY_AFTER_CAP_MS, 0]);
+  assert.equal([retryAfterMs("Wed, 01 Jan 2025 00:00:30 GMT", now), retryAfterMs("Tue, 31 Dec 2024 23:00:00 GMT", now)], [30_000, 0]);
+  for (const bad of [undefined, null, "", "soon"]) assert.is(retryAfterMs(bad, now), undefined, String(bad));
+  assert.equal([RETRY_AFTER_CAP_MS, RETRY_BUDGET_MS], [60_000, 300_000]);
+  const retry = retryPolicy(0, 1);
+  const waits = Array.from({ length: 6 }, () => retry.next(RETRY_AFTER_CAP_MS));
+  assert.equal(waits, [60_000, 60_000, 60_000, 60_000, 60_000, undefined], "the sixth would pass the budget");
+  assert.is(retryPolicy(0, 1).next(), undefined, "no retries: a fault without Retry-After ends the request");
+});
+
+test("ollama: an answer past --max-answer-bytes is cut off there and fails as too large, not retried; one under it comes whole", async () => {
+  const script: OllamaServerOptions["script"] = ({ path: p, body }) => {
+    if (p !== "/api/chat") return undefined;
+    const prompt = body.messages.at(-1).content;
+    if (prompt === "endless") return { endless: '{"model": "qwen2.5:7b-instruct", "message": {"role": "assistant", "content": "' + "la ".repeat(5000) };
+    if (prompt === "large") return { json: { model: MODEL, message: { role: "assistant", content: "x".repeat(70_000) }, done: true } };
+    return undefined;
+  };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kit-too-large-")), "llm.jsonl");
+  await withOllama({ script }, { ...FAST, maxAnswerBytes: 65_536 }, async (generator, [server]) => {
+    const cached = withCache(generator, openCache(file));
+    const started = Date.now();
+    const e = await generatorError(() => cached.generate(ask("endless")));
+    assert.ok(Date.now() - started < 5_000, "cut at the cap, not at the request timeout");
+    assert.is(e.message, `Ollama at ${server.url} sent an answer larger than 65536 bytes for "${MODEL}", cut off there: the model may write without end (raise --max-answer-bytes if such answers are expected)`);
+    assert.equal([e.kind, e.reason, e.lost], ["too-large", "answer larger than 65536 bytes", false]);
+    assert.equal((await generatorError(() => cached.generate(ask("large")))).kind, "too-large", "a whole answer over the cap too (its Content-Length says so)");
+    assert.equal(cached.failed, { "answer larger than 65536 bytes": 2 });
+    assert.is(server.requests["/api/chat"], 2, "neither was retried");
+    await until(() => server.disconnected === 1, "the endless answer's connection was closed by the client");
+    assert.is(await generator.generate(ask("small")), "small");
   });
 });
 
@@ -270,7 +344,7 @@ test("request timeout: --request-timeout takes 1 to 3600 seconds (default 300); 
   for (const bad of ["0", "-3", "abc", "", "3601", "Infinity"]) {
     assert.is(
       await kitError(async () => requestTimeoutMs(bad)),
-      `--request-timeout must be a number of seconds from 1 to 3600 (got "${bad}"): the longest one LLM request may take before it is cancelled and retried`,
+      `--request-timeout must be a number of seconds from 1 to 3600 (got "${bad}"): the longest one LLM or embedding request may take before it is cancelled and retried`,
     );
   }
   assert.match(await kitError(async () => requestTimeoutMs("0", "--judge-timeout")), /^--judge-timeout must be/);
@@ -582,12 +656,12 @@ test("openai: the same retries, timeouts and aborts; the client's own retries ar
     assert.is(server.requests["/v1/chat/completions"], 6);
 
     mode = "garbled";
-    const garbled = await generatorError(() => g.generate(ask("x")));
-    assert.match(garbled.message, new RegExp(`^The OpenAI-compatible server at ${server.url}/v1 answered "m" with malformed JSON \\(a body that is not JSON: .*\\): check that ${server.url}/v1 is an OpenAI-compatible base URL \\(--llm\\)`));
+    const garbled = await generatorError(() => once.generate(ask("x")));
+    assert.match(garbled.message, new RegExp(`^The OpenAI-compatible server at ${server.url}/v1 failed once with "m"; the last: a body that is not JSON: .*; check that ${server.url}/v1 is an OpenAI-compatible base URL \\(--llm\\)`));
     assert.equal([garbled.kind, garbled.lost], ["malformed", false]);
     mode = "html";
-    assert.match((await generatorError(() => g.generate(ask("x")))).message, "with malformed JSON (a /chat/completions answer without message content)");
-    assert.is(server.requests["/v1/chat/completions"], 8, "neither was retried");
+    assert.match((await generatorError(() => once.generate(ask("x")))).message, "failed once with \"m\"; the last: a /chat/completions answer without message content;");
+    assert.is(server.requests["/v1/chat/completions"], 8);
 
     mode = "revoked";
     const revoked = await generatorError(() => g.generate(ask("x")));
@@ -601,6 +675,32 @@ test("openai: the same retries, timeouts and aborts; the client's own retries ar
     controller.abort();
     assert.is((await pending).name, "AbortError");
     await until(() => server.disconnected === 2, "the hung requests' connections were closed (timeout, then abort)");
+  } finally {
+    await server.close();
+  }
+});
+
+test("openai: Retry-After is waited for, a garbled answer retried, an endless one cut off at --max-answer-bytes", async () => {
+  const times: number[] = [];
+  const server = await startOllamaServer({
+    models: ["m"],
+    script: ({ path: p, n, body }) => {
+      if (p !== "/v1/chat/completions") return undefined;
+      times.push(Date.now());
+      if (body.messages.at(-1).content === "endless") return { endless: '{"id": "chatcmpl-1", "choices": [{"message": {"content": "' + "la ".repeat(5000) };
+      if (n === 1) return { status: 429, json: { error: { message: "rate limited" } }, headers: { "retry-after": "1" } };
+      if (n === 2) return { text: '{"id": "chatcmpl-1", "choi' };
+      return undefined;
+    },
+  });
+  try {
+    const g = await createGenerator(`openai:m@${server.url}/v1`, { ...FAST, retries: 1, maxAnswerBytes: 65_536 });
+    assert.is(await g.generate(ask("eventually")), "eventually");
+    assert.ok(times[1] - times[0] >= 990, `waited ${times[1] - times[0]} ms for Retry-After: 1`);
+    const e = await generatorError(() => g.generate(ask("endless")));
+    assert.equal([e.kind, e.reason], ["too-large", "answer larger than 65536 bytes"]);
+    assert.is(server.requests["/v1/chat/completions"], 4);
+    await g.close();
   } finally {
     await server.close();
   }

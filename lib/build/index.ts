@@ -38,8 +38,10 @@ export interface BuildOptions {
   /** Judge spec for the paraphrase checks: auto | rules | ollama:<model> | openai:<model>@<url> | transformers:<model>. */
   judge?: string;
   concurrency?: number;
-  /** Most time one LLM request may take before it is cancelled and retried; default 300 s, at most an hour. */
+  /** Most time one LLM or embedding request may take before it is cancelled and retried; default 300 s, at most an hour. */
   requestTimeoutMs?: number;
+  /** Most bytes one LLM answer may have; a longer one is cut off and its request fails. Default 1 MiB. */
+  maxAnswerBytes?: number;
   questionsPerChunk?: number;
   /** Two-hop questions asked per chunk, over it and a partner chunk sharing a rare term (lib/multihop.ts). Default 0. */
   multiHop?: number;
@@ -105,10 +107,10 @@ async function cachedChecks(pairs: readonly PairInput[], check: (pairs: PairInpu
 }
 
 /** The build's embedder: each distinct text embedded once (lib/embedders.ts), a progress bar per call under the current label. */
-async function buildEmbedder(spec: string, ollamaHost: string | undefined) {
+async function buildEmbedder(spec: string, ollamaHost: string | undefined, timeoutMs: number | undefined) {
   let bar: ReturnType<typeof progressReporter> | undefined;
   let label = "embedding";
-  const inner = await createEmbedder(spec, { ollamaHost, onProgress: (done, total) => bar?.onProgress(done, total) });
+  const inner = await createEmbedder(spec, { ollamaHost, timeoutMs, onProgress: (done, total) => bar?.onProgress(done, total) });
   const memo = memoizeEmbedder(inner, async (run) => {
     bar = progressReporter(label);
     const vectors = await run();
@@ -129,6 +131,7 @@ export function buildCommand(options: BuildOptions): string {
     ["ollama-host", options.ollamaHost],
     ["concurrency", options.concurrency],
     ["request-timeout", options.requestTimeoutMs && options.requestTimeoutMs / 1000],
+    ["max-answer-bytes", options.maxAnswerBytes],
     ["questions-per-chunk", options.questionsPerChunk],
     ["multi-hop", options.multiHop],
     ["retries", options.retries],
@@ -189,10 +192,17 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   let judge: Judge | undefined;
   let embedder: Awaited<ReturnType<typeof buildEmbedder>> | undefined;
   try {
-    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, { ollamaHost: options.ollamaHost, model: options.model, concurrency: options.concurrency, timeoutMs: options.requestTimeoutMs, onNotice: log });
+    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, {
+      ollamaHost: options.ollamaHost,
+      model: options.model,
+      concurrency: options.concurrency,
+      timeoutMs: options.requestTimeoutMs,
+      maxAnswerBytes: options.maxAnswerBytes,
+      onNotice: log,
+    });
     // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
     judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
-    embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost);
+    embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost, options.requestTimeoutMs);
     return await runStages(generator, judge, embedder);
   } finally {
     await judge?.close();

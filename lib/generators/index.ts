@@ -3,6 +3,7 @@ import type { ChatRequest, Ollama } from "ollama";
 import type OpenAI from "openai";
 import { createBuiltinGenerator } from "./builtin";
 import { KitError } from "../errors";
+import { backoff, DEFAULT_MAX_ANSWER_BYTES, duration, guardFetch, MalformedAnswer, retryPolicy } from "../host-faults";
 
 export type { GenerateOptions, GenerateRequest, Generator, Task } from "./types";
 import type { GenerateRequest, Generator } from "./types";
@@ -25,7 +26,6 @@ export const DEFAULT_TIMEOUT_MS = 300_000;
 export const MAX_TIMEOUT_MS = 3_600_000;
 export const DEFAULT_RETRIES = 4;
 const RETRY_DELAY_MS = 500;
-const RETRY_CAP_MS = 30_000;
 /** How long `auto` waits for Ollama to answer before choosing builtin. */
 const AUTO_PROBE_MS = 2_000;
 /** An explicit spec is an error when its server does not answer, so it gets longer than `auto`. */
@@ -50,10 +50,15 @@ export interface GeneratorOptions {
   concurrency?: number;
   /** Most time one HTTP request may take before it is cancelled and retried; default 300 s, at most 1 hour. */
   timeoutMs?: number;
-  /** Retries of a request after a connection error, 5xx, 429 or timeout; default 4. */
+  /**
+   * Retries of a request after a connection error, 5xx, 429, timeout or malformed answer; default 4. Waits a host's
+   * Retry-After asks for (at most 60 s each) are not counted, only held to a total of 5 minutes (lib/host-faults.ts).
+   */
   retries?: number;
   /** Delay before the first retry; each next one doubles (up to 30 s), with jitter. Default 500 ms. */
   retryDelayMs?: number;
+  /** Most bytes one answer may have (--max-answer-bytes); a longer one is cut off and fails. Default 1 MiB. */
+  maxAnswerBytes?: number;
   /** Receives one line saying which backend serves, and why (the CLI prints it first). */
   onNotice?: (line: string) => void;
 }
@@ -101,6 +106,7 @@ interface PoolSettings {
   timeoutMs: number;
   retries: number;
   retryDelayMs: number;
+  maxAnswerBytes: number;
 }
 
 function poolSettings(options: GeneratorOptions): PoolSettings {
@@ -117,6 +123,7 @@ function poolSettings(options: GeneratorOptions): PoolSettings {
     timeoutMs: check(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs", 1, false, MAX_TIMEOUT_MS),
     retries: check(options.retries, DEFAULT_RETRIES, "retries", 0, true),
     retryDelayMs: check(options.retryDelayMs, RETRY_DELAY_MS, "retryDelayMs", 0, false),
+    maxAnswerBytes: check(options.maxAnswerBytes, DEFAULT_MAX_ANSWER_BYTES, "maxAnswerBytes", 1, true),
   };
 }
 
@@ -127,14 +134,9 @@ function poolSettings(options: GeneratorOptions): PoolSettings {
 export function requestTimeoutMs(seconds: string | number, option = "--request-timeout"): number {
   const n = typeof seconds === "number" ? seconds : seconds.trim() === "" ? NaN : Number(seconds);
   if (!(n >= 1 && n * 1000 <= MAX_TIMEOUT_MS)) {
-    throw new KitError(`${option} must be a number of seconds from 1 to ${MAX_TIMEOUT_MS / 1000} (got "${seconds}"): the longest one LLM request may take before it is cancelled and retried`);
+    throw new KitError(`${option} must be a number of seconds from 1 to ${MAX_TIMEOUT_MS / 1000} (got "${seconds}"): the longest one LLM or embedding request may take before it is cancelled and retried`);
   }
   return Math.round(n * 1000);
-}
-
-/** A duration for messages: "50 ms", "300 s". */
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 function splitList(text: string): string[] {
@@ -234,8 +236,11 @@ async function createOpenAI(spec: string, settings: PoolSettings, notice: (line:
 interface Transport {
   /** Who answers, for messages: "Ollama" or "the OpenAI-compatible server". */
   server: string;
-  /** The answer, and whether the server stopped it at the token limit (Ollama's done_reason, OpenAI's finish_reason "length"). */
-  send(host: string, request: GenerateRequest, signal: AbortSignal): Promise<{ text: string; cut: boolean }>;
+  /**
+   * The answer, and whether the server stopped it at the token limit (Ollama's done_reason, OpenAI's finish_reason
+   * "length"), asked through `fetch` (which carries the call's signal and caps the answer) and with `signal`.
+   */
+  send(host: string, request: GenerateRequest, fetch: typeof globalThis.fetch, signal: AbortSignal): Promise<{ text: string; cut: boolean }>;
 }
 
 function messages(request: GenerateRequest): Array<{ role: "system" | "user"; content: string }> {
@@ -246,13 +251,13 @@ async function ollamaTransport(model: string): Promise<Transport> {
   const { Ollama: OllamaClient } = await import("ollama");
   return {
     server: "Ollama",
-    async send(host, request, signal) {
+    async send(host, request, fetch) {
       // The client takes no signal for non-streamed calls, so each call gets a client whose fetch carries one.
-      const client: Ollama = new OllamaClient({ host, fetch: (input, init) => fetch(input, { ...init, signal }) });
+      const client: Ollama = new OllamaClient({ host, fetch });
       const chat: ChatRequest & { stream: false } = { model, messages: messages(request), format: request.format, options: request.options, stream: false };
       const answer = await client.chat(chat);
       const content = answer?.message?.content;
-      if (typeof content !== "string") throw new Unreadable("an /api/chat answer without message content");
+      if (typeof content !== "string") throw new MalformedAnswer("an /api/chat answer without message content");
       return { text: content, cut: answer.done_reason === "length" };
     },
   };
@@ -261,9 +266,9 @@ async function ollamaTransport(model: string): Promise<Transport> {
 function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport {
   return {
     server: "the OpenAI-compatible server",
-    async send(host, request, signal) {
+    async send(host, request, fetch, signal) {
       const options = request.options ?? {};
-      const completion = await clients.get(host)!.chat.completions.create(
+      const completion = await clients.get(host)!.withOptions({ fetch }).chat.completions.create(
         {
           model,
           messages: messages(request),
@@ -276,7 +281,7 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
       );
       const choice = completion?.choices?.[0];
       const content = choice?.message?.content;
-      if (typeof content !== "string") throw new Unreadable("a /chat/completions answer without message content");
+      if (typeof content !== "string") throw new MalformedAnswer("a /chat/completions answer without message content");
       return { text: content, cut: choice.finish_reason === "length" };
     },
   };
@@ -291,14 +296,15 @@ function openaiTransport(model: string, clients: Map<string, OpenAI>): Transport
  * - `unreachable`: no connection could be made (refused, host or network unreachable), on the last try;
  * - `dropped`: the connection broke before the whole answer came;
  * - `server`: HTTP 5xx, 408 or 429 on every try;
- * - `malformed`: an answer that is not the API's JSON (not JSON at all, or without message content);
+ * - `malformed`: an answer that is not the API's JSON (not JSON at all, or without message content), on every try;
+ * - `too-large`: an answer longer than --max-answer-bytes, cut off there (not retried: the model would run on again);
  * - `refused`: another 4xx, e.g. 400 for a bad schema;
  * - `model-missing`: HTTP 404, the model is not (or no longer) on the host;
  * - `auth`: HTTP 401 or 403, the API key is refused;
  * - `storage`: the answer came but the cache could not keep it (a full disk; lib/cache.ts);
  * - `truncated`: the answer stopped at the token limit, and again when asked with a larger one.
  */
-export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "refused" | "model-missing" | "auth" | "storage" | "truncated";
+export type FailureKind = "timeout" | "unreachable" | "dropped" | "server" | "malformed" | "too-large" | "refused" | "model-missing" | "auth" | "storage" | "truncated";
 
 /**
  * A request that failed for good (after the retries worth making). `lost` means no later request can succeed
@@ -323,11 +329,8 @@ export function isLost(e: unknown): e is GeneratorError {
   return e instanceof GeneratorError && e.lost;
 }
 
-/** A transport's complaint about an answer that is not what the API promises. */
-class Unreadable extends Error {}
-
 interface Failure {
-  /** Worth another try: no connection, a dropped one, a timeout, 5xx, 408 or 429. */
+  /** Worth another try: no connection, a dropped one, a timeout, 5xx, 408, 429 or a malformed answer. */
   retry: boolean;
   kind: FailureKind;
   status?: number;
@@ -346,7 +349,7 @@ const CONNECTION_CODES: Record<string, [FailureKind, string]> = {
   UND_ERR_CONNECT_TIMEOUT: ["unreachable", "connect timeout"],
 };
 
-/** Whether a failed HTTP call is worth repeating: a lost connection, a timeout, 5xx, 408 or 429. */
+/** Whether a failed HTTP call is worth repeating: a lost connection, a timeout, 5xx, 408, 429 or a malformed answer. */
 export function isTransient(e: unknown): boolean {
   return classify(e).retry;
 }
@@ -362,9 +365,10 @@ function classify(e: unknown): Failure {
     const kind = retry ? "server" : status === 404 ? "model-missing" : status === 401 || status === 403 ? "auth" : "refused";
     return { retry, kind, status, detail: `HTTP ${status}: ${oneLine(message)}` };
   }
-  // Both clients parse a 200's body with JSON.parse: a SyntaxError is a body that is not JSON.
-  if (e instanceof SyntaxError) return { retry: false, kind: "malformed", detail: `a body that is not JSON: ${oneLine(e)}` };
-  if (e instanceof Unreadable) return { retry: false, kind: "malformed", detail: e.message };
+  // Both clients parse a 200's body with JSON.parse: a SyntaxError is a body that is not JSON. A proxy or a server
+  // under strain garbles one answer and not the next, so it is asked again.
+  if (e instanceof SyntaxError) return { retry: true, kind: "malformed", detail: `a body that is not JSON: ${oneLine(e)}` };
+  if (e instanceof MalformedAnswer) return { retry: true, kind: "malformed", detail: e.message };
   if (err.name === "TimeoutError") return { retry: true, kind: "timeout", detail: "no answer in time" };
   // undici's "fetch failed" / "terminated" TypeErrors, possibly wrapped (openai's APIConnectionError), carry the socket error.
   for (let c: any = e; c; c = c.cause) {
@@ -456,12 +460,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** Exponential backoff with jitter: the n-th wait (from 1) is uniform in [d/2, d], d = base·2^(n-1) capped at 30 s. */
-export function backoff(n: number, base: number): number {
-  const d = Math.min(RETRY_CAP_MS, base * 2 ** (n - 1));
-  return d / 2 + (Math.random() * d) / 2;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -570,12 +568,14 @@ function poolGenerator(
 
   const attempts = async (request: GenerateRequest, stop: AbortSignal): Promise<{ text: string; cut: boolean }> => {
     const tried = new Set<Host>();
+    const retry = retryPolicy(settings.retries, settings.retryDelayMs);
     for (let attempt = 1; ; attempt++) {
       const host = await pool.acquire(tried, stop);
       const call = withTimeout(stop, settings.timeoutMs);
+      const guard = guardFetch(call.signal, settings.maxAnswerBytes);
       let failure: Failure;
       try {
-        const answer = await transport.send(host.url, request, call.signal);
+        const answer = await transport.send(host.url, request, guard.fetch, call.signal);
         pool.release(host, true);
         return answer;
       } catch (e) {
@@ -583,16 +583,21 @@ function poolGenerator(
           pool.release(host, undefined);
           throw e;
         }
-        failure = call.timedOut() ? { retry: true, kind: "timeout", detail: `no answer within ${duration(settings.timeoutMs)}` } : classify(e);
+        failure = call.timedOut()
+          ? { retry: true, kind: "timeout", detail: `no answer within ${duration(settings.timeoutMs)}` }
+          : guard.tooLarge
+            ? { retry: false, kind: "too-large", detail: `answer larger than ${settings.maxAnswerBytes} bytes` }
+            : classify(e);
         pool.release(host, !failure.retry);
       } finally {
         call.dispose();
       }
       if (!failure.retry) throw refused(transport, host.url, model, failure);
-      if (attempt > settings.retries) throw exhausted(transport, host.url, model, failure, attempt, settings);
+      const wait = retry.next(guard.retryAfterMs);
+      if (wait === undefined) throw exhausted(transport, host.url, model, failure, attempt, settings);
       if (tried.size + 1 >= pool.hosts.length) tried.clear();
       tried.add(host);
-      await sleep(backoff(attempt, settings.retryDelayMs), stop);
+      await sleep(wait, stop);
     }
   };
 
@@ -635,9 +640,9 @@ const RESUME = "then run the same command again to resume";
 export const TRUNCATED = "truncated at the token limit";
 
 /**
- * The one-line error for an answer no retry can change: the model gone (404), the key refused (401, 403), a body
- * that is not the API's JSON, another 4xx. Ollama had the model when the generator was made, so a 404 from it
- * means the model was removed mid-run.
+ * The one-line error for an answer no retry can change: the model gone (404), the key refused (401, 403), an
+ * answer too large, another 4xx. Ollama had the model when the generator was made, so a 404 from it means the
+ * model was removed mid-run.
  */
 function refused(transport: Transport, host: string, model: string, failure: Failure): GeneratorError {
   const server = capitalize(transport.server);
@@ -652,12 +657,11 @@ function refused(transport: Transport, host: string, model: string, failure: Fai
   if (failure.kind === "auth") {
     return new GeneratorError(`${host} refused the API key (${failure.detail}): set OPENAI_API_KEY, ${RESUME}`, "auth", `API key refused (HTTP ${failure.status})`, true);
   }
-  if (failure.kind === "malformed") {
-    const what = transport.server === "Ollama" ? "an Ollama server (--ollama-host, OLLAMA_HOST)" : "an OpenAI-compatible base URL (--llm)";
+  if (failure.kind === "too-large") {
     return new GeneratorError(
-      `${server} at ${host} answered "${model}" with malformed JSON (${failure.detail}): check that ${host} is ${what} and that no proxy in between alters answers`,
-      "malformed",
-      "malformed JSON",
+      `${server} at ${host} sent an ${failure.detail} for "${model}", cut off there: the model may write without end (raise --max-answer-bytes if such answers are expected)`,
+      "too-large",
+      failure.detail,
       false,
     );
   }
@@ -677,8 +681,11 @@ function exhausted(transport: Transport, host: string, model: string, failure: F
       ? `raise --request-timeout (now ${duration(settings.timeoutMs)}) or lower --concurrency`
       : failure.kind === "dropped"
         ? "see the server's log: did it crash or run out of memory?"
-        : "see the server's log, or lower --concurrency";
-  const reason = failure.kind === "timeout" ? failure.detail : failure.status !== undefined ? `HTTP ${failure.status}` : failure.detail;
+        : failure.kind === "malformed"
+          ? `check that ${host} is ${transport.server === "Ollama" ? "an Ollama server (--ollama-host, OLLAMA_HOST)" : "an OpenAI-compatible base URL (--llm)"} and that no proxy in between alters answers`
+          : "see the server's log, or lower --concurrency";
+  const reason =
+    failure.kind === "timeout" ? failure.detail : failure.status !== undefined ? `HTTP ${failure.status}` : failure.kind === "malformed" ? "malformed answer" : failure.detail;
   const times = attempts === 1 ? "once" : `${attempts} times`;
   return new GeneratorError(`${server} at ${host} failed ${times} with "${model}"; the last: ${failure.detail}; ${hint}`, failure.kind, reason, false);
 }

@@ -3,13 +3,15 @@
 // /api/chat and /api/generate, and the OpenAI-compatible /v1/models and /v1/chat/completions (vLLM, llama.cpp);
 // the model's answer text comes from `reply` (default `echoReply`). More endpoints plug in through `routes`, and
 // scripted misbehaviour through `script`: any request can be delayed, answered with an error status or
-// unparseable JSON, left hanging or dropped (before or mid-answer); a model can be removed mid-run (removeModel,
+// unparseable JSON (with headers such as Retry-After), left hanging, dropped (before or mid-answer) or answered
+// without end; a model can be removed mid-run (removeModel,
 // as `ollama rm`), and close() kills the server mid-run. A standalone process: ollama-server-cli.ts.
 //
 //   const server = await startOllamaServer({ models: ["nomic-embed-text"], latencyMs: 20 });
 //   ... new Ollama({ host: server.url }) ...
 //   assert.is(server.requests["/api/embed"], 3);
 //   await server.close();
+import { once } from "node:events";
 import * as http from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,9 +27,11 @@ export interface OllamaRequest {
 
 /** How to answer a request. */
 export type Reply =
-  | { json: unknown; status?: number }
+  | { json: unknown; status?: number; headers?: Record<string, string> }
   /** A raw body, e.g. malformed JSON. */
-  | { text: string; status?: number; contentType?: string }
+  | { text: string; status?: number; contentType?: string; headers?: Record<string, string> }
+  /** A 200 whose body never ends: `chunk` written again and again until the client goes away. */
+  | { endless: string }
   /** Never answer (the client must time out or give up); close() still ends it. */
   | { hang: true }
   /** Destroy the connection without an answer, or (`partial`) after a 200 header and the start of a body. */
@@ -299,11 +303,18 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
         res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
         return void res.write(reply.partial, () => res.socket?.destroy());
       }
+      if ("endless" in reply) {
+        const chunk = reply.endless;
+        res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+        // Written as fast as the client reads (a full buffer waits for "drain"), so the server holds little of it.
+        while (!stop.aborted) if (!res.write(chunk)) await once(res, "drain", { signal: stop }).catch(() => undefined);
+        return;
+      }
       if ("json" in reply) {
-        res.writeHead(reply.status ?? 200, { "Content-Type": "application/json; charset=utf-8" });
+        res.writeHead(reply.status ?? 200, { "Content-Type": "application/json; charset=utf-8", ...reply.headers });
         res.end(JSON.stringify(reply.json));
       } else {
-        res.writeHead(reply.status ?? 200, { "Content-Type": reply.contentType ?? "application/json; charset=utf-8" });
+        res.writeHead(reply.status ?? 200, { "Content-Type": reply.contentType ?? "application/json; charset=utf-8", ...reply.headers });
         res.end(reply.text);
       }
     } finally {
