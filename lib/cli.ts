@@ -28,6 +28,7 @@ import { openCache, withCache } from "./cache";
 import { assertRetriever, DEFAULT_RETRIEVER, matchedPassage, openSearch, RETRIEVERS, type Searcher, type SearchResult } from "./search";
 import { DEFAULT_HOST, DEFAULT_PORT, serve, SERVE_LIMITS, serveOnWorkers } from "./serve";
 import { DEFAULT_FACTORY } from "./vector-index";
+import { recordVerdict, tierWarning, verdictLines } from "./verdict";
 
 interface Option {
   type: "string" | "boolean";
@@ -509,6 +510,8 @@ function buildSummary(r: BuildRecord, out: string): string {
   if (r.judge === "rules") lines.push(`  ${rulesLimits((s) => s)}`);
   const reasons = Object.entries(r.failures).sort((a, b) => b[1] - a[1]);
   if (reasons.length) lines.push("  not kept, by reason:", ...reasons.map(([reason, n]) => `    ${String(n).padStart(5)}  ${reason}`));
+  const verdict = recordVerdict(r);
+  lines.push(...verdictLines(verdict), ...tierWarning(verdict));
   return lines.join("\n");
 }
 

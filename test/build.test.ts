@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readJsonl } from "../lib/files";
 import { TRUNCATED } from "../lib/generators";
+import { easiestBaseline, tierWarning, verdictLines, verdictOf } from "../lib/verdict";
 import { builtinReply, taskOf } from "./helpers/builtin-replies";
 import { type ChatAsk, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
@@ -100,10 +101,16 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.equal(build.evaluation.best, evaluation.best);
   const measured = build.measured_difficulty;
   assert.is(measured.easy + measured.medium + measured.hard, seed.length);
+  assert.equal(build.evaluation.easiest, easiestBaseline(evaluation.questions));
   const report = read(out, "report.html");
-  assert.match(report, /Best baseline: \w+ finds the question's chunk in its top 5/);
+  assert.match(report, /best baseline: \w+ finds the question&#39;s chunk in its top 5/);
   assert.match(report, /<section id="multi-hop">/);
-  assert.match(report, /measured by the rank of the chunk/);
+  assert.match(report, /measured difficulty \(the rank of the chunk when the question is searched\)/);
+  // A builtin build is a smoke test: build.json, the summary's last lines and the report say so alike.
+  assert.equal(build.verdict, verdictOf(build));
+  assert.is(build.verdict.tier, "smoke test only");
+  assert.match(stdout, `\n${verdictLines(build.verdict).join("\n")}\n${tierWarning(build.verdict)[0]}\n`);
+  assert.match(report, '<p class="lead warn-text">Smoke test only: ');
 });
 
 test("the same build through the Ollama client gives the same files", async () => {

@@ -8,16 +8,18 @@ import { restamp } from "./restamp";
 /**
  * `kit build` of the first `chars` of the Apollo report (written to `dir`/apollo-part.md) into `dataset`, with the
  * builtin generator and the test server's hashed nomic-embed-text vectors. Asynchronously: the test server
- * answering the build's embedding requests lives in the calling process.
+ * answering the build's embedding requests lives in the calling process. Returns what the build printed (its summary).
  */
-export async function buildApolloPart(dir: string, dataset: string, ollamaUrl: string, chars = 16_000): Promise<void> {
+export async function buildApolloPart(dir: string, dataset: string, ollamaUrl: string, chars = 16_000): Promise<string> {
   const corpus = path.join(dir, "apollo-part.md");
   fs.writeFileSync(corpus, fs.readFileSync("datasets/corpora/apollo13_mission_report.md", "utf8").slice(0, chars));
   const args = ["bin/kit.js", "build", "--corpus", corpus, "--out", dataset, "--llm", "builtin", "--embedder", "ollama:nomic-embed-text", "--ollama-host", ollamaUrl];
   const child = spawn(process.execPath, args, { env: { ...process.env, CI: "true" } });
-  let stderr = "";
+  let [stdout, stderr] = ["", ""];
+  child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
   assert.is(await new Promise((resolve) => child.once("exit", resolve)), 0, stderr);
+  return stdout;
 }
 
 /**
