@@ -109,24 +109,29 @@ export async function searchNoisy(original: Searcher, paraphrased: Searcher, que
     const random = seededRandom(`${noise}\u0000${query}`);
     const whole = Math.floor(noise * k);
     const noisy = new Set(shuffled(k, random).slice(0, whole + (random() < noise * k - whole ? 1 : 0)));
-    const sides = [originals[i], paraphrases[i].filter((h) => h.kind === "paraphrase")];
-    const next = [0, 0];
-    const seen = new Set<string>();
-    const take = (side: number): SearchResult | undefined => {
-      const list = sides[side];
-      while (next[side] < list.length && seen.has(list[next[side]].chunk_id)) next[side]++;
-      return list[next[side]++];
-    };
+    // Paraphrases are the scarce side: they pick their chunks first, the originals take the others.
+    const picked = distinctChunks(paraphrases[i].filter((h) => h.kind === "paraphrase"), noisy.size, new Set());
+    const rest = distinctChunks(originals[i], k - picked.length, new Set(picked.map((h) => h.chunk_id)));
     const hits: SearchResult[] = [];
     for (let rank = 0; rank < k; rank++) {
-      const side = noisy.has(rank) ? 1 : 0;
-      const hit = take(side) ?? take(1 - side);
+      const hit = noisy.has(rank) ? (picked.shift() ?? rest.shift()) : (rest.shift() ?? picked.shift());
       if (!hit) break;
-      seen.add(hit.chunk_id);
       hits.push(hit);
     }
     return hits;
   });
+}
+
+/** The first `n` hits of a ranking whose chunks are not yet taken, each chunk once. */
+function distinctChunks(ranking: readonly SearchResult[], n: number, taken: Set<string>): SearchResult[] {
+  const out: SearchResult[] = [];
+  for (const hit of ranking) {
+    if (out.length === n) break;
+    if (taken.has(hit.chunk_id)) continue;
+    taken.add(hit.chunk_id);
+    out.push(hit);
+  }
+  return out;
 }
 
 /** Numbers in [0, 1) drawn from SHA-256 of the key and a counter: a few a query, the same on every machine. */
