@@ -26,8 +26,8 @@ export interface Selection {
 }
 
 /** One folder's environment alone (kit serve --index, or a searcher made in memory). */
-export function singleEnvironment(searcher: Searcher, mode: Mode | null = null): Environments {
-  return { mode, fallback: searcher, byMode: mode ? { [mode]: searcher } : {}, close: () => searcher.close() };
+export function singleEnvironment(searcher: Searcher): Environments {
+  return { mode: null, fallback: searcher, byMode: {}, close: () => searcher.close() };
 }
 
 /**
@@ -38,7 +38,7 @@ export function singleEnvironment(searcher: Searcher, mode: Mode | null = null):
 export async function openEnvironments(dataset: string, mode: Mode, options: SearchOptions = {}): Promise<Environments> {
   // Every mode's index is made by the build's one embedder: the first mode's manifest names it.
   const spec = (options.retriever ?? DEFAULT_RETRIEVER) === "bm25" ? undefined : (options.embedder ?? readIndexRows(envDir(dataset, mode)).manifest.embedder);
-  const embedder = spec ? await createEmbedder(spec, { ollamaHost: options.ollamaHost, cache: options.cache }) : undefined;
+  const embedder = spec ? await createEmbedder(spec, { ollamaHost: options.ollamaHost, cache: options.cache, timeoutMs: options.requestTimeoutMs }) : undefined;
   const byMode: Partial<Record<Mode, Searcher>> = {};
   // Searchers opened on a shared embedder close nothing of it: the embedder is closed here, once.
   const close = async () => {
