@@ -3,8 +3,8 @@ import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { version as KIT_VERSION } from "../package.json";
 import { chartPng } from "./charts";
-import { digestFiles, digestOf } from "./build/identity";
-import type { BuildRecord } from "./build/record";
+import { digestFiles, digestOf } from "./pipeline/identity";
+import type { BuildRecord } from "./pipeline/record";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { MODES } from "./environment";
 import { KitError } from "./errors";
@@ -239,7 +239,7 @@ const NOTEBOOK_STEPS: Record<string, { notebook: string; files: string[]; reads:
  * keeping each step's part under `notebook_steps` so a step run again replaces its own part only, with the
  * build identity kit build writes: the digest of each file the step wrote. Record what the step really used:
  * its settings variables, not the library defaults. `failures` are the rows a step failed to make (as
- * lib/build.ts counts them); rows made but judged unusable are counted by kit export from the rows' own verdicts,
+ * lib/pipeline/ counts them); rows made but judged unusable are counted by kit export from the rows' own verdicts,
  * so they do not belong here. Timings are left out: the notebooks' files stay the same from run to run.
  */
 export function recordStep(dataset: string, step: string, part: StepRecord): BuildRecord {

@@ -280,7 +280,9 @@ ${section(
   byStyle.length ? await chart(barSvg(byStyle, { title: "Verdicts by style", yTitle: "paraphrases" })) : "<p>No paraphrases.</p>",
   Object.keys(seriesByVerdict((c) => c.scores.length_ratio)).length ? await chart(histogramSvg(seriesByVerdict((c) => c.scores.length_ratio), { title: "Length of paraphrase / original", xTitle: "length ratio", yTitle: "paraphrases" })) : "",
   Object.keys(similarity).length
-    ? await chart(histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity", yTitle: "paraphrases" }))
+    ? // Only rows the cheap checks left faithful are embedded (lib/quality/batch.ts): the chart says so, as its count is not every paraphrase.
+      `<p>Embedding similarity is measured only for the ${Object.values(similarity).flat().length} of ${checks.length} paraphrases that passed the rule checks (refusals and copies are never embedded).</p>` +
+      (await chart(histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity", yTitle: "paraphrases" })))
     : "<p>No similarity scores: the check ran without an embedder.</p>",
   worst.length
     ? `<details><summary>The ${worst.length} least faithful paraphrases, beside their originals (open)</summary>\n<p>Refusals first, then invented facts, then copies. Words the paraphrase dropped are struck through, words it added are marked.</p>\n${tableHtml(worst, { maxRows: WORST_ROWS, maxChars: 4000 })}\n</details>`

@@ -1,4 +1,4 @@
-import type { BuildRecord } from "./build/record";
+import type { BuildRecord } from "./pipeline/record";
 import type { Mode } from "./environment";
 import { percent } from "./html";
 import type { Retriever } from "./search";

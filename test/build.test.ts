@@ -72,6 +72,9 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
   assert.match(stdout, "\n  The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: --judge ollama:bespoke-minicheck (or any ollama:<model>) checks them.\n");
+  // No LLM took part, so the summary counts what the builtin made, not "LLM requests".
+  assert.match(stdout, /\n  builtin generator \(no LLM\): \d+ texts made, \d+ taken from the cache\n/);
+  assert.not.match(stdout, "LLM requests");
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index/index.pkl", "chunks.pkl", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
@@ -105,6 +108,7 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   const report = read(out, "report.html");
   assert.match(report, /best baseline: \w+ finds the question&#39;s chunk in its top 5/);
   assert.match(report, /<section id="multi-hop">/);
+  assert.match(report, /Embedding similarity is measured only for the \d+ of \d+ paraphrases that passed the rule checks/);
   assert.match(report, /measured difficulty \(the rank of the chunk when the question is searched\)/);
   // A builtin build is a smoke test: build.json, the summary's last lines and the report say so alike.
   assert.equal(build.verdict, verdictOf(build));

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { stringify as toYaml } from "yaml";
-import type { BuildRecord } from "../build/record";
+import type { BuildRecord } from "../pipeline/record";
 import type { EnvManifest } from "../environment";
 import { KEPT_VERDICTS } from "../paraphrase";
 import { rulesLimits } from "../quality/claims";
