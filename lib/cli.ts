@@ -8,13 +8,14 @@ import type { Command, Option } from "./commands/command";
 import evalRetrieval from "./commands/eval-retrieval";
 import exportCommand from "./commands/export";
 import index from "./commands/indexing";
+import mcp from "./commands/mcp";
 import search from "./commands/search";
 import serve from "./commands/serve";
 import { nearest } from "./edit-distance";
 import { KitError } from "./errors";
 
 /** `kit <command>`: each command is one file of lib/commands/, with its options, help and run; listed here in help order. */
-const COMMANDS: Record<string, Command> = Object.fromEntries([build, chunk, index, search, serve, checkParaphrases, exportCommand, evalRetrieval, cache].map((c) => [c.name, c]));
+const COMMANDS: Record<string, Command> = Object.fromEntries([build, chunk, index, search, serve, mcp, checkParaphrases, exportCommand, evalRetrieval, cache].map((c) => [c.name, c]));
 
 function helpFor(name: string, command: Command): string {
   const flags = { ...command.options, help: { type: "boolean", help: "show this help" } as Option };

@@ -1,6 +1,7 @@
-import { MODES } from "../environment";
+import { assertMode, MODES } from "../environment";
+import { openEnvironments, singleEnvironment } from "../environments";
 import { KitError } from "../errors";
-import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS, type Searcher } from "../search";
+import { assertRetriever, DEFAULT_RETRIEVER, openSearch, RETRIEVERS } from "../search";
 import { DEFAULT_HOST, DEFAULT_PORT, serve, SERVE_LIMITS, serveOnWorkers } from "../serve";
 import { type Command, type Values, integer, optionalInteger, optionalTimeout, OPTIONS, searchFolder, str } from "./command";
 
@@ -9,8 +10,8 @@ export default {
   summary: "serve a dataset's environment over HTTP with Search-R1's retrieval contract (POST /retrieve), for trainers' rollouts",
   usage: "kit serve (--dataset DIR [--mode paraphrased] | --index DIR) [--retriever bm25|dense|hybrid] [--port 8000] [--host 127.0.0.1] [--workers 1] [--grace 30]",
   options: {
-    dataset: { type: "string", help: "dataset folder written by kit build" },
-    mode: { type: "string", help: `environment to serve: ${MODES.join(" | ")}`, default: "paraphrased" },
+    dataset: { type: "string", help: "dataset folder written by kit build (all three environments; a request's \"mode\" or \"noise\" picks one)" },
+    mode: { type: "string", help: `environment of a request that names none: ${MODES.join(" | ")}`, default: "paraphrased" },
     index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
     retriever: { type: "string", help: RETRIEVERS.join(" | "), default: DEFAULT_RETRIEVER },
     port: { type: "string", help: "TCP port (0 picks a free one)", default: String(DEFAULT_PORT) },
@@ -27,6 +28,8 @@ export default {
   },
   async run(v) {
     const folder = searchFolder(v, "paraphrased");
+    const dataset = str(v, "dataset");
+    const mode = dataset ? assertMode(str(v, "mode") ?? "paraphrased") : null;
     const retriever = assertRetriever(str(v, "retriever") ?? DEFAULT_RETRIEVER);
     const workers = integer(v, "workers", 1, 1);
     const requestTimeout = optionalTimeout(v);
@@ -41,12 +44,15 @@ export default {
     };
     const server = await serveOnWorkers(workers, async () => {
       // A rollout's queries are seldom asked twice: caching them would add a file to the embedding cache per request.
-      const searcher: Searcher = await openSearch(folder, { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false, requestTimeoutMs: requestTimeout });
-      const info = { folder, mode: str(v, "dataset") ? (str(v, "mode") ?? "paraphrased") : null, retriever, rows: searcher.rows.size, chunks: new Set([...searcher.rows.values()].map((r) => r.chunk_id)).size };
-      const served = await serve(searcher, info, options);
-      return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}, ${retriever}` };
+      const searchOptions = { retriever, embedder: str(v, "embedder"), ollamaHost: str(v, "ollama-host"), cache: false, requestTimeoutMs: requestTimeout };
+      const environments = dataset && mode ? await openEnvironments(dataset, mode, searchOptions) : singleEnvironment(await openSearch(folder, searchOptions));
+      const rows = environments.fallback.rows;
+      const modes = Object.keys(environments.byMode);
+      const info = { folder, mode, modes, retriever, rows: rows.size, chunks: new Set([...rows.values()].map((r) => r.chunk_id)).size };
+      const served = await serve(environments, info, options);
+      return { ...served, summary: `${info.rows} rows over ${info.chunks} chunks from ${folder}${modes.length > 1 ? ` (and ${modes.filter((m) => m !== mode).join(", ")} by request)` : ""}, ${retriever}` };
     }, { graceSeconds: options.graceSeconds });
-    console.log(`serve: ${server.summary}; POST ${server.url}/retrieve, GET ${server.url}/health (Ctrl-C stops)`);
+    console.log(`serve: ${server.summary}; POST ${server.url}/retrieve, GET ${server.url}/health, POST ${server.url}/access (Ctrl-C stops)`);
     // Workers that keep failing to start end the server: `failed` rejects with the last one's error.
     const cut = await Promise.race([server.failed, new Promise<number>((resolve) => {
       // npx does not pass SIGTERM on, so `npx kit serve &` then `kill $!` ends npx alone: under npx the server

@@ -1,8 +1,10 @@
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { readJsonl, writeJsonlAtomic } from "../../lib/files";
+import { startOllamaServer } from "./ollama-server";
 import { restamp } from "./restamp";
 
 /**
@@ -31,4 +33,28 @@ export function keepEveryParaphrase(dataset: string): void {
   const file = path.join(dataset, "paraphrases.jsonl");
   writeJsonlAtomic(file, readJsonl<Record<string, unknown>>(file).map(({ verdict, reasons, ...row }) => row));
   restamp(dataset);
+}
+
+// Characters of the report that hold chunk_128 (the 99 ampere-hours chunk) chunked as in the whole report.
+const THROUGH_CHUNK_128 = 110_000;
+let shared: Promise<string> | undefined;
+
+/**
+ * A dataset of the report's first 110,000 characters (136 chunks), built once a test process for the test files that
+ * only read it (kit serve, kit mcp); removed when the process exits. Dense search would need its embedder, which is
+ * gone: BM25 only.
+ */
+export function sharedApolloDataset(): Promise<string> {
+  shared ??= (async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-apollo-"));
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    const ollama = await startOllamaServer({ models: ["nomic-embed-text"] });
+    try {
+      await buildApolloPart(dir, path.join(dir, "dataset"), ollama.url, THROUGH_CHUNK_128);
+    } finally {
+      await ollama.close();
+    }
+    return path.join(dir, "dataset");
+  })();
+  return shared;
 }
