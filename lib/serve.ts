@@ -70,12 +70,18 @@ export function searchR1Document(row: EnvRow): SearchR1Document {
 /** Bytes of an answer a write carries: few writes for a large answer, little held for a client that does not read. */
 const PIECE_BYTES = 64 << 10;
 
+/** An answer ready to write: its bytes, and the answer PIECE_BYTES at a time. */
+interface Answer {
+  bytes: number;
+  pieces(): Generator<Buffer>;
+}
+
 /**
  * Writes /retrieve answers from each row's document JSON, encoded once, the first time a hit returns the row:
  * JSON.stringify of whole answers cost more than half as much as the BM25 search itself (36 against 62 µs a query
  * on Apollo; 5 µs this way), and the same rows come back request after request. Holds at most one buffer per row.
- * `size` is an answer's bytes, counted without building it; `pieces` yields it PIECE_BYTES at a time, so a response
- * waits on a slow client a piece at a time instead of holding the whole answer.
+ * An answer keeps, per hit, only its row's buffer and its score (16 bytes), not the search's hit objects, so a
+ * client that does not read holds little beside the piece being written.
  */
 function answerWriter() {
   const documents = new Map<string, Buffer>();
@@ -84,40 +90,42 @@ function answerWriter() {
     if (!json) documents.set(row.row_id, (json = Buffer.from(JSON.stringify(searchR1Document(row)))));
     return json;
   };
-  // Framing is ASCII (brackets, keys, numbers): a string's length is its bytes.
-  function* parts(lists: readonly SearchResult[][], scores: boolean): Generator<string | Buffer> {
-    yield '{"result":[';
-    for (const [i, list] of lists.entries()) {
-      yield i ? ",[" : "[";
-      for (const [j, hit] of list.entries()) {
-        if (scores) yield `${j ? "," : ""}{"document":`;
-        else if (j) yield ",";
-        yield document(hit);
-        if (scores) yield `,"score":${JSON.stringify(hit.score)}}`;
-      }
-      yield "]";
-    }
-    yield "]}";
-  }
-  return {
-    size(lists: readonly SearchResult[][], scores: boolean): number {
-      let bytes = 0;
-      for (const part of parts(lists, scores)) bytes += part.length;
-      return bytes;
-    },
-    *pieces(lists: readonly SearchResult[][], scores: boolean): Generator<Buffer> {
-      let piece: Buffer[] = [];
-      let bytes = 0;
-      for (const part of parts(lists, scores)) {
-        piece.push(typeof part === "string" ? Buffer.from(part, "latin1") : part);
-        bytes += part.length;
-        if (bytes >= PIECE_BYTES) {
-          yield Buffer.concat(piece, bytes);
-          [piece, bytes] = [[], 0];
+  return (lists: readonly SearchResult[][], withScores: boolean): Answer => {
+    const docs = lists.map((list) => list.map(document));
+    const scores = withScores ? lists.map((list) => Float64Array.from(list, (hit) => hit.score)) : undefined;
+    // Framing is ASCII (brackets, keys, numbers): a string's length is its bytes.
+    function* parts(): Generator<string | Buffer> {
+      yield '{"result":[';
+      for (const [i, list] of docs.entries()) {
+        yield i ? ",[" : "[";
+        for (const [j, doc] of list.entries()) {
+          if (scores) yield `${j ? "," : ""}{"document":`;
+          else if (j) yield ",";
+          yield doc;
+          if (scores) yield `,"score":${JSON.stringify(scores[i][j])}}`;
         }
+        yield "]";
       }
-      if (bytes) yield Buffer.concat(piece, bytes);
-    },
+      yield "]}";
+    }
+    let bytes = 0;
+    for (const part of parts()) bytes += part.length;
+    return {
+      bytes,
+      *pieces() {
+        let piece: Buffer[] = [];
+        let size = 0;
+        for (const part of parts()) {
+          piece.push(typeof part === "string" ? Buffer.from(part, "latin1") : part);
+          size += part.length;
+          if (size >= PIECE_BYTES) {
+            yield Buffer.concat(piece, size);
+            [piece, size] = [[], 0];
+          }
+        }
+        if (size) yield Buffer.concat(piece, size);
+      },
+    };
   };
 }
 
@@ -281,12 +289,11 @@ export async function serve(target: Searcher | Environments, info: Record<string
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
       // A client gone while its request waited (a queue of heavy ones) costs no search.
       if (res.destroyed) return;
-      const lists = await searchEnvironments(environments, request.queries, request.topk, request.selection);
-      const bytes = answers.size(lists, request.scores);
-      if (bytes > limits.maxResponseBytes) {
-        throw new BadRequest(`the answer would be ${bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk`);
+      const answer = answers(await searchEnvironments(environments, request.queries, request.topk, request.selection), request.scores);
+      if (answer.bytes > limits.maxResponseBytes) {
+        throw new BadRequest(`the answer would be ${answer.bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk`);
       }
-      await stream(res, bytes, answers.pieces(lists, request.scores));
+      await stream(res, answer.bytes, answer.pieces());
     } catch (err) {
       if (res.headersSent) return void res.destroy();
       if (err instanceof BadRequest || err instanceof KitError) return send(res, 400, { error: err.message });
