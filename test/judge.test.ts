@@ -104,6 +104,32 @@ test("a general model answers JSON; a malformed answer is asked again, and unrea
   }
 });
 
+test("the judge's requests take the build's --request-timeout and --max-answer-bytes: a hanging judge fails in seconds, an endless one as too large", async () => {
+  let fault: "hang" | "endless" = "hang";
+  const server = await startOllamaServer({
+    models: ["qwen2.5:7b-instruct"],
+    script: (r) => (r.path !== "/api/chat" ? undefined : fault === "hang" ? { hang: true } : { endless: `{"message": {"content": "${"la ".repeat(300)}` }),
+  });
+  try {
+    for (const [what, client, reason] of [
+      ["hang", { timeoutMs: 300 }, /no answer within 300 ms; raise --request-timeout/],
+      ["endless", { maxAnswerBytes: 2048 }, /answer larger than 2048 bytes/],
+    ] as const) {
+      fault = what;
+      const judge = await createJudge("ollama:qwen2.5:7b-instruct", { ollamaHost: server.url, client: { ...client, concurrency: 1 } });
+      const started = Date.now();
+      const error = await checkParaphrases([{ original: ORIGINAL, paraphrase: ADDED }], { judge }).then(() => undefined, (e: Error) => e);
+      await judge!.close();
+      // Without the build's settings the client would wait its default 300 s a try (or read without end).
+      assert.ok(Date.now() - started < 30_000, `${what}: took ${Date.now() - started} ms`);
+      assert.ok(error, `${what}: the check fails`);
+      assert.match(error!.message, reason);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test("cheap checks first: a copy or a refusal is never embedded or judged", async () => {
   const embedded: string[] = [];
   const embedder: Embedder = {

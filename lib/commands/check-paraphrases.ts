@@ -5,7 +5,7 @@ import { progressReporter } from "../progress";
 import { checkPairsFile } from "../quality";
 import { createJudge, DEFAULT_JUDGE, JUDGE_SPECS, MINICHECK_MODEL } from "../quality/judge";
 import { openCache, withCache } from "../cache";
-import { type Command, elapsed, OPTIONS, required, str } from "./command";
+import { type Command, elapsed, optionalTimeout, OPTIONS, required, str } from "./command";
 
 export default {
   name: "check-paraphrases",
@@ -21,6 +21,7 @@ export default {
     judge: { type: "string", help: `claim-by-claim judge of rows the rules pass: ${JUDGE_SPECS} (auto: ${MINICHECK_MODEL} if Ollama has it, else rules)`, default: DEFAULT_JUDGE },
     cache: { type: "string", help: "judge answers cached here, so a re-run resumes (default: OUT.judge-cache.jsonl)" },
     "ollama-host": OPTIONS.ollamaHost,
+    "request-timeout": OPTIONS.requestTimeout,
   },
   async run(v) {
     const started = Date.now();
@@ -29,9 +30,10 @@ export default {
     if (path.resolve(input) === path.resolve(out)) throw new KitError(`--out ${out} is the --in file; write the verdicts to another file`);
     const embedderSpec = str(v, "embedder");
     const ollamaHost = str(v, "ollama-host");
-    const embedder = embedderSpec ? await createEmbedder(embedderSpec, { ollamaHost }) : undefined;
+    const timeoutMs = optionalTimeout(v);
+    const embedder = embedderSpec ? await createEmbedder(embedderSpec, { ollamaHost, timeoutMs }) : undefined;
     const cache = openCache(str(v, "cache") ?? `${out}.judge-cache.jsonl`);
-    const judge = await createJudge(str(v, "judge") ?? DEFAULT_JUDGE, { ollamaHost, wrap: (g) => withCache(g, cache), onNotice: (line) => console.log(line) });
+    const judge = await createJudge(str(v, "judge") ?? DEFAULT_JUDGE, { ollamaHost, client: { timeoutMs }, wrap: (g) => withCache(g, cache), onNotice: (line) => console.log(line) });
     const bar = progressReporter("checking");
     try {
       const counts = await checkPairsFile(input, out, {

@@ -193,16 +193,10 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
   let judge: Judge | undefined;
   let embedder: Awaited<ReturnType<typeof buildEmbedder>> | undefined;
   try {
-    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, {
-      ollamaHost: options.ollamaHost,
-      model: options.model,
-      concurrency: options.concurrency,
-      timeoutMs: options.requestTimeoutMs,
-      maxAnswerBytes: options.maxAnswerBytes,
-      onNotice: log,
-    });
+    const client = { concurrency: options.concurrency, timeoutMs: options.requestTimeoutMs, maxAnswerBytes: options.maxAnswerBytes };
+    generator = await createGenerator(options.llm ?? DEFAULT_GENERATOR, { ...client, ollamaHost: options.ollamaHost, model: options.model, onNotice: log });
     // Judge answers share the dataset's cache, so a re-run resumes them as it resumes generation.
-    judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, generator, wrap: (g) => withCache(g, cache), onNotice: log });
+    judge = await createJudge(options.judge ?? DEFAULT_JUDGE, { ollamaHost: options.ollamaHost, client, generator, wrap: (g) => withCache(g, cache), onNotice: log });
     embedder = await buildEmbedder(options.embedder ?? DEFAULT_EMBEDDER, options.ollamaHost, options.requestTimeoutMs);
     return await runStages(generator, judge, embedder);
   } finally {

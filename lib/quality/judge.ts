@@ -1,5 +1,5 @@
 import { KitError } from "../errors";
-import { createGenerator, type GenerateRequest, type Generator } from "../generators";
+import { createGenerator, type GenerateRequest, type Generator, type GeneratorOptions } from "../generators";
 // nli.ts loads transformers.js only when a transformers: judge is made, so importing it here costs nothing.
 import { nliJudge } from "./nli";
 import { type ClaimVerdict, type Judge, MINICHECK_MODEL } from "./claims";
@@ -66,6 +66,8 @@ export function llmJudge(generator: Generator, close = true): Judge {
 
 export interface JudgeOptions {
   ollamaHost?: string;
+  /** The host settings of the judge's own model clients: --concurrency, --request-timeout, --max-answer-bytes. */
+  client?: Pick<GeneratorOptions, "concurrency" | "timeoutMs" | "maxAnswerBytes">;
   /** The build's generator: `auto` judges with its Ollama host's bespoke-minicheck, else with it. */
   generator?: Generator;
   /** Wraps each LLM generator the judge makes, e.g. with the dataset's answer cache. */
@@ -90,7 +92,7 @@ export async function createJudge(spec: string = DEFAULT_JUDGE, options: JudgeOp
     }
     if (!generator || generator.backend === "ollama") {
       try {
-        const minicheck = await createGenerator(`ollama:${MINICHECK_MODEL}`, { ollamaHost: options.ollamaHost });
+        const minicheck = await createGenerator(`ollama:${MINICHECK_MODEL}`, { ...options.client, ollamaHost: options.ollamaHost });
         notice(`judge: ollama:${MINICHECK_MODEL}, claim by claim`);
         return llmJudge(wrap(minicheck));
       } catch (e) {
@@ -105,7 +107,7 @@ export async function createJudge(spec: string = DEFAULT_JUDGE, options: JudgeOp
     return llmJudge(wrap(generator), false);
   }
   if (spec.startsWith("ollama:") || spec.startsWith("openai:")) {
-    const generator = await createGenerator(spec, { ollamaHost: options.ollamaHost });
+    const generator = await createGenerator(spec, { ...options.client, ollamaHost: options.ollamaHost });
     notice(`judge: ${spec}, claim by claim`);
     return llmJudge(wrap(generator));
   }
