@@ -3,6 +3,7 @@ import { profile, copyScore } from "./original";
 import { unsupportedNumbers } from "./numbers";
 import { refusalHits, stripPreamble } from "./preamble";
 import { subjectWords, withoutSubjectNumbers } from "./subject";
+import { wrongSenses } from "./senses";
 import { findTerms } from "./terms";
 import { cutOff } from "./truncation";
 import { cleanText, quoteList, round, splitSentences, visibleLength } from "./text";
@@ -37,6 +38,7 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
     new_names: 0,
     new_terms: 0,
     added_causes: 0,
+    wrong_senses: 0,
     refusal: refusals.length,
   };
   if (!text) return { verdict: "refusal", reasons: [...reasons, "empty paraphrase"], scores, text };
@@ -69,6 +71,10 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
   if (scores.added_causes > t.maxAddedCauses) {
     invented.push(`causal claim not in the original: ${quoteList(unsupported.map((c) => c.marker))}`);
   }
+
+  const senses = wrongSenses(original, text);
+  scores.wrong_senses = senses.length;
+  if (senses.length > t.maxWrongSenses) invented.push(`words of another sense: ${quoteList(senses.map((s) => `${s.original} -> ${s.replacement}`))}`);
 
   const slack = length - p.length <= t.lengthSlack;
   if (scores.length_ratio > t.maxLengthRatio && !slack) invented.push(`length blow-up: ${scores.length_ratio} times the original`);
