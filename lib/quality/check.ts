@@ -18,8 +18,8 @@ export function newNumbers(original: string, paraphrase: string): string[] {
 
 /**
  * Checks one paraphrase against its original, without embeddings or an LLM (see checkParaphrases for those).
- * Verdict precedence: refusal, then hallucinated (invented content, or cut off mid-sentence), then copy, then a length collapse
- * (hallucinated: facts lost), then faithful.
+ * Verdict precedence: refusal, then hallucinated (invented content, or cut off mid-sentence), then copy, then a word swapped
+ * for one of another sense (hallucinated), then a length collapse (hallucinated: facts lost), then faithful.
  */
 export function checkParaphrase(original: string, paraphrase: string, options?: CheckOptions): Check {
   const t = thresholdsOf(options);
@@ -72,10 +72,6 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
     invented.push(`causal claim not in the original: ${quoteList(unsupported.map((c) => c.marker))}`);
   }
 
-  const senses = wrongSenses(original, text);
-  scores.wrong_senses = senses.length;
-  if (senses.length > t.maxWrongSenses) invented.push(`words of another sense: ${quoteList(senses.map((s) => `${s.original} -> ${s.replacement}`))}`);
-
   const slack = length - p.length <= t.lengthSlack;
   if (scores.length_ratio > t.maxLengthRatio && !slack) invented.push(`length blow-up: ${scores.length_ratio} times the original`);
 
@@ -85,6 +81,12 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
 
   if (invented.length) return { verdict: "hallucinated", reasons: [...reasons, ...invented], scores, text };
   if (scores.copy >= t.copy) return { verdict: "copy", reasons: [...reasons, `near-verbatim copy: ${scores.copy} of its word trigrams are the original's`], scores, text };
+  // Read after the copy rule: a copy with an odd swap is still a copy.
+  const senses = wrongSenses(original, text);
+  scores.wrong_senses = senses.length;
+  if (senses.length > t.maxWrongSenses) {
+    return { verdict: "hallucinated", reasons: [...reasons, `words of another sense: ${quoteList(senses.map((s) => `${s.original} -> ${s.replacement}`))}`], scores, text };
+  }
   if (scores.length_ratio < t.minLengthRatio) {
     return { verdict: "hallucinated", reasons: [...reasons, `length collapse: ${scores.length_ratio} of the original`], scores, text };
   }
