@@ -781,6 +781,23 @@ function inTerm(sentence: string, tokens: Token[], i: number): boolean {
   return hasTag(tokens[i], ...TERM_TAGS) && joined(previous, tokens[i]) && hasTag(previous, ...TERM_TAGS) && !hasTag(previous, "Pronoun", "Determiner");
 }
 
+/**
+ * Everyday words for words of technical prose that mean the same in nearly every context, by part of speech. WordNet
+ * alone seldom gives them: "need" is not the usual word of the first sense of "require" there, and "speed" is
+ * another synset than "velocity". Written without the labelled set's held-out rows; words with a second technical
+ * meaning ("start" an engine, "issue") are left out.
+ */
+const PLAIN_SYNONYMS: Record<WordNetPos, Map<string, string[]>> = {
+  v: plainList("require:need calculate:compute compute:calculate select:choose choose:select indicate:show demonstrate:show assist:help modify:change verify:check attempt:try commence:begin permit:allow utilize:use employ:use obtain:acquire"),
+  n: plainList("velocity:speed usage:use detector:sensor magnitude:size quantity:amount objective:goal approximation:estimate"),
+  a: plainList("sufficient:enough additional:extra entire:whole rapid:quick numerous:many principal:main adequate:sufficient minimal:minimum"),
+  r: plainList("primarily:mainly rapidly:quickly approximately:about currently:now subsequently:later frequently:often usually:normally completely:fully entirely:completely nearly:almost almost:nearly moreover:furthermore furthermore:moreover probably:likely initially:first"),
+};
+
+function plainList(pairs: string): Map<string, string[]> {
+  return new Map(pairs.split(" ").map((pair) => pair.split(":")).map(([word, plain]) => [word, [plain]]));
+}
+
 /** A word of a sentence that may be swapped, and what it may become (inflected, in order of preference). */
 export interface SynonymOption {
   /** Offsets of the word in the sentence. */
@@ -805,7 +822,11 @@ export function synonymOptions(sentence: string, shorterOnly = false): SynonymOp
     if ([tokens[i - 1], tokens[i + 1]].some((t) => t && /\d/.test(t.core))) return;
     const target = contentPos(token, i === 0);
     if (!target) return;
-    const found = inTerm(sentence, tokens, i) ? { words: [], confident: false } : synonyms(target.lemma, target.pos);
+    const plain = PLAIN_SYNONYMS[target.pos].get(target.lemma);
+    // A plain modifier reads the same before a noun ("additional tests" -> "extra tests"); a noun of a term stays.
+    const found = plain && (target.pos === "a" || target.pos === "r" || !inTerm(sentence, tokens, i))
+      ? { words: plain, confident: true }
+      : inTerm(sentence, tokens, i) ? { words: [], confident: false } : synonyms(target.lemma, target.pos);
     const single = found.words.filter((w) => !w.includes(" "));
     const choices = (single.length ? single : found.words.filter((w) => w.split(" ").length === 2)).filter(
       (w) => !shorterOnly || w.length <= token.core.length,
@@ -898,6 +919,137 @@ function applyEdits(sentence: Sentence): string {
   return text;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Rewrites that keep the meaning without a synonym: plain phrases for wordy ones, contractions, an opening
+// phrase moved to the end, a compound sentence split in two. Each breaks word trigrams, which the copy rule
+// counts, where a synonym of the usual sense is seldom to be had.
+
+/** Phrases and their plain equivalents, both ways where both read as well; matched as whole words. */
+const PHRASE_SWAPS: [string, string][] = [
+  ["in order to", "to"],
+  ["prior to", "before"],
+  ["approximately", "about"],
+  ["because of", "owing to"],
+  ["owing to", "because of"],
+  ["is able to", "can"],
+  ["are able to", "can"],
+  ["in addition to", "besides"],
+  ["in spite of", "despite"],
+  ["despite", "in spite of"],
+  ["for example", "for instance"],
+  ["for instance", "for example"],
+  ["numerous", "many"],
+  ["subsequently", "later"],
+  ["additionally", "also"],
+  ["in addition,", "also,"],
+  ["whereas", "while"],
+  ["although", "though"],
+  ["with respect to", "regarding"],
+  ["whether or not", "whether"],
+  ["the majority of", "most of"],
+  ["utilize", "use"],
+  ["utilizes", "uses"],
+  ["utilized", "used"],
+  ["utilizing", "using"],
+  ["however,", "but"],
+  ["will not", "won't"],
+  ["cannot", "can't"],
+  ["can not", "can't"],
+  ...["is", "are", "was", "were", "does", "do", "did", "has", "have", "had", "should", "would", "could"].flatMap((verb): [string, string][] => [
+    [`${verb} not`, `${verb}n't`],
+    [`${verb}n't`, `${verb} not`],
+    [`${verb}n’t`, `${verb} not`],
+  ]),
+  ["won't", "will not"],
+  ["won’t", "will not"],
+  ["can't", "cannot"],
+  ["can’t", "cannot"],
+];
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const PHRASE_BY_TEXT = new Map(PHRASE_SWAPS.map(([from, to]) => [from, to]));
+/** Longest first, so "in addition to" wins over "in addition,". */
+const PHRASE_RE = new RegExp(
+  `(?<![\\w'’-])(?:${[...PHRASE_BY_TEXT.keys()].sort((a, b) => b.length - a.length).map(escapeRe).join("|")})(?![\\w'’-])`,
+  "gi",
+);
+/** "However," and "In addition," are swapped only where they open the sentence; "but" never closes one. */
+const OPENER_ONLY = new Set(["however,", "in addition,"]);
+
+/** Phrase swaps for about `rate` of the places that allow one, none inside `code` or touching another edit. */
+function phraseEdits(sentence: Sentence, rate: number, random: () => number): void {
+  const code = [...sentence.text.matchAll(/`[^`]*`/g)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
+  for (const m of sentence.text.matchAll(PHRASE_RE)) {
+    const start = m.index!;
+    const end = start + m[0].length;
+    const key = m[0].toLowerCase();
+    if (OPENER_ONLY.has(key) && start !== 0) continue;
+    if (random() >= rate || code.some((c) => c.start < end && start < c.end)) continue;
+    if (sentence.edits.some((e) => e.start < end && start < e.end)) continue;
+    let text = PHRASE_BY_TEXT.get(key)!;
+    if (/^[A-Z]/.test(m[0])) text = text[0].toUpperCase() + text.slice(1);
+    sentence.edits.push({ start, end, text });
+  }
+}
+
+/** Openings that may as well close the sentence: "During the flight, the crew ..." -> "The crew ... during the flight." */
+const MOVABLE_OPENER =
+  /^(During|After|Before|Following|Prior to|At|In|On|For|With|Without|Within|Upon|When|Whenever|Once|If|Unless|Until|Although|Though|Because|Through|By|Under|Throughout|Between|From|Despite|Since) ([^,;:()"`]+), (.+)$/;
+/** Words a sentence may start with lower case and that may be capitalised to start it. */
+const SUBJECT_START = /^(?:the|a|an|this|these|those|that|it|its|they|their|we|our|he|his|she|her|there|each|every|all|both|no|some|any|one|many|most|several|such)\b/;
+
+/** The sentence with its opening phrase moved to the end, or undefined when that could change what it attaches to. */
+function movedOpener(text: string): string | undefined {
+  const m = MOVABLE_OPENER.exec(text);
+  if (!m) return undefined;
+  const [, word, phrase, rest] = m;
+  const words = phrase.split(" ").length + word.split(" ").length;
+  // With more clauses after it, the phrase at the end would qualify the last one only.
+  if (words < 2 || words > 10 || /[,;:]/.test(rest) || !/[a-z0-9)]\.$/i.test(rest) || rest.split(" ").length < 4) return undefined;
+  // The new first word is capitalised: a plain lower-case word or a number, never code.
+  if (!/^(?:[a-z]+|\d[\d.,]*)\s/.test(rest)) return undefined;
+  return `${rest[0].toUpperCase()}${rest.slice(1, -1)} ${word.toLowerCase()} ${phrase}.`;
+}
+
+/** A closing time phrase moved to the front: "The valve was opened after the burn." -> "After the burn, the valve was opened." */
+function frontedCloser(text: string): string | undefined {
+  const m = /^([A-Z][a-z]*) ([^,;:]+?) (during|after|before|following|until) ([^,;:()"`]+)\.$/.exec(text);
+  if (!m) return undefined;
+  const [, first, middle, word, phrase] = m;
+  const words = phrase.split(" ").length;
+  if (words < 2 || words > 8 || middle.split(" ").length < 3 || !SUBJECT_START.test(first.toLowerCase()) || first === "I") return undefined;
+  if (!tokenize(`${first} ${middle}`).some((t) => hasTag(t, ...FINITE))) return undefined;
+  return `${word[0].toUpperCase()}${word.slice(1)} ${phrase}, ${first.toLowerCase()} ${middle}.`;
+}
+
+/** Tags of a finite verb: a clause with one can stand as a sentence. */
+const FINITE = ["PastTense", "PresentTense", "Copula", "Modal", "Auxiliary"];
+
+/**
+ * The sentence split at its ", and" (or ", but") when both sides are clauses of their own: no other comma before it,
+ * a finite verb on each side, a subject after it. "The valve opened, and the pressure rose." -> "The valve opened.
+ * The pressure rose."; "but" becomes "However,".
+ */
+function splitCompound(text: string): string | undefined {
+  const m = /^([^,;:]+), (and|but) (.+)$/.exec(text);
+  if (!m) return undefined;
+  const [, before, joiner, after] = m;
+  if (!SUBJECT_START.test(after) || !/[.!?]$/.test(after) || before.split(" ").length < 4 || after.split(" ").length < 4) return undefined;
+  const finite = (s: string) => tokenize(s).some((t) => hasTag(t, ...FINITE));
+  if (!finite(before) || !finite(after)) return undefined;
+  const next = joiner === "but" ? `However, ${after}` : `${after[0].toUpperCase()}${after.slice(1)}`;
+  return `${before}. ${next}`;
+}
+
+/** Rewrites the text of about `rate` of the sentences that allow a moved opening or a split (before any edit). */
+function restructure(sentences: Sentence[], rate: number, random: () => number): void {
+  for (const sentence of sentences) {
+    if (random() >= rate) continue;
+    const text = movedOpener(sentence.text) ?? frontedCloser(sentence.text) ?? splitCompound(sentence.text);
+    if (text) sentence.text = text;
+  }
+}
+
 interface Paragraph {
   block: Block;
   /** Text of the block before its first sentence and after its last. */
@@ -954,6 +1106,9 @@ function paraphrase(text: string, mode: Mode, random: () => number, forceAll: bo
     });
   }
   const all = paragraphs.flatMap((p) => p.sentences);
+  // Rewrites that keep the meaning come first, everywhere: they change the words the other edits are placed in.
+  const keep = 1;
+  restructure(all, keep, random);
 
   if (mode === "condensed" || forceAll) {
     // Condensed aims at 65-80% of the length; a forced change of another style drops one clause.
@@ -994,6 +1149,7 @@ function paraphrase(text: string, mode: Mode, random: () => number, forceAll: bo
     }
   }
 
+  for (const sentence of all) if (!sentence.dropped) phraseEdits(sentence, keep, random);
   const rate = mode === "reworded" ? 0.15 + random() * 0.1 : 0.08;
   synonymEdits(
     all.filter((s) => !s.dropped),
