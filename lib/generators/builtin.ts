@@ -824,9 +824,10 @@ export function synonymOptions(sentence: string, shorterOnly = false): SynonymOp
     if (!target) return;
     const plain = PLAIN_SYNONYMS[target.pos].get(target.lemma);
     // A plain modifier reads the same before a noun ("additional tests" -> "extra tests"); a noun of a term stays.
-    const found = plain && (target.pos === "a" || target.pos === "r" || !inTerm(sentence, tokens, i))
-      ? { words: plain, confident: true }
-      : inTerm(sentence, tokens, i) ? { words: [], confident: false } : synonyms(target.lemma, target.pos);
+    const term = inTerm(sentence, tokens, i);
+    const found = term ? { words: [] as string[], confident: false } : { ...synonyms(target.lemma, target.pos) };
+    if (plain && (target.pos === "a" || target.pos === "r" || !term)) found.words = [...new Set([...plain, ...found.words])];
+    if (plain) found.confident ||= found.words.length > 0;
     const single = found.words.filter((w) => !w.includes(" "));
     const choices = (single.length ? single : found.words.filter((w) => w.split(" ").length === 2)).filter(
       (w) => !shorterOnly || w.length <= token.core.length,
@@ -984,6 +985,8 @@ function phraseEdits(sentence: Sentence, rate: number, random: () => number): vo
     const end = start + m[0].length;
     const key = m[0].toLowerCase();
     if (OPENER_ONLY.has(key) && start !== 0) continue;
+    // At the start a contraction's pieces read as names to the checks ("Shouldn't", "Do not").
+    if (start === 0 && /n['’]?t\b|\bnot$/i.test(key)) continue;
     if (random() >= rate || code.some((c) => c.start < end && start < c.end)) continue;
     if (sentence.edits.some((e) => e.start < end && start < e.end)) continue;
     let text = PHRASE_BY_TEXT.get(key)!;
