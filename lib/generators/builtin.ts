@@ -998,6 +998,9 @@ function phraseEdits(sentence: Sentence, rate: number, random: () => number): vo
 /** Openings that may as well close the sentence: "During the flight, the crew ..." -> "The crew ... during the flight." */
 const MOVABLE_OPENER =
   /^(During|After|Before|Following|Prior to|At|In|On|For|With|Without|Within|Upon|When|Whenever|Once|If|Unless|Until|Although|Though|Because|Through|By|Under|Throughout|Between|From|Despite|Since) ([^,;:()"`]+), (.+)$/;
+/** Words that open another clause. */
+const CLAUSE_WORD = /\b(?:if|when|whenever|until|unless|because|although|though|while|which|that|whether|and|or|but|so)\b/i;
+
 /** Words a sentence may start with lower case and that may be capitalised to start it. */
 const SUBJECT_START = /^(?:the|a|an|this|these|those|that|it|its|they|their|we|our|he|his|she|her|there|each|every|all|both|no|some|any|one|many|most|several|such)\b/;
 
@@ -1008,7 +1011,10 @@ function movedOpener(text: string): string | undefined {
   const [, word, phrase, rest] = m;
   const words = phrase.split(" ").length + word.split(" ").length;
   // With more clauses after it, the phrase at the end would qualify the last one only.
-  if (words < 2 || words > 10 || /[,;:]/.test(rest) || !/[a-z0-9)]\.$/i.test(rest) || rest.split(" ").length < 4) return undefined;
+  // Two words are mostly a discourse marker ("In fact", "For example"), which reads oddly at the end; another clause
+  // in the rest ("... and then add actions until X is enabled") would take the phrase as its own.
+  if (words < 3 || words > 10 || /[,;:]/.test(rest) || !/[a-z)`]\.$/i.test(rest) || rest.split(" ").length < 4) return undefined;
+  if (CLAUSE_WORD.test(rest)) return undefined;
   // The new first word is capitalised: a plain lower-case word or a number, never code.
   if (!/^(?:[a-z]+|\d[\d.,]*)\s/.test(rest)) return undefined;
   return `${rest[0].toUpperCase()}${rest.slice(1, -1)} ${word.toLowerCase()} ${phrase}.`;
@@ -1037,6 +1043,8 @@ function splitCompound(text: string): string | undefined {
   const m = /^([^,;:]+), (and|but) (.+)$/.exec(text);
   if (!m) return undefined;
   const [, before, joiner, after] = m;
+  // "We will test that if the gate is off, but ..." : the joined clause may belong to a subordinate one.
+  if (CLAUSE_WORD.test(before)) return undefined;
   if (!SUBJECT_START.test(after) || !/[.!?]$/.test(after) || before.split(" ").length < 4 || after.split(" ").length < 4) return undefined;
   const finite = (s: string) => tokenize(s).some((t) => hasTag(t, ...FINITE));
   if (!finite(before) || !finite(after)) return undefined;
