@@ -1014,7 +1014,9 @@ function movedOpener(text: string): string | undefined {
   // Two words are mostly a discourse marker ("In fact", "For example"), which reads oddly at the end; another clause
   // in the rest ("... and then add actions until X is enabled") would take the phrase as its own.
   if (words < 3 || words > 10 || /[,;:]/.test(rest) || !/[a-z)`]\.$/i.test(rest) || rest.split(" ").length < 4) return undefined;
-  if (CLAUSE_WORD.test(rest)) return undefined;
+  // "If X, then Y" keeps its order; "At the same time" means "yet" as often as "meanwhile"; a rest running over
+  // lines of code or a list ("packages. k8s.io/...") is no single clause.
+  if (CLAUSE_WORD.test(rest) || /^then\b/.test(rest) || /^at the same time$/i.test(`${word} ${phrase}`) || /[.!?:]\s|[{}=<>]/.test(rest)) return undefined;
   // The new first word is capitalised: a plain lower-case word or a number, never code.
   if (!/^(?:[a-z]+|\d[\d.,]*)\s/.test(rest)) return undefined;
   return `${rest[0].toUpperCase()}${rest.slice(1, -1)} ${word.toLowerCase()} ${phrase}.`;
