@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { openCache } from "../lib/cache";
-import { buildDataset } from "../lib/build";
+import { buildDataset } from "../lib/pipeline";
 import { startOllamaServer } from "../test/helpers/ollama-server";
 
 const TARGET_RSS_RATIO = 1.25;

@@ -19,9 +19,14 @@
 // single queries, with no query cap and with the default --max-query-chars; and the server's RSS while 12 clients that
 // never read ask for 1,024 queries x topk 100 (about 84 MB each; --max-response-bytes raised to let it through), and
 // once they have closed. --faults-only runs this part alone.
+// Modes (Apollo, BM25, one process, 8 clients, one query a request): `kit serve --dataset` holding all three
+// environments against a server on env/paraphrased alone: its start time and RSS, and queries/s and p50 of requests
+// naming nothing, "mode": "original", and "noise": 0.5 (two searches a query), each as a ratio of the single-mode
+// server's. --modes-only runs this part alone.
 // Targets: BM25 on Apollo >= 1,000 queries/s at 32 clients with p99 <= 50 ms; server overhead <= 20%.
 // Usage: node_modules/.bin/tsx bench/serve.ts [--requests 4000] [--dense-requests 100] [--rounds 3] [--keps FILE]
-//          [--kep-chars 5000000] [--kep-queries 300] [--workers CORES] [--fault-seconds 5] [--faults-only]
+//          [--kep-chars 5000000] [--kep-queries 300] [--workers CORES] [--fault-seconds 5] [--faults-only] [--modes-only]
+//          [--dataset datasets/apollo13]
 //   The KEP slice is embedded with use-lite once (~5 minutes on 2 idle cores) and its environment folder cached in
 //   datasets/.cache/ under a hash of its rows. Dense is capped at --dense-requests a setting: the query embedding
 //   (use-lite) dominates, at tens of queries/s.
@@ -38,12 +43,15 @@ import { chunkDocuments } from "../lib/chunking";
 import { markdownToText } from "../lib/corpus";
 import { createEmbedder } from "../lib/embedders";
 import { envDir, environmentRows, writeEnvironment } from "../lib/environment";
+import { openEnvironments } from "../lib/environments";
 import { readJsonl } from "../lib/files";
 import { progressReporter } from "../lib/progress";
 import { openSearch, type Retriever } from "../lib/search";
 import { serve, SERVE_LIMITS, serveOnWorkers, type ServeOptions } from "../lib/serve";
 
 const APOLLO = "datasets/apollo13";
+// The modes part's clients: enough to keep the one server process busy.
+const MODE_CLIENTS = 8;
 const CACHE = "datasets/.cache";
 const EMBEDDER = "use-lite";
 const TOPK = 3;
@@ -127,11 +135,11 @@ async function measure<Q>(queries: readonly Q[], count: number, lanes: number, c
 }
 
 /** POSTs the given queries a request over `clients` keep-alive sockets; the body is drained unread, to keep the client cheap. */
-function retrieveClient(url: string, clients: number): { call(queries: string[]): Promise<void>; close(): void } {
+function retrieveClient(url: string, clients: number, extra: Record<string, unknown> = {}): { call(queries: string[]): Promise<void>; close(): void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const call = (queries: string[]) =>
     new Promise<void>((resolve, reject) => {
-      const body = JSON.stringify({ queries, topk: TOPK, return_scores: true });
+      const body = JSON.stringify({ queries, topk: TOPK, return_scores: true, ...extra });
       const req = http.request(`${url}/retrieve`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
         res.resume();
         res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`POST /retrieve answered ${res.statusCode}`))));
@@ -161,6 +169,11 @@ async function checkContract(url: string, query: string): Promise<Buffer> {
 /** Starts `serve()` on the folder in a child process (this file with --child) on `workers` processes; resolves with its URL once it listens. */
 function startServer(dir: string, retriever: Retriever, workers = 1, options: ServeOptions = {}): Promise<Server> {
   return startChild(["--child", dir, retriever, String(workers), JSON.stringify(options)], dir);
+}
+
+/** Starts `serve()` on a dataset's three environments (as `kit serve --dataset`) in a child process. */
+function startModesServer(dataset: string): Promise<Server> {
+  return startChild(["--child-modes", dataset], dataset);
 }
 
 /** Starts the floor server (floorMain) in a child process, answering `answer`'s bytes to every request. */
@@ -210,6 +223,13 @@ async function childMain(dir: string, retriever: Retriever, workers: number, opt
   const server = await serveOnWorkers(workers, async () => ({ ...(await serve(await openSearch(dir, { retriever }), { folder: dir, retriever }, { ...options, port: 0 })), summary: dir }));
   const workerPids = () => Object.values(cluster.workers ?? {}).map((w) => w!.process.pid!);
   process.on("message", (m) => m === "cpu" && process.send!(cpuMs(process.cpuUsage()) + workerPids().reduce((sum, pid) => sum + procCpuMs(pid), 0)));
+  process.send!({ url: server.url }, (err: Error | null) => err && process.exit(0));
+}
+
+async function childModesMain(dataset: string): Promise<void> {
+  process.once("disconnect", () => process.exit(0));
+  const server = await serve(await openEnvironments(dataset, "paraphrased", { retriever: "bm25" }), { dataset }, { port: 0 });
+  process.on("message", (m) => m === "cpu" && process.send!(cpuMs(process.cpuUsage())));
   process.send!({ url: server.url }, (err: Error | null) => err && process.exit(0));
 }
 
@@ -289,10 +309,10 @@ async function benchRetriever(corpus: Corpus, retriever: Retriever, count: numbe
   }
 }
 
-function apolloCorpus(): Corpus {
-  const dir = envDir(APOLLO, "paraphrased");
-  const questions = path.join(APOLLO, "questions.jsonl");
-  if (!fs.existsSync(dir) || !fs.existsSync(questions)) throw new Error(`${APOLLO} has no env/paraphrased or questions.jsonl: run \`npm start\` to build it`);
+function apolloCorpus(dataset: string): Corpus {
+  const dir = envDir(dataset, "paraphrased");
+  const questions = path.join(dataset, "questions.jsonl");
+  if (!fs.existsSync(dir) || !fs.existsSync(questions)) throw new Error(`${dataset} has no env/paraphrased or questions.jsonl: run \`npm start\` to build it`);
   const queries = readJsonl<{ status: string; question: string }>(questions)
     .filter((q) => q.status === "accepted")
     .map((q) => q.question);
@@ -479,6 +499,47 @@ async function benchFaults(corpus: Corpus, seconds: number): Promise<void> {
   }
 }
 
+/** A server's start (fork to listening) in ms and its RSS in MB once it answered a warm-up. */
+async function started(start: () => Promise<Server>, query: string): Promise<{ server: Server; ms: number; rss: number }> {
+  const t = now();
+  const server = await start();
+  const ms = now() - t;
+  await checkContract(server.url, query);
+  return { server, ms, rss: rssMb(server.pid) };
+}
+
+/** The mixed-mode server (kit serve --dataset: three environments) against a single-mode one, BM25, one process. */
+async function benchModes(dataset: string, corpus: Corpus, count: number, rounds: number): Promise<void> {
+  const { queries } = corpus;
+  const single = await started(() => startServer(envDir(dataset, "paraphrased"), "bm25"), queries[0]);
+  const mixed = await started(() => startModesServer(dataset), queries[0]);
+  try {
+    const run = (server: Server, extra: Record<string, unknown>) => async () => {
+      const client = retrieveClient(server.url, MODE_CLIENTS, extra);
+      try {
+        return await measure(queries.map((q) => [q]), count, MODE_CLIENTS, client.call, server.cpu);
+      } finally {
+        client.close();
+      }
+    };
+    const settings: Array<[string, () => Promise<Run>]> = [
+      ["single-mode server (env/paraphrased)", run(single.server, {})],
+      ["mixed-mode server, no mode (paraphrased)", run(mixed.server, {})],
+      ['mixed-mode server, "mode": "original"', run(mixed.server, { mode: "original" })],
+      ['mixed-mode server, "noise": 0.5', run(mixed.server, { noise: 0.5 })],
+    ];
+    const best = await bestOf(settings.map(([, s]) => s), rounds);
+    console.log(`\nModes, ${corpus.name}, BM25 on one process, ${MODE_CLIENTS} clients, one query a request (best of ${rounds} rounds of ${count} requests):`);
+    console.log(`  start: single ${fixed(single.ms, 0)} ms, mixed ${fixed(mixed.ms, 0)} ms (${fixed(mixed.ms / single.ms, 2)}x); RSS: single ${fixed(single.rss, 0)} MB, mixed ${fixed(mixed.rss, 0)} MB (${fixed(mixed.rss / single.rss, 2)}x)`);
+    settings.forEach(([name], i) => {
+      const r = best[i];
+      console.log(`  ${name}: ${fixed(r.qps, 0)} queries/s (${fixed(r.qps / best[0].qps, 2)}x), p50 ${fixed(r.p50, 2)} ms, p99 ${fixed(r.p99, 2)} ms, CPU ${fixed(r.cpuMs, 3)} ms/q (${fixed(r.cpuMs / best[0].cpuMs, 2)}x)`);
+    });
+  } finally {
+    await Promise.all([single.server.stop(), mixed.server.stop()]);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -491,10 +552,13 @@ async function main(): Promise<void> {
       workers: { type: "string", default: String(os.availableParallelism()) },
       "fault-seconds": { type: "string", default: "5" },
       "faults-only": { type: "boolean", default: false },
+      "modes-only": { type: "boolean", default: false },
+      dataset: { type: "string", default: APOLLO },
     },
   });
-  const apollo = apolloCorpus();
+  const apollo = apolloCorpus(values.dataset);
   if (values["faults-only"]) return benchFaults(apollo, Number(values["fault-seconds"]));
+  if (values["modes-only"]) return benchModes(values.dataset, apollo, Number(values.requests), Number(values.rounds));
   const workers = Number(values.workers);
   const requests = { bm25: Number(values.requests), dense: Number(values["dense-requests"]) };
   const rounds = Number(values.rounds);
@@ -512,12 +576,18 @@ async function main(): Promise<void> {
   }
   printTargets(all);
   await benchFaults(apollo, Number(values["fault-seconds"]));
+  await benchModes(values.dataset, apollo, requests.bm25, rounds);
   // The bench and its server child take both cores at 8+ clients; a higher figure means other work competed.
   console.log(`1-minute load average at the end: ${os.loadavg()[0].toFixed(1)}`);
 }
 
 if (process.argv[2] === "--floor") {
   floorMain(Buffer.from(process.argv[3], "base64"));
+} else if (process.argv[2] === "--child-modes") {
+  childModesMain(process.argv[3]).catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
 } else if (process.argv[2] === "--child") {
   childMain(process.argv[3], process.argv[4] as Retriever, Number(process.argv[5]), JSON.parse(process.argv[6])).catch((e) => {
     console.error(e instanceof Error ? e.message : e);

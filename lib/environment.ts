@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { BuildStamp } from "./build/identity";
+import type { BuildStamp } from "./pipeline/identity";
 import type { Chunk } from "./chunking";
 import type { Embedder } from "./embedders";
 import { KitError } from "./errors";

@@ -7,7 +7,7 @@ import { type CheckedParaphrase, isKept, KEPT_VERDICTS } from "./paraphrase";
 import type { Question } from "./questions";
 import { allChunksReward, type RetrievalRewardOptions } from "./reward";
 import { createEmbedder, type Embedder, memoizeEmbedder } from "./embedders";
-import { readFinishedBuild } from "./build/finished";
+import { readFinishedBuild } from "./pipeline/finished";
 import { openEnvironment, type Retriever, RETRIEVERS } from "./search";
 import { readIndexRows } from "./vector-index";
 import { defaultProgress } from "./notebook";

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { version as KIT_VERSION } from "../package.json";
 import { chartPng } from "./charts";
-import { digestFiles, digestOf } from "./build/identity";
-import type { BuildRecord } from "./build/record";
+import { digestFiles, digestOf } from "./pipeline/identity";
+import type { BuildRecord } from "./pipeline/record";
 import { type Chunk, splitParagraphs } from "./chunking";
 import { MODES } from "./environment";
 import { KitError } from "./errors";
@@ -13,6 +13,7 @@ import { type FrameLike, type Rows, type TableOptions, tableHtml } from "./html"
 import { displayBundle, inNotebook } from "./notebook";
 import type { CheckedParaphrase } from "./paraphrase";
 import type { Check } from "./quality/types";
+import { verdictOf } from "./verdict";
 
 /**
  * What the notebooks call: danfojs DataFrames of chunks, questions and paraphrases; escaped HTML tables; charts
@@ -132,6 +133,46 @@ export async function showChart(svg: string | Promise<string>): Promise<void> {
   displayBundle({ "image/png": chart.png, "text/plain": `[chart: ${chart.title}]` }, { "image/png": { width: chart.width, height: chart.height } });
 }
 
+/** A search hit as retrievalMisses reads it (lib/search.ts's SearchResult fits). */
+export interface HitRow {
+  chunk_id: string;
+  text: string;
+  style?: string | null;
+}
+
+/** The 1-based rank of the first hit on chunk `gold`, or null when no hit is on it. */
+export function goldRank(hits: readonly HitRow[], gold: string): number | null {
+  const at = hits.findIndex((h) => h.chunk_id === gold);
+  return at < 0 ? null : at + 1;
+}
+
+/**
+ * Why a retriever missed, as rows for showTable: each query (with `gold`, the chunk that answers it) whose gold
+ * chunk is not among its `hits`, with the gold chunk's rank in `deeper` (the same queries searched deeper; "not in
+ * the first N" past them) and the hit ranked first instead. `extra` is prepended to every row (a retriever's name, say).
+ */
+export function retrievalMisses(
+  asked: readonly { query: string; gold: string }[],
+  hits: readonly (readonly HitRow[])[],
+  deeper: readonly (readonly HitRow[])[] = hits,
+  extra: Record<string, string> = {},
+): Record<string, unknown>[] {
+  return asked.flatMap(({ query, gold }, q) => {
+    if (goldRank(hits[q], gold) !== null) return [];
+    const top = hits[q][0];
+    return [
+      {
+        ...extra,
+        query,
+        "gold chunk": gold,
+        "its rank": goldRank(deeper[q], gold) ?? `not in the first ${deeper[q].length}`,
+        "ranked first": top ? `${top.chunk_id}${top.style ? ` (${top.style})` : ""}` : "(nothing)",
+        "its text": top?.text ?? "",
+      },
+    ];
+  });
+}
+
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /**
@@ -177,7 +218,7 @@ if (inNotebook()) {
 // Notebook state: the notebooks build a dataset folder one step at a time
 
 /** One notebook step's part of build.json. */
-export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments">>;
+export type StepRecord = Partial<Pick<BuildRecord, "corpus" | "parameters" | "counts" | "failures" | "generator" | "judge" | "llm_requests" | "environments" | "measured_difficulty">>;
 
 /**
  * The notebooks' steps: the notebook of each, the files it writes into the dataset, and the steps whose files it
@@ -198,7 +239,7 @@ const NOTEBOOK_STEPS: Record<string, { notebook: string; files: string[]; reads:
  * keeping each step's part under `notebook_steps` so a step run again replaces its own part only, with the
  * build identity kit build writes: the digest of each file the step wrote. Record what the step really used:
  * its settings variables, not the library defaults. `failures` are the rows a step failed to make (as
- * lib/build.ts counts them); rows made but judged unusable are counted by kit export from the rows' own verdicts,
+ * lib/pipeline/ counts them); rows made but judged unusable are counted by kit export from the rows' own verdicts,
  * so they do not belong here. Timings are left out: the notebooks' files stay the same from run to run.
  */
 export function recordStep(dataset: string, step: string, part: StepRecord): BuildRecord {
@@ -228,6 +269,7 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
   const missing = Object.keys(NOTEBOOK_STEPS).find((s) => !(s in stages));
   const parts = ordered.map((s) => steps[s]);
   const merged = <K extends "parameters" | "counts" | "failures">(key: K) => Object.assign({}, ...parts.map((p) => p[key] ?? {}));
+  const measured = parts.find((p) => p.measured_difficulty)?.measured_difficulty;
   // The chunks name the build: the same chunks, the same id, so a notebook run again writes the same build.json.
   const id = `notebooks-${(stages.chunks?.files["chunks.jsonl"] ?? digestOf(null)).slice(0, 12)}`;
   const record: BuildRecord & { notebook_steps: Record<string, StepRecord> } = {
@@ -246,9 +288,12 @@ export function recordStep(dataset: string, step: string, part: StepRecord): Bui
       sent: parts.reduce((n, p) => n + (p.llm_requests?.sent ?? 0), 0),
     },
     environments: Object.assign({}, ...parts.map((p) => p.environments ?? {})),
+    ...(measured && { measured_difficulty: measured }),
     seconds: {},
     notebook_steps: Object.fromEntries(ordered.map((s) => [s, steps[s]])),
   };
+  // The step that completes the dataset gives it the verdict kit build gives its own (the notebooks measure no baselines).
+  if (!missing) record.verdict = verdictOf(record);
   writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
   return record;
 }

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { BuildStamp } from "./build/identity";
+import type { BuildStamp } from "./pipeline/identity";
 import type { Chunk } from "./chunking";
 import { KitError } from "./errors";
 import { writeFileAtomic, writeJsonlAtomic } from "./files";

@@ -1,7 +1,7 @@
 import type { Chunk } from "./chunking";
 import { type GenerateRequest, type Generator, type StageRequests, stageRequests } from "./generators";
 import { buildLexicalIndex, type LexicalIndex, terms } from "./lexical";
-import { DIFFICULTIES, type Difficulty, isGrounded, markDuplicates, parseJsonLoosely, type Question, type QuestionOptions, validateQuestion } from "./questions";
+import { DIFFICULTIES, type Difficulty, isGrounded, markDuplicates, parseJsonLoosely, type Question, type QuestionOptions, questionItems, questionListFormat, validateQuestion } from "./questions";
 import { defaultProgress } from "./notebook";
 
 /**
@@ -152,30 +152,11 @@ const SYSTEM = [
   "Each answer is short and factual, copied from a passage. Never explain or show reasoning.",
 ].join(" ");
 
-const FORMAT = {
-  type: "object",
-  properties: {
-    questions: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          question: { type: "string" },
-          answer: { type: "string" },
-          difficulty: { type: "string", enum: [...DIFFICULTIES] },
-          type: { type: "string", enum: [...HOP_TYPES] },
-          bridge: { type: "string" },
-          hops: {
-            type: "array",
-            items: { type: "object", properties: { source: { type: "string" }, part: { type: "string" } }, required: ["source", "part"] },
-          },
-        },
-        required: ["question", "answer", "difficulty", "type", "bridge", "hops"],
-      },
-    },
-  },
-  required: ["questions"],
-};
+const FORMAT = questionListFormat({
+  type: { type: "string", enum: [...HOP_TYPES] },
+  bridge: { type: "string" },
+  hops: { type: "array", items: { type: "object", properties: { source: { type: "string" }, part: { type: "string" } }, required: ["source", "part"] } },
+});
 
 /** The prompt for two-hop questions over a chunk and its partner; both are shown whole. */
 export function multiHopRequest(target: Chunk, partner: Partner, count: number, attempt: number, options: Pick<QuestionOptions, "seed" | "temperature"> = {}): GenerateRequest {
@@ -214,10 +195,8 @@ interface ParsedMultiHop {
 export function parseMultiHop(text: string): ParsedMultiHop[] {
   const json = parseJsonLoosely(text);
   if (json === undefined) throw new Error("unparseable output: not JSON");
-  const list = Array.isArray(json) ? json : (json as { questions?: unknown })?.questions;
-  if (!Array.isArray(list)) throw new Error("JSON without a questions list");
   const str = (x: unknown) => (typeof x === "string" || typeof x === "number" ? String(x).trim() : "");
-  return list.filter((x) => x && typeof x === "object").map((x: Record<string, unknown>) => ({
+  return questionItems(json).map((x) => ({
     question: str(x.question),
     answer: str(x.answer),
     difficulty: str(x.difficulty).toLowerCase(),

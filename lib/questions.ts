@@ -59,25 +59,24 @@ const SYSTEM = [
   "Each answer is short and factual: a number with its unit, a date, a name or a brief phrase copied from the passage. Never explain or show reasoning.",
 ].join(" ");
 
-const FORMAT = {
-  type: "object",
-  properties: {
-    questions: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          question: { type: "string" },
-          answer: { type: "string" },
-          difficulty: { type: "string", enum: [...DIFFICULTIES] },
-          source: { type: "string" },
-        },
-        required: ["question", "answer", "difficulty", "source"],
-      },
-    },
-  },
-  required: ["questions"],
-};
+/**
+ * The JSON schema of a model's answer (Ollama `format`, OpenAI `response_format`): a list of items with a question,
+ * an answer and a difficulty, and the fields of one kind of question after them. The one place for both kinds'
+ * schemas (single here, multi-hop in lib/multihop.ts), so they cannot drift apart.
+ */
+export function questionListFormat(fields: Record<string, object>): Record<string, unknown> {
+  const properties = { question: { type: "string" }, answer: { type: "string" }, difficulty: { type: "string", enum: [...DIFFICULTIES] }, ...fields };
+  return { type: "object", properties: { questions: { type: "array", items: { type: "object", properties, required: Object.keys(properties) } } }, required: ["questions"] };
+}
+
+/** The items of a JSON answer that follows questionListFormat (or is the bare list); throws when there is no list. */
+export function questionItems(json: unknown): Record<string, unknown>[] {
+  const list = Array.isArray(json) ? json : (json as { questions?: unknown })?.questions;
+  if (!Array.isArray(list)) throw new Error("JSON without a questions list");
+  return list.filter((x) => x && typeof x === "object");
+}
+
+const FORMAT = questionListFormat({ source: { type: "string" } });
 
 /** The prompt for one chunk, with its neighbours as context (AutoDidact's sliding window). */
 export function questionRequest(window: Chunk[], target: Chunk, count: number, attempt: number, options: QuestionOptions = {}): GenerateRequest {
@@ -116,9 +115,7 @@ interface Parsed {
 export function parseQuestions(text: string): Parsed[] {
   const json = parseJsonLoosely(text);
   if (json !== undefined) {
-    const list = Array.isArray(json) ? json : (json as { questions?: unknown })?.questions;
-    if (!Array.isArray(list)) throw new Error("JSON without a questions list");
-    return list.filter((x) => x && typeof x === "object").map((x: Record<string, unknown>) => ({
+    return questionItems(json).map((x) => ({
       question: String(x.question ?? "").trim(),
       answer: String(x.answer ?? "").trim(),
       difficulty: String(x.difficulty ?? "").trim().toLowerCase(),

@@ -2,11 +2,12 @@ import { barSvg, chartImgHtml, histogramSvg } from "./charts";
 import type { Chunk } from "./chunking";
 import type { Coverage } from "./environment";
 import { terms } from "./lexical";
-import { diffHtml, escapeHtml, markAnswerHtml, percent, rawHtml, sampleWarning, tableHtml } from "./html";
-import { type CheckedParaphrase, isKept } from "./paraphrase";
+import { diffHtml, escapeHtml, markAnswerHtml, rawHtml, sampleWarning, tableHtml } from "./html";
+import type { CheckedParaphrase } from "./paraphrase";
 import { rulesLimits } from "./quality/claims";
 import { type Check, VERDICTS } from "./quality/types";
 import type { Question } from "./questions";
+import { liftText, TIER_MEANING, type Verdict } from "./verdict";
 
 /** Retrieval scores as eval.json holds them (lib/evaluate.ts RetrievalEvaluation; only what the report reads). */
 export interface ReportEvaluation {
@@ -49,27 +50,9 @@ export interface ReportInput {
   measuredDifficulty?: Record<string, number>;
   /** The dataset folder, for the commands the report suggests. */
   dataset?: string;
+  /** "Can I train on this?": build.json's verdict (lib/verdict.ts), shown at the top. */
+  verdict: Verdict;
 }
-
-/**
- * The floors below which the verdict section warns. Each is a plain judgement about a training set for a search
- * agent; a dataset that passes them all is worth a first training run, not proven good.
- */
-export const FLOORS = {
-  /** Chunks with no accepted question are never a target: at most this share of chunks may have none. */
-  maxChunksWithoutQuestion: 0.1,
-  /**
-   * The paraphrased environment trains an agent to find a passage by its meaning, not its words. Under half of the
-   * chunks reworded, it is mostly the original corpus.
-   */
-  minChunksParaphrased: 0.5,
-  /** Cloze questions quote their chunk, so word matching finds it: more than half cloze teaches little search. */
-  maxClozeShare: 0.5,
-  /** Each self-labelled difficulty should be at least this share of the questions, for a curriculum. */
-  minDifficultyShare: 0.1,
-  /** A baseline retriever that finds the chunk in its top 5 this often leaves an agent nothing to learn. */
-  maxRecallAt5: 0.95,
-} as const;
 
 /** Rows shown side by side with their original: the least faithful first. */
 const WORST_ROWS = 25;
@@ -104,16 +87,23 @@ export function questionKind(question: string | { question: string; kind?: strin
   return /^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b/.test(q) ? "yes / no" : "other";
 }
 
-interface Finding {
-  ok: boolean;
-  html: string;
+/**
+ * The verdict's figures that only the question rows tell (lib/verdict.ts reads them from build.json's counts):
+ * chunks with no accepted question, and accepted questions that are cloze.
+ */
+export function questionCounts(chunks: readonly Chunk[], questions: readonly Question[]): { chunks_without_question: number; questions_cloze: number } {
+  const accepted = questions.filter((q) => q.status === "accepted");
+  const asked = new Set(accepted.map((q) => q.chunk_id));
+  return {
+    chunks_without_question: chunks.filter((c) => !asked.has(c.chunk_id)).length,
+    questions_cloze: accepted.filter((q) => questionKind(q) === "cloze (fills a blank)").length,
+  };
 }
 
 /**
- * The build's report as one self-contained HTML page. It opens with the verdict, "can I train on this?": coverage
- * of the chunks by accepted questions and by kept paraphrases, the question kinds and difficulty, the retrieval
- * baselines, with a plain warning wherever a figure is past its floor (FLOORS); then the parameters and a sample of
- * accepted questions beside their chunks. The details follow: environments, verdicts, score charts, the worst
+ * The build's report as one self-contained HTML page. It opens with the verdict, "can I train on this?": build.json's
+ * tier, each floor failed (lib/verdict.ts FLOORS) with what would lift it and each floor passed, the question kinds
+ * and difficulty; then the parameters and a sample of accepted questions beside their chunks. The details follow: environments, verdicts, score charts, the worst
  * paraphrases (folded) and the questions not kept. Charts are PNG images in data: URLs. Every piece of corpus or
  * model text goes through escapeHtml (tableHtml, diffHtml and markAnswerHtml escape too), so a chunk holding
  * markup shows as text and never runs.
@@ -121,71 +111,18 @@ interface Finding {
 export async function qualityReport(input: ReportInput): Promise<string> {
   const { paraphrases, checks, questions, chunks } = input;
   const accepted = questions.filter((q) => q.status === "accepted");
-  const findings: Finding[] = [];
-  const ok = (html: string) => findings.push({ ok: true, html });
-  const warn = (html: string) => findings.push({ ok: false, html });
   const n = (value: number) => value.toLocaleString("en-US");
-
-  // Questions over chunks.
-  const asked = new Set(accepted.map((q) => q.chunk_id));
-  const without = chunks.filter((c) => !asked.has(c.chunk_id)).length;
-  const withoutShare = chunks.length ? without / chunks.length : 0;
-  const questionLine = `${n(accepted.length)} accepted questions (of ${n(questions.length)} rows) over ${n(chunks.length)} chunks; <b>${n(without)} chunks (${percent(withoutShare)}) have no accepted question</b>`;
-  if (!accepted.length) warn(`No accepted question: there is nothing to train on. ${questionLine}.`);
-  else if (withoutShare > FLOORS.maxChunksWithoutQuestion) warn(`${questionLine}, more than ${percent(FLOORS.maxChunksWithoutQuestion, 0)}: those chunks are never a search target.`);
-  else ok(`${questionLine}.`);
-  const small = sampleWarning(accepted.length, "accepted questions");
-  if (small) warn(`${escapeHtml(small)}: every share below is rough.`);
-
-  // Paraphrase coverage.
-  const kept = paraphrases.filter(isKept).length;
-  const paraphrased = input.environments.paraphrased;
-  if (paraphrased) {
-    const share = paraphrased.chunks ? paraphrased.by_paraphrase / paraphrased.chunks : 0;
-    const line = `<b>${n(paraphrased.by_paraphrase)} of ${n(paraphrased.chunks)} chunks (${percent(share)}) are covered by a kept paraphrase</b> in the paraphrased environment; the other ${n(paraphrased.by_original_only)} are searched through their original text. ${n(kept)} of ${n(paraphrases.length)} paraphrases (${percent(paraphrases.length ? kept / paraphrases.length : 0)}) were kept`;
-    if (share < FLOORS.minChunksParaphrased) warn(`${line}. Under ${percent(FLOORS.minChunksParaphrased, 0)}, the paraphrased environment is mostly the original corpus, so training against it teaches little about finding a passage by its meaning; a language-model generator (<code>--llm ollama:&lt;model&gt;</code>) paraphrases far more faithfully than the builtin one.`);
-    else ok(`${line}.`);
-  }
-
-  // Question kinds and difficulty.
+  const verdict = input.verdict;
+  const lead = `<p class="lead ${verdict.tier === "ready" ? "ok-text" : "warn-text"}">${escapeHtml(verdict.tier.charAt(0).toUpperCase() + verdict.tier.slice(1))}: ${escapeHtml(TIER_MEANING[verdict.tier])}.</p>`;
+  const findingsHtml = `<ul class="findings">${[
+    ...verdict.reasons.map((f) => `<li class="warn">${escapeHtml(f.text)}. <b>To lift:</b> ${escapeHtml(liftText(f))}.</li>`),
+    ...verdict.passed.map((f) => `<li class="ok">${escapeHtml(f.text)}.</li>`),
+  ].join("\n")}</ul>`;
   const kinds = countOf(accepted.map((q) => questionKind(q)));
-  const cloze = kinds["cloze (fills a blank)"] ?? 0;
-  const clozeShare = accepted.length ? cloze / accepted.length : 0;
-  const kindLine = `<b>${percent(clozeShare)} of the accepted questions are cloze</b> (fill the blank in a quoted sentence)`;
-  if (accepted.length && clozeShare > FLOORS.maxClozeShare) warn(`${kindLine}. A cloze question quotes its chunk, so plain word matching finds it: over ${percent(FLOORS.maxClozeShare, 0)} cloze, a search agent learns to look up quotes, not to search. A language-model generator writes open questions.`);
-  else if (accepted.length) ok(`${kindLine}; the kinds are in the table below.`);
   const labelled = countOf(accepted.map((q) => q.difficulty || "unlabelled"), ["easy", "medium", "hard"]);
-  const thin = ["easy", "medium", "hard"].filter((d) => accepted.length && (labelled[d] ?? 0) / accepted.length < FLOORS.minDifficultyShare);
-  const mixLine = `Self-labelled difficulty: ${["easy", "medium", "hard"].map((d) => `${d} ${percent(accepted.length ? (labelled[d] ?? 0) / accepted.length : 0)}`).join(", ")}`;
   const measured = input.measuredDifficulty;
-  const measuredTotal = measured ? Object.values(measured).reduce((a, b) => a + b, 0) : 0;
-  const measuredLine = measured && measuredTotal ? `; measured by the rank of the chunk when the question is searched: ${Object.entries(measured).map(([d, c]) => `${escapeHtml(d)} ${percent(c / measuredTotal)}`).join(", ")}` : "";
-  const thinMeasured = measured && measuredTotal ? ["easy", "medium", "hard"].filter((d) => (measured[d] ?? 0) / measuredTotal < FLOORS.minDifficultyShare) : [];
-  if (thin.length || thinMeasured.length) {
-    const under = [thin.length ? `self-labelled ${thin.join(" and ")}` : "", thinMeasured.length ? `measured ${thinMeasured.join(" and ")}` : ""].filter(Boolean).join("; ");
-    warn(`${mixLine}${measuredLine}. Under ${percent(FLOORS.minDifficultyShare, 0)}: ${under}; too few for a curriculum.`);
-  } else if (accepted.length) ok(`${mixLine}${measuredLine}.`);
-
-  // Retrieval baselines.
   const evaluation = input.evaluation;
   const evalCommand = `<code>kit eval-retrieval --dataset ${escapeHtml(input.dataset ?? "DATASET")}</code>`;
-  if (evaluation) {
-    const top = Object.entries(evaluation.questions).flatMap(([mode, set]) => Object.entries(set.retrievers).map(([retriever, s]) => ({ mode, retriever, recall: s.recall["5"] ?? NaN, queries: set.queries })));
-    const easiest = top.filter((t) => Number.isFinite(t.recall)).sort((a, b) => b.recall - a.recall)[0];
-    if (easiest) {
-      const line = `Best baseline: ${escapeHtml(easiest.retriever)} finds the question's chunk in its top 5 for <b>${percent(easiest.recall)}</b> of the questions (${escapeHtml(easiest.mode)} environment)`;
-      if (easiest.recall >= FLOORS.maxRecallAt5) warn(`${line}. From ${percent(FLOORS.maxRecallAt5, 0)} the questions are too easy to search for: a trained agent has little to improve on.`);
-      else ok(`${line}: room for a search agent to beat it.`);
-    }
-  } else {
-    warn(`No retrieval baselines yet: run ${evalCommand}, which writes eval.json beside this report (what a trained agent should beat).`);
-  }
-
-  const warnings = findings.filter((f) => !f.ok).length;
-  const lead = warnings
-    ? `<p class="lead warn-text">${warnings} warning${warnings === 1 ? "" : "s"}: read them before training on this dataset.</p>`
-    : `<p class="lead ok-text">No figure is past its floor: worth a first training run.</p>`;
-  const findingsHtml = `<ul class="findings">${findings.map((f) => `<li class="${f.ok ? "ok" : "warn"}">${f.html}</li>`).join("\n")}</ul>`;
 
   // Parameters.
   const parameters: Record<string, unknown> = { generator: input.generator, ...(input.judge ? { judge: input.judge } : {}), ...(input.embedder ? { embedder: input.embedder } : {}), ...(input.parameters ?? {}) };
@@ -343,7 +280,9 @@ ${section(
   byStyle.length ? await chart(barSvg(byStyle, { title: "Verdicts by style", yTitle: "paraphrases" })) : "<p>No paraphrases.</p>",
   Object.keys(seriesByVerdict((c) => c.scores.length_ratio)).length ? await chart(histogramSvg(seriesByVerdict((c) => c.scores.length_ratio), { title: "Length of paraphrase / original", xTitle: "length ratio", yTitle: "paraphrases" })) : "",
   Object.keys(similarity).length
-    ? await chart(histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity", yTitle: "paraphrases" }))
+    ? // Only rows the cheap checks left faithful are embedded (lib/quality/batch.ts): the chart says so, as its count is not every paraphrase.
+      `<p>Embedding similarity is measured only for the ${Object.values(similarity).flat().length} of ${checks.length} paraphrases that passed the rule checks (refusals and copies are never embedded).</p>` +
+      (await chart(histogramSvg(similarity, { title: "Embedding similarity to the original", xTitle: "cosine similarity", yTitle: "paraphrases" })))
     : "<p>No similarity scores: the check ran without an embedder.</p>",
   worst.length
     ? `<details><summary>The ${worst.length} least faithful paraphrases, beside their originals (open)</summary>\n<p>Refusals first, then invented facts, then copies. Words the paraphrase dropped are struck through, words it added are marked.</p>\n${tableHtml(worst, { maxRows: WORST_ROWS, maxChars: 4000 })}\n</details>`

@@ -2,7 +2,8 @@ import cluster from "node:cluster";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { EnvRow } from "./environment";
+import { assertMode, type EnvRow, type Mode } from "./environment";
+import { environmentOf, type Environments, openRows, type Selection, searchEnvironments, singleEnvironment } from "./environments";
 import { KitError } from "./errors";
 import type { SearchResult, Searcher } from "./search";
 
@@ -14,6 +15,11 @@ import type { SearchResult, Searcher } from "./search";
  *   (without return_scores, each list holds the documents alone).
  * A document is `{id, contents, chunk_id, kind}`: Search-R1's two fields (contents is a quoted title line, then the
  * text), the chunk_id a reward checks, and the row's kind. `--workers N` serves from N processes on one port.
+ * Beside the contract, each optional (a Search-R1 client sends none and gets the server's own environment):
+ *   "mode": "original" | "paraphrased" | "merged" picks a dataset's environment per request;
+ *   "noise": 0 to 1 mixes paraphrase rows into each answer at that share (lib/environments.ts searchNoisy);
+ *   POST /access {"ids": [...], "mode"?} -> {"result": [document or null, ...]}: rows by row or chunk id, in order,
+ *   null for an id the environment does not hold (as ASearcher's /access opens a page a search found).
  */
 export interface ServeOptions {
   port?: number;
@@ -130,17 +136,33 @@ function writable(res: http.ServerResponse): Promise<void> {
 
 class BadRequest extends Error {}
 
-/** Validates a /retrieve body; a message naming the field otherwise. */
-function parseRequest(body: string, limits: typeof SERVE_LIMITS): { queries: string[]; topk: number; scores: boolean } {
+/** A request body as a JSON object; a message saying what to send otherwise. */
+function parseBody(body: string, example: string, field: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
-    throw new BadRequest('body is not valid JSON; send {"queries": ["..."], "topk": 3, "return_scores": true}');
+    throw new BadRequest(`body is not valid JSON; send ${example}`);
   }
-  const request = json as { queries?: unknown; topk?: unknown; return_scores?: unknown };
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new BadRequest('body must be a JSON object with "queries"');
-  const { queries, topk = null, return_scores = false } = request;
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new BadRequest(`body must be a JSON object with "${field}"`);
+  return json as Record<string, unknown>;
+}
+
+/** The optional mode of a request (null or missing: the server's own). */
+function parseMode(mode: unknown): Mode | undefined {
+  if (mode === undefined || mode === null) return undefined;
+  if (typeof mode !== "string") throw new BadRequest(`"mode" must be a string, got ${JSON.stringify(mode)}`);
+  try {
+    return assertMode(mode, '"mode"');
+  } catch (err) {
+    throw new BadRequest((err as Error).message);
+  }
+}
+
+/** Validates a /retrieve body; a message naming the field otherwise. */
+function parseRequest(body: string, limits: typeof SERVE_LIMITS): { queries: string[]; topk: number; scores: boolean; selection: Selection } {
+  const request = parseBody(body, '{"queries": ["..."], "topk": 3, "return_scores": true}', "queries");
+  const { queries, topk = null, return_scores = false, noise = null } = request;
   // An empty list (no rollout searched this turn) and blank queries are answered, as Search-R1's server answers them.
   if (!Array.isArray(queries) || !queries.every((q) => typeof q === "string")) throw new BadRequest('"queries" must be a list of strings');
   // Search-R1 treats a missing, null or 0 topk as "use the server's default".
@@ -148,11 +170,28 @@ function parseRequest(body: string, limits: typeof SERVE_LIMITS): { queries: str
     throw new BadRequest(`"topk" must be an integer from 1 to ${limits.maxTopk}, got ${JSON.stringify(topk)}`);
   }
   if (typeof return_scores !== "boolean") throw new BadRequest('"return_scores" must be true or false');
+  const mode = parseMode(request.mode);
+  if (noise !== null && !(typeof noise === "number" && noise >= 0 && noise <= 1)) throw new BadRequest(`"noise" must be a number from 0 to 1, got ${JSON.stringify(noise)}`);
+  if (noise !== null && mode) throw new BadRequest('"noise" mixes the original and paraphrased environments: send it without "mode"');
   const k = (topk as number | null) || limits.topk;
   if (queries.length * k > limits.maxHits) {
     throw new BadRequest(`${queries.length} queries x topk ${k} ask for ${queries.length * k} hits; at most ${limits.maxHits} a request (kit serve --max-hits): split the batch`);
   }
-  return { queries: queries.map((q) => (q.length > limits.maxQueryChars ? q.slice(0, limits.maxQueryChars) : q)), topk: k, scores: return_scores };
+  return {
+    queries: queries.map((q) => (q.length > limits.maxQueryChars ? q.slice(0, limits.maxQueryChars) : q)),
+    topk: k,
+    scores: return_scores,
+    selection: { mode, noise: (noise as number | null) ?? undefined },
+  };
+}
+
+/** Validates an /access body: {"ids": [...], "mode"?}, at most maxHits ids. */
+function parseAccess(body: string, limits: typeof SERVE_LIMITS): { ids: string[]; mode?: Mode } {
+  const request = parseBody(body, '{"ids": ["chunk_1", ...]}', "ids");
+  const { ids } = request;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) throw new BadRequest('"ids" must be a list of strings (row ids or chunk ids)');
+  if (ids.length > limits.maxHits) throw new BadRequest(`${ids.length} ids; at most ${limits.maxHits} a request (kit serve --max-hits): split the list`);
+  return { ids, mode: parseMode(request.mode) };
 }
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
@@ -183,8 +222,12 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
  */
 const QUIET_MS = 200;
 
-/** Starts the server on a searcher; resolves once it listens. `close()` stops it and the searcher, resolving with the requests it cut. */
-export async function serve(searcher: Searcher, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<number> }> {
+/**
+ * Starts the server on a searcher, or on a dataset's environments (one per mode); resolves once it listens. `close()`
+ * stops it and the searchers, resolving with the requests it cut.
+ */
+export async function serve(target: Searcher | Environments, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<number> }> {
+  const environments = "byMode" in target ? target : singleEnvironment(target);
   const limits = { ...SERVE_LIMITS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   if (limits.topk > limits.maxTopk) throw new KitError(`--topk ${limits.topk} is above the largest topk a request may ask for (${limits.maxTopk})`);
 
@@ -212,7 +255,7 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
       piece = next;
     }
   };
-  const routes: Record<string, string> = { "/retrieve": "POST", "/health": "GET" };
+  const routes: Record<string, string> = { "/retrieve": "POST", "/access": "POST", "/health": "GET" };
   const answers = answerWriter();
 
   const server = http.createServer(async (req, res) => {
@@ -224,13 +267,21 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
     });
     try {
       const url = (req.url ?? "/").split("?")[0];
-      if (!(url in routes)) return send(res, 404, { error: `no route ${url}: POST /retrieve or GET /health` });
+      if (!(url in routes)) return send(res, 404, { error: `no route ${url}: POST /retrieve, POST /access or GET /health` });
       if (req.method !== routes[url]) return send(res, 405, { error: `use ${routes[url]} ${url}` });
       if (url === "/health") return send(res, 200, { status: "ok", ...info });
+      if (url === "/access") {
+        const request = parseAccess(await readBody(req, limits.maxBodyBytes), limits);
+        const data = JSON.stringify({ result: openRows(environmentOf(environments, request.mode), request.ids).map((row) => row && searchR1Document(row)) });
+        const bytes = Buffer.byteLength(data);
+        if (bytes > limits.maxResponseBytes) throw new BadRequest(`the answer would be ${bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the list`);
+        head(res, 200, bytes);
+        return void res.end(data);
+      }
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
       // A client gone while its request waited (a queue of heavy ones) costs no search.
       if (res.destroyed) return;
-      const lists = await searcher.search(request.queries, request.topk);
+      const lists = await searchEnvironments(environments, request.queries, request.topk, request.selection);
       const bytes = answers.size(lists, request.scores);
       if (bytes > limits.maxResponseBytes) {
         throw new BadRequest(`the answer would be ${bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk`);
@@ -273,7 +324,7 @@ export async function serve(searcher: Searcher, info: Record<string, unknown>, o
       });
       await Promise.race([closed, graceOver]);
       await closed;
-      await searcher.close();
+      await environments.close();
       return cut;
     },
   };

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Index, MetricType } from "faiss-node";
 import { version as KIT_VERSION } from "../package.json";
-import type { BuildStamp } from "./build/identity";
+import type { BuildStamp } from "./pipeline/identity";
 import { KitError } from "./errors";
 import { assertFreeSpace, digestFile, ensureDir, TEMP_MARK, writeFileAtomic, writeJsonlAtomic } from "./files";
 

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """Executes the notebooks headless with the tslab kernel, in order, and fails on any error output.
 
-usage: /usr/bin/python3 scripts/run-notebooks.py [--no-write] [--allow-stderr] [--timings] [--timeout SECONDS] [NOTEBOOK ...]
+usage: /usr/bin/python3 scripts/run-notebooks.py [--no-write | --check] [--allow-stderr] [--timings] [--timeout SECONDS] [NOTEBOOK ...]
 
 Default: every notebooks/NN-*.ipynb, in name order (each builds on the previous ones' dataset folder), written
-back in place with their new outputs. --no-write executes without saving (CI). The kernel is the registered
+back in place with their new outputs. --no-write executes without saving. --check (CI, scripts/test.sh) executes
+without saving and fails unless each notebook, as it would be saved, is byte for byte the committed file: it names
+the first cell that differs and how, so a run-dependent output (a timing, a path, an id, a float printed with every
+digit, an unsorted listing) fails the tests instead of rewriting a committed notebook on the next run. The kernel is the registered
 `retrieval-kit` one (scripts/install-kernel.sh), which starts at the root of the checkout holding the notebook, so their paths are
 repo-relative. KIT_LLM and KIT_OLLAMA_HOST pass through to the notebooks.
 
-Outputs are kept reproducible: no execution timestamps are recorded, and each notebook's run time is printed here,
-not saved. Exit status: 0 when every notebook ran without an error output, 1 otherwise (the first failing
+Outputs are kept reproducible: no execution timestamps are recorded, each notebook's run time is printed here,
+not saved, and the kernel embeds without the embedding cache (KIT_EMBEDDING_CACHE=off unless set): a notebook's
+progress lines count the texts it embeds, which would otherwise depend on what earlier runs left in the cache. Exit status: 0 when every notebook ran without an error output, 1 otherwise (the first failing
 notebook is saved with its error, unless --no-write, and the ones after it are not run). Output on stderr counts as
 an error too, unless --allow-stderr: tslab reports some failures of its own (a compile error in an imported file,
 its file watcher tripping) only there, and the cells after them then run silently without output.
@@ -58,8 +62,44 @@ def unrun_cells(nb):
     return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None]
 
 
-def run(path, write, timeout, allow_stderr, timings):
+def first_difference(old, new):
+    """Where two notebooks differ, in words: the first differing cell and output, or None when they are the same."""
+    if len(old.cells) != len(new.cells):
+        return f"{len(new.cells)} cells, the committed notebook has {len(old.cells)}"
+    for i, (a, b) in enumerate(zip(old.cells, new.cells)):
+        if a == b:
+            continue
+        where = f"cell {i + 1}"
+        if a.get("source") != b.get("source"):
+            return f"{where}: its source differs"
+        if a.get("execution_count") != b.get("execution_count"):
+            return f"{where}: execution count {b.get('execution_count')}, committed {a.get('execution_count')}"
+        outs_a, outs_b = a.get("outputs", []), b.get("outputs", [])
+        if len(outs_a) != len(outs_b):
+            return f"{where}: {len(outs_b)} outputs, committed {len(outs_a)}"
+        for j, (x, y) in enumerate(zip(outs_a, outs_b)):
+            if x == y:
+                continue
+            for key in sorted(set(x.get("data", {})) | set(y.get("data", {}))) or [None]:
+                u = x.get("text", "") if key is None else x.get("data", {}).get(key, "")
+                v = y.get("text", "") if key is None else y.get("data", {}).get(key, "")
+                if u == v:
+                    continue
+                kind = key or x.get("output_type")
+                if key == "image/png":
+                    return f"{where}, output {j + 1}: the {kind} image differs"
+                u, v = "".join(u).splitlines(), "".join(v).splitlines()
+                line = next((k for k in range(max(len(u), len(v))) if k >= len(u) or k >= len(v) or u[k] != v[k]), 0)
+                show = lambda lines: repr(lines[line][:200]) if line < len(lines) else "(none)"
+                return f"{where}, output {j + 1} ({kind}), line {line + 1}: now {show(v)}, committed {show(u)}"
+            return f"{where}, output {j + 1}: its metadata or type differs"
+        return f"{where}: its metadata differs"
+    return "the notebook's metadata differs"
+
+
+def run(path, write, timeout, allow_stderr, timings, check=False):
     nb = nbformat.read(path, as_version=4)
+    committed = open(path, encoding="utf-8").read() if check else None
     started_at = {}
     seconds_of = {}
 
@@ -96,13 +136,18 @@ def run(path, write, timeout, allow_stderr, timings):
             print(f"  cell {i + 1}: {seconds_of[i]:.1f}s", flush=True)
     if write:
         nbformat.write(nb, path)
-    return seconds, errors, failure
+    difference = None
+    if check and not failure and not errors and nbformat.writes(nb) + "\n" != committed:
+        # nbformat.write writes writes() and a newline: these are the bytes a run without --no-write would save.
+        difference = first_difference(nbformat.reads(committed, as_version=4), nb) or "in its bytes (formatting)"
+    return seconds, errors, failure, difference
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="default: notebooks/[0-9][0-9]-*.ipynb in name order")
     parser.add_argument("--no-write", action="store_true", help="execute without saving the outputs")
+    parser.add_argument("--check", action="store_true", help="execute without saving, and fail unless the outputs are the committed ones, byte for byte")
     parser.add_argument("--allow-stderr", action="store_true", help="do not count output on stderr as an error")
     parser.add_argument("--timings", action="store_true", help="print each cell's run time (not saved)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run (0: no limit); default 1800")
@@ -113,19 +158,29 @@ def main():
     for path in paths:
         if not os.path.isfile(path):
             sys.exit(f"run-notebooks: {path} does not exist")
+    # The kernel inherits this: progress lines then count what each notebook embeds, not what the cache lacked.
+    os.environ.setdefault("KIT_EMBEDDING_CACHE", "off")
     if KERNEL not in KernelSpecManager().find_kernel_specs():
         sys.exit(f"run-notebooks: no {KERNEL} Jupyter kernel is registered; run bash scripts/setup.sh, which registers it")
+    differed = []
     for path in paths:
         name = os.path.relpath(path, ROOT)
         print(f"{name} ...", flush=True)
-        seconds, errors, failure = run(path, not args.no_write, args.timeout or None, args.allow_stderr, args.timings)
-        print(f"{name}: {seconds:.0f}s, {'failed' if errors or failure else 'ok'}", flush=True)
+        seconds, errors, failure, difference = run(path, not (args.no_write or args.check), args.timeout or None, args.allow_stderr, args.timings, args.check)
+        print(f"{name}: {seconds:.0f}s, {'failed' if errors or failure or difference else 'ok'}", flush=True)
+        if difference:
+            # The dataset folder is still right for the next notebooks: go on, to report every notebook that differs.
+            print(f"  differs from the committed notebook: {difference}", file=sys.stderr, flush=True)
+            differed.append(name)
         if errors or failure:
             for cell, message in sorted(errors):
                 print(f"  cell {cell + 1}: {message}", file=sys.stderr)
             if failure:
                 print(f"  {failure}", file=sys.stderr)
             sys.exit(1)
+    if differed:
+        print(f"run-notebooks: {len(differed)} notebook(s) differ from the committed ones: {', '.join(differed)}; if the change is meant, run them without --check and commit them", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

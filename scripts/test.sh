@@ -15,8 +15,9 @@ skipped=$(sed -n 's/^ *Skipped: *\([0-9]*\).*/\1/p' "$log" | tail -1)
 total=${total:-0}; passed=${passed:-0}; skipped=${skipped:-0}
 failed=$((total - passed - skipped))
 ((status == 0 || failed > 0)) || failed=1   # a crash or a type error counts as a failure
-# The notebooks, executed headless with the tslab kernel (not saved): one test each.
-/usr/bin/python3 scripts/run-notebooks.py --no-write 2>&1 | tee "$log"
+# The notebooks, executed headless with the tslab kernel (not saved): one test each, failed when a notebook's
+# outputs are not byte for byte the committed ones (--check; it embeds without the embedding cache).
+/usr/bin/python3 scripts/run-notebooks.py --check 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 passed=$((passed + $(grep -c ': [0-9]*s, ok$' "$log")))
 failed=$((failed + $(grep -c ': [0-9]*s, failed$' "$log")))

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readJsonl } from "../lib/files";
 import { TRUNCATED } from "../lib/generators";
+import { easiestBaseline, tierWarning, verdictLines, verdictOf } from "../lib/verdict";
 import { builtinReply, taskOf } from "./helpers/builtin-replies";
 import { type ChatAsk, type OllamaServer, startOllamaServer } from "./helpers/ollama-server";
 
@@ -71,6 +72,9 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.match(stdout, /^generator: builtin/);
   assert.match(stdout, /build: .* with the builtin generator, judged by the rules alone\n  chunks \d+ \| questions \d+ accepted/);
   assert.match(stdout, "\n  The rules alone do not see meaning changes in the order of events, causes, time spans, negation or modality: --judge ollama:bespoke-minicheck (or any ollama:<model>) checks them.\n");
+  // No LLM took part, so the summary counts what the builtin made, not "LLM requests".
+  assert.match(stdout, /\n  builtin generator \(no LLM\): \d+ texts made, \d+ taken from the cache\n/);
+  assert.not.match(stdout, "LLM requests");
   assert.match(stdout, /time: chunk [\d.]+s, index [\d.]+s, questions [\d.]+s, paraphrases [\d.]+s, checks [\d.]+s, environments [\d.]+s, evaluation [\d.]+s, report [\d.]+s/);
   for (const f of [...OUTPUTS, "build.json", "report.html", "faiss_index/index.faiss", "faiss_index/index.pkl", "chunks.pkl", "env/original/index.faiss", "env/paraphrased/rows.jsonl", "env/merged/ids.json", "cache/llm.jsonl"]) assert.ok(fs.existsSync(path.join(out, f)), f);
   const seed = JSON.parse(read(out, "questions.json"));
@@ -100,10 +104,17 @@ test("builtin build: every file of the dataset folder, and a summary", async () 
   assert.equal(build.evaluation.best, evaluation.best);
   const measured = build.measured_difficulty;
   assert.is(measured.easy + measured.medium + measured.hard, seed.length);
+  assert.equal(build.evaluation.easiest, easiestBaseline(evaluation.questions));
   const report = read(out, "report.html");
-  assert.match(report, /Best baseline: \w+ finds the question's chunk in its top 5/);
+  assert.match(report, /best baseline: \w+ finds the question&#39;s chunk in its top 5/);
   assert.match(report, /<section id="multi-hop">/);
-  assert.match(report, /measured by the rank of the chunk/);
+  assert.match(report, /Embedding similarity is measured only for the \d+ of \d+ paraphrases that passed the rule checks/);
+  assert.match(report, /measured difficulty \(the rank of the chunk when the question is searched\)/);
+  // A builtin build is a smoke test: build.json, the summary's last lines and the report say so alike.
+  assert.equal(build.verdict, verdictOf(build));
+  assert.is(build.verdict.tier, "smoke test only");
+  assert.match(stdout, `\n${verdictLines(build.verdict).join("\n")}\n${tierWarning(build.verdict)[0]}\n`);
+  assert.match(report, '<p class="lead warn-text">Smoke test only: ');
 });
 
 test("the same build through the Ollama client gives the same files", async () => {

@@ -8,11 +8,12 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { parse as parseYaml } from "yaml";
 import { type EnvRow, MODES, type Mode } from "../lib/environment";
 import { KitError } from "../lib/errors";
-import { exportDataset, type ExportOptions, type ExportResult } from "../lib/export";
+import { exportDataset, type ExportOptions, type ExportResult, formatExport } from "../lib/export";
 import { bucketOf } from "../lib/export/difficulty";
 import { blockSplit } from "../lib/export/split";
 import { readJsonl, writeJsonlAtomic } from "../lib/files";
 import type { Question } from "../lib/questions";
+import { tierWarning, verdictLines } from "../lib/verdict";
 import { allChunksReward, type Discount, exactAnswerReward, retrievalReward } from "../lib/reward";
 import { buildApolloPart, keepEveryParaphrase } from "./helpers/apollo-build";
 import { restamp } from "./helpers/restamp";
@@ -34,10 +35,12 @@ let server: OllamaServer;
 let db: DuckDBInstance;
 let sql: DuckDBConnection;
 let main: ExportResult;
+/** What kit build printed. */
+let summary: string;
 
 test.before(async () => {
   server = await startOllamaServer({ models: ["nomic-embed-text"] });
-  await buildApolloPart(tmp, dataset, server.url);
+  summary = await buildApolloPart(tmp, dataset, server.url);
   keepEveryParaphrase(dataset);
   db = await DuckDBInstance.create(":memory:");
   sql = await db.connect();
@@ -851,6 +854,46 @@ test("paraphrases judged unfaithful are left out of paraphrases and recovery, an
   assert.not.match(prose, "The rules alone");
   const merged = readJson(path.join(dir, "env/merged/manifest.json"));
   assert.match(prose, `- \`env/merged\`: ${merged.rows} rows, the chunks, plus every kept paraphrase as a distractor; ${merged.coverage.by_paraphrase} of ${merged.coverage.chunks} chunks appear through a kept paraphrase.`);
+});
+
+test("one verdict for one build: the build summary, build.json, report.html, kit export's output and the card's first section", () => {
+  const verdict = readJson(path.join(dataset, "build.json")).verdict;
+  assert.is(verdict.tier, "smoke test only", "a builtin build of an Apollo slice");
+  assert.equal(main.verdict, verdict);
+  const lines = [...verdictLines(verdict), ...tierWarning(verdict)];
+  assert.ok(summary.endsWith(`\n${lines.join("\n")}\n`), summary);
+  const output = formatExport(main).split("\n");
+  assert.equal(output.slice(-lines.length), lines);
+  assert.match(output.at(-1)!, /^warning: this dataset is a smoke test only; to train on it, lift it with .*an LLM generator \(--llm ollama:<model>\)/);
+  assert.match(fs.readFileSync(path.join(dataset, "report.html"), "utf8"), '<p class="lead warn-text">Smoke test only: the pipeline ran');
+  const { prose } = readCard(hf("main"));
+  const first = prose.split("\n## ")[1];
+  assert.match(first, /^Can I train on this\?\n\n\*\*Smoke test only\*\*: the pipeline ran, but a search agent trained on this would learn little\./);
+  assert.is(first.split("\n").filter((l: string) => l.startsWith("- Warning: ")).length, verdict.reasons.length);
+  assert.is(first.split("\n").filter((l: string) => l.startsWith("- OK: ")).length, verdict.passed.length);
+});
+
+test("with no paraphrase kept the questions still export: recovery and paraphrases are left out, and the output and the card say so", async () => {
+  const dir = copyDataset("no-paraphrase");
+  editJsonl<any>(path.join(dir, "paraphrases.jsonl"), (p) => ({ ...p, verdict: "hallucinated", reasons: ["adds a fact"] }));
+  const out = hf("no-paraphrase");
+  const result = await exportDataset({ dataset: dir, out });
+  assert.equal(result.configs.map((c) => c.name), ["questions", "chunks"]);
+  assert.not.ok(fs.existsSync(path.join(out, "data/recovery")));
+  assert.not.ok(fs.existsSync(path.join(out, "data/paraphrases")));
+  const notice = `${path.join(dir, "paraphrases.jsonl")} has no paraphrase judged faithful: the recovery and paraphrases configs are left out (the questions, chunks, environments and layouts are exported; rezero/paragraphs_noise.csv holds no rows); rebuild with an LLM generator (--llm ollama:<model>) for paraphrases`;
+  assert.equal(result.notices, [notice]);
+  assert.match(formatExport(result), `\n${notice}\n`);
+  const exported = (await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/data/questions/*.parquet')`))[0].n;
+  assert.is(exported, acceptedQuestions().length - result.crossing);
+  // The layouts that read paraphrases are still whole: a header-only noise file, every environment.
+  assert.is(fs.readFileSync(path.join(out, "rezero/paragraphs_noise.csv"), "utf8"), "chunk_id,original_paragraph,paraphrased_text\n");
+  for (const file of Object.values(result.layouts).flat()) assert.ok(fs.existsSync(path.join(out, file)), file);
+  for (const mode of MODES) assert.ok(fs.existsSync(path.join(out, "env", mode, "index.faiss")), mode);
+  const { front, prose } = readCard(out);
+  assert.equal(front.configs.map((c: any) => c.config_name), ["questions", "chunks"]);
+  assert.match(prose, "No paraphrase was judged faithful, so this export has no `recovery` or `paraphrases` config and `rezero/paragraphs_noise.csv` holds no rows; a build with an LLM generator (`--llm ollama:<model>`) has them.");
+  assert.match(prose, `| paraphrase verdict: hallucinated | ${readJsonl(path.join(dir, "paraphrases.jsonl")).length} |`);
 });
 
 test("bad options are one-line errors, and nothing is written", async () => {

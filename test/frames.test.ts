@@ -28,6 +28,7 @@ import {
 import type { CheckedParaphrase, Paraphrase } from "../lib/paraphrase";
 import { checkParaphrase } from "../lib/quality";
 import type { Question } from "../lib/questions";
+import { verdictOf } from "../lib/verdict";
 import { throwsKit } from "./helpers/throws-kit";
 
 // The frames take any row with the fields they show; these lines stop compiling (tsc -p .) if the stages' rows drift from them.
@@ -229,8 +230,13 @@ test("recordStep merges the steps into build.json, a step run again replacing on
 
     recordStep(dir, "index", {});
     recordStep(dir, "paraphrases", {});
-    const done = recordStep(dir, "quality", { judge: "rules+nli" });
+    const done = recordStep(dir, "quality", { judge: "rules+nli", measured_difficulty: { easy: 3, medium: 0, hard: 0 } });
     assert.is(done.judge, "rules+nli");
+    // The step that completes the dataset gives it kit build's verdict; an unfinished one has none.
+    assert.is(build.verdict, undefined);
+    assert.equal(done.measured_difficulty, { easy: 3, medium: 0, hard: 0 });
+    assert.equal(done.verdict, verdictOf(done));
+    assert.is(done.verdict!.tier, "smoke test only");
     assert.is(done.build.status, "finished");
     assert.equal(Object.keys(done.stages), ["chunks", "index", "questions", "paraphrases", "quality"]);
     assert.ok(done.stages.quality.files["env/merged/x"]);

@@ -8,7 +8,8 @@ import type { Chunk } from "../lib/chunking";
 import { checkParaphrase } from "../lib/quality";
 import type { RetrievalEvaluation } from "../lib/evaluate";
 import type { Question } from "../lib/questions";
-import { FLOORS, qualityReport, type ReportInput, questionKind } from "../lib/report";
+import { questionCounts, qualityReport, type ReportInput, questionKind } from "../lib/report";
+import { verdictOf } from "../lib/verdict";
 
 // The report reads eval.json by its fields; this stops compiling (tsc -p .) if lib/evaluate.ts's type drifts away.
 const evaluationFits: RetrievalEvaluation extends NonNullable<ReportInput["evaluation"]> ? true : false = true;
@@ -24,7 +25,9 @@ async function report(): Promise<string> {
   const paraphrases = texts.map((text, i) => ({ paraphrase_id: `chunk_1_s_${i + 1}`, chunk_id: "chunk_1", paragraph_index: null, style: ["reworded", "reordered", "condensed"][i], text, model: "test" }));
   const checks = texts.map((t) => checkParaphrase(HOSTILE, t));
   const questions: Question[] = [{ id: "chunk_1_q1", chunk_id: "chunk_1", question: "When did <i>it</i> fail?", answer: "55:54:53", difficulty: "easy", window: ["chunk_1"], model: "test", prompt_version: "v", status: "rejected", reason: "<script>x</script>" }];
-  return qualityReport({ title: "Quality <report>", generator: "test", chunks, questions, paraphrases, checks, originals: texts.map(() => HOSTILE), environments: { paraphrased: { rows: 1, chunks: 1, covered: 1, by_paraphrase: 1, by_original_only: 0 } } });
+  const environments = { paraphrased: { rows: 1, chunks: 1, covered: 1, by_paraphrase: 1, by_original_only: 0 } };
+  const verdict = verdictOf({ counts: { chunks: 1, questions_accepted: 0 }, environments, judge: "rules" });
+  return qualityReport({ title: "Quality <report>", generator: "test", chunks, questions, paraphrases, checks, originals: texts.map(() => HOSTILE), environments, verdict });
 }
 
 test("corpus and model text is escaped, and the charts are PNG images in data: URLs", async () => {
@@ -52,6 +55,8 @@ function smallBuild(extra: Partial<ReportInput> = {}): ReportInput {
   ];
   const paraphrases = [{ paraphrase_id: "chunk_0_reworded_1", chunk_id: "chunk_0", paragraph_index: null, style: "reworded", text: "At 55:54:53 the crew heard a loud bang.", model: "t" }];
   const checks = paraphrases.map((p) => checkParaphrase(texts[0], p.text));
+  const environments = { paraphrased: { rows: 3, chunks: 3, covered: 3, by_paraphrase: 1, by_original_only: 2 } };
+  const counts = { chunks: 3, questions_accepted: 3, paraphrases: 1, paraphrases_kept: 1, ...questionCounts(chunks, questions) };
   return {
     title: "small",
     generator: "builtin",
@@ -60,29 +65,32 @@ function smallBuild(extra: Partial<ReportInput> = {}): ReportInput {
     paraphrases: paraphrases.map((p, i) => ({ ...p, verdict: checks[i].verdict, reasons: checks[i].reasons })),
     checks,
     originals: [texts[0]],
-    environments: { paraphrased: { rows: 3, chunks: 3, covered: 3, by_paraphrase: 1, by_original_only: 2 } },
+    environments,
     parameters: { chunk_size: 500, questions_per_chunk: 2 },
     dataset: "datasets/small",
+    verdict: verdictOf({ counts, environments, judge: "rules" }),
     ...extra,
   };
 }
 
-test("the report opens with the verdict, its figures computed from the build", async () => {
-  const html = await qualityReport(smallBuild());
+test("the report opens with build.json's verdict: its tier, each floor failed with its lift, each passed", async () => {
+  const input = smallBuild();
+  assert.equal(questionCounts(input.chunks, input.questions), { chunks_without_question: 1, questions_cloze: 2 });
+  const html = await qualityReport(input);
   const body = html.slice(html.indexOf("<body>"));
   const sections = [...body.matchAll(/<section id="([^"]+)"/g)].map((m) => m[1]);
   assert.is(sections[0], "verdict");
   assert.ok(sections.indexOf("parameters") < sections.indexOf("paraphrases"));
   const verdict = body.slice(body.indexOf('<section id="verdict"'), body.indexOf("</section>"));
   assert.match(verdict, /Can I train on this\?/);
-  assert.match(verdict, /3 accepted questions \(of 4 rows\) over 3 chunks; <b>1 chunks \(33\.3%\) have no accepted question<\/b>/);
-  assert.match(verdict, /<b>1 of 3 chunks \(33\.3%\) are covered by a kept paraphrase<\/b>/);
-  assert.match(verdict, /<b>66\.7% of the accepted questions are cloze<\/b>/);
-  assert.match(verdict, /only 3 accepted questions/);
-  // Each of these is past its floor, so each is a warning.
-  assert.is((verdict.match(/<li class="warn">/g) ?? []).length, 5, verdict);
-  assert.match(verdict, /5 warnings/);
-  assert.match(verdict, /No retrieval baselines yet: run <code>kit eval-retrieval --dataset datasets\/small<\/code>/);
+  assert.match(verdict, '<p class="lead warn-text">Smoke test only: the pipeline ran, but a search agent trained on this would learn little.</p>');
+  assert.match(verdict, '<li class="warn">3 accepted questions, under 100: a handful of training steps, and every share here is rough. <b>To lift:</b> more questions (a longer corpus, or --questions-per-chunk 3) or an LLM generator (--llm ollama:&#60;model&#62;).</li>');
+  assert.match(verdict, /1 of 3 chunks \(33\.3%\) have no accepted question/);
+  assert.match(verdict, /1 of 3 chunks \(33\.3%\) are covered by a kept paraphrase/);
+  assert.match(verdict, /66\.7% of the accepted questions are cloze/);
+  assert.is((verdict.match(/<li class="warn">/g) ?? []).length, input.verdict.reasons.length, verdict);
+  assert.is((verdict.match(/<li class="ok">/g) ?? []).length, input.verdict.passed.length, verdict);
+  assert.match(verdict, /no retrieval baselines were measured/);
   assert.match(verdict, /<td[^>]*>how many \/ how much<\/td><td[^>]*>1<\/td><td[^>]*>33\.3%<\/td>/);
   // Parameters and a sample of accepted questions beside their chunk, the answer marked.
   assert.match(html, /<td[^>]*>chunk_size<\/td><td[^>]*>500<\/td>/);
@@ -99,13 +107,11 @@ test("the baselines come from eval.json, with a warning on a small sample; the w
     paraphrases: { queries: 0, retrievers: {} },
   };
   const html = await qualityReport(smallBuild({ evaluation }));
-  assert.match(html, /Best baseline: bm25 finds the question's chunk in its top 5 for <b>97%<\/b>/);
   assert.match(html, /<td[^>]*>questions, original \(3\)<\/td><td[^>]*>bm25<\/td><td[^>]*>50%<\/td><td[^>]*>97%<\/td><td[^>]*>100%<\/td><td[^>]*>0\.61<\/td>/);
   assert.match(html, /only 3 queries: each one moves a share by 33%/);
-  assert.ok(FLOORS.maxRecallAt5 <= 0.97);
 
   const measured = await qualityReport(smallBuild({ measuredDifficulty: { easy: 30, medium: 1, hard: 0 }, parameters: { thresholds: { copy: 0.75, minSimilarity: 0.75 } } }));
-  assert.match(measured, /measured by the rank of the chunk when the question is searched: easy 96\.8%, medium 3\.2%, hard 0%\. Under 10%: measured medium and hard; too few for a curriculum\./);
+  assert.match(measured, /<td[^>]*>easy<\/td><td[^>]*>1<\/td><td[^>]*>30<\/td>/);
   assert.match(measured, /<td[^>]*>thresholds<\/td><td[^>]*>copy 0\.75, minSimilarity 0\.75<\/td>/);
   // The judge that ran, and the one asked for when they differ.
   const judged = await qualityReport(smallBuild({ judge: "rules", parameters: { judge: "auto" } }));

@@ -1,6 +1,5 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { KitError } from "../lib/errors";
 import { exactAnswerReward, normaliseAnswer, retrievalReward } from "../lib/reward";
 import { throwsKit } from "./helpers/throws-kit";
 

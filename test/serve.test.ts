@@ -13,6 +13,8 @@ import { environmentRows, envDir, writeEnvironment } from "../lib/environment";
 import { KitError } from "../lib/errors";
 import type { CheckedParaphrase } from "../lib/paraphrase";
 import { createSearcher, type Searcher } from "../lib/search";
+import { MODES } from "../lib/environment";
+import type { Environments } from "../lib/environments";
 import { serve } from "../lib/serve";
 import { hashedEmbedding } from "./helpers/ollama-server";
 
@@ -531,6 +533,101 @@ test("kit serve --workers 2 on a folder holding no index: the workers' one-line 
   const code = await within(new Promise<number | null>((resolve) => child.once("close", resolve)), 30_000, "kit serve failing");
   assert.is(code, 1);
   assert.equal(stderr.trim().split("\n"), [`kit: index folder ${empty} has no manifest.json; rebuild the index`]);
+});
+
+/** The fixture's three environments in memory, as kit serve --dataset holds them (paraphrased answering requests naming none). */
+function fixtureEnvironments(): Environments {
+  const byMode = Object.fromEntries(MODES.map((m) => [m, createSearcher(environmentRows(m, CHUNKS, PARAPHRASES))])) as Environments["byMode"];
+  return { mode: "paraphrased", fallback: byMode.paraphrased!, byMode, close: async () => {} };
+}
+
+async function postTo(url: string, route: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}${route}`, { method: "POST", body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+test("issue 28: a request's mode picks an environment; none gets the server's own, as before", async () => {
+  const modes = await serve(fixtureEnvironments(), INFO, { port: 0 });
+  try {
+    const query = { queries: ["oxygen tank fans stirred", "earth photos after the maneuver"], topk: 8 };
+    const plain = await postTo(modes.url, "/retrieve", query);
+    assert.equal(plain.json, (await post(main.url, query)).json, "no mode: the paraphrased environment's answers, as a one-environment server gives them");
+    for (const mode of MODES) {
+      const r = await postTo(modes.url, "/retrieve", { ...query, mode });
+      const rows = environmentRows(mode, CHUNKS, PARAPHRASES);
+      const want = (await createSearcher(rows).search(query.queries, 8)).map((hits) => hits.map((h) => h.row_id));
+      assert.equal(r.json.result.map((list: any[]) => list.map((d) => d.id)), want, mode);
+    }
+    const bad = await postTo(modes.url, "/retrieve", { ...query, mode: "noisy" });
+    assert.equal(bad, { status: 400, json: { error: '"mode" "noisy" is not a mode: use original, paraphrased, merged' } });
+    const both = await postTo(modes.url, "/retrieve", { ...query, mode: "merged", noise: 0.5 });
+    assert.match(both.json.error, /"noise" mixes the original and paraphrased environments: send it without "mode"/);
+  } finally {
+    await modes.close();
+  }
+});
+
+test("issue 28: noise takes that share of each answer from paraphrase rows, the rest from originals, the same for the same request", async () => {
+  const modes = await serve(fixtureEnvironments(), INFO, { port: 0 });
+  try {
+    // Each query matches the two paraphrased chunks (and only them): at noise 0.5 and topk 2, a paraphrase and an original.
+    const queries = ["oxygen tank 2 failed after its fans, then earth photos", "earth photos after the maneuver and oxygen tank 2", "tank fans stirred, photos of the earth"];
+    const kinds = async (noise: number, topk = 2) => {
+      const r = await postTo(modes.url, "/retrieve", { queries, topk, noise, return_scores: true });
+      assert.is(r.status, 200, JSON.stringify(r.json));
+      return r.json.result.map((list: any[]) => list.map((x) => x.document.kind));
+    };
+    const half = await kinds(0.5);
+    for (const list of half) assert.equal([...list].sort(), ["original", "paraphrase"], JSON.stringify(half));
+    assert.equal(await kinds(0.5), half, "seeded: the same request, the same answer");
+    assert.ok((await kinds(0)).flat().every((k: string) => k === "original"));
+    assert.ok((await kinds(1)).flat().every((k: string) => k === "paraphrase"));
+    // Two chunks have paraphrases: noise 1 at topk 4 takes both, then fills from the originals rather than answer short.
+    const filled = await postTo(modes.url, "/retrieve", { queries: ["oxygen tank 2 failed; earth photos; the crew and the lunar module"], topk: 4, noise: 1 });
+    assert.equal(filled.json.result[0].map((d: any) => d.kind), ["paraphrase", "paraphrase", "original", "original"]);
+    assert.is(new Set(filled.json.result[0].map((d: any) => d.chunk_id)).size, 4, "each chunk once");
+    for (const noise of [-0.1, 1.5, "0.5", true]) {
+      const bad = await postTo(modes.url, "/retrieve", { queries, noise });
+      assert.equal(bad, { status: 400, json: { error: `"noise" must be a number from 0 to 1, got ${JSON.stringify(noise)}` } });
+    }
+    // A server on one folder holds no other environment to mix or pick.
+    const one = await postTo(main.url, "/retrieve", { queries, noise: 0.5 });
+    assert.equal(one.status, 400);
+    assert.match(one.json.error, /this server holds one environment .*kit serve --dataset DIR/);
+  } finally {
+    await modes.close();
+  }
+});
+
+test("issue 28: POST /access returns documents by row or chunk id, in order, null for an unknown id; a mode per request", async () => {
+  const modes = await serve(fixtureEnvironments(), INFO, { port: 0 });
+  try {
+    const r = await postTo(modes.url, "/access", { ids: ["chunk_4", "chunk_1_reworded_1", "chunk_1", "nope"] });
+    assert.is(r.status, 200);
+    assert.equal(r.json.result, [
+      { id: "chunk_4", contents: `"chunk_4"\n${TEXTS[3]}`, chunk_id: "chunk_4", kind: "original" },
+      { id: "chunk_1_reworded_1", contents: `"chunk_1"\n${PARAPHRASES[0].text}`, chunk_id: "chunk_1", kind: "paraphrase" },
+      // chunk_1's own text is not in the paraphrased environment: its chunk id opens the paraphrase the agent could find.
+      { id: "chunk_1_reworded_1", contents: `"chunk_1"\n${PARAPHRASES[0].text}`, chunk_id: "chunk_1", kind: "paraphrase" },
+      null,
+    ]);
+    const original = await postTo(modes.url, "/access", { ids: ["chunk_1", "chunk_1_reworded_1"], mode: "original" });
+    assert.equal(original.json.result, [{ id: "chunk_1", contents: `"chunk_1"\n${TEXTS[0]}`, chunk_id: "chunk_1", kind: "original" }, null]);
+    assert.equal((await postTo(main.url, "/access", { ids: ["chunk_4"] })).json.result[0].id, "chunk_4", "a one-folder server opens its rows too");
+    for (const [body, message] of [
+      [{ id: "chunk_1" }, /"ids" must be a list of strings/],
+      [{ ids: [1] }, /"ids" must be a list of strings/],
+      [{ ids: ["chunk_1"], mode: "noisy" }, /"mode" "noisy" is not a mode/],
+    ] as const) {
+      const bad = await postTo(modes.url, "/access", body);
+      assert.is(bad.status, 400);
+      assert.match(bad.json.error, message);
+    }
+    const get = await fetch(`${modes.url}/access`);
+    assert.equal([get.status, await get.json()], [405, { error: "use POST /access" }]);
+  } finally {
+    await modes.close();
+  }
 });
 
 test.run();

@@ -1,11 +1,12 @@
 import * as path from "node:path";
 import { stringify as toYaml } from "yaml";
-import type { BuildRecord } from "../build/record";
+import type { BuildRecord } from "../pipeline/record";
 import type { EnvManifest } from "../environment";
 import { KEPT_VERDICTS } from "../paraphrase";
 import { rulesLimits } from "../quality/claims";
 import { type Bucket, GOLD_RANK_DEPTH } from "./difficulty";
 import { type Columns, features } from "./parquet";
+import { liftText, TIER_MEANING, type Verdict } from "../verdict";
 
 export interface CardConfig {
   name: string;
@@ -32,6 +33,10 @@ export interface CardInput {
   difficulty: Record<Bucket, Record<string, number>>;
   removed: Record<string, number>;
   dataSource: string;
+  /** build.json's verdict, the card's first section. */
+  verdict: Verdict;
+  /** Configs left out: recovery and paraphrases when no paraphrase was kept. */
+  skipped: string[];
 }
 
 const SIZE_CATEGORIES: [number, string][] = [[1e3, "n<1K"], [1e4, "1K<n<10K"], [1e5, "10K<n<100K"], [1e6, "100K<n<1M"], [1e7, "1M<n<10M"]];
@@ -157,13 +162,24 @@ export function datasetCard(c: CardInput): string {
   const labels = [...new Set(Object.values(c.difficulty).flatMap((row) => Object.keys(row)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const thresholds = (p.thresholds ?? {}) as Record<string, number>;
 
+  const verdict = c.verdict;
   const prose = [
     `# ${md(c.prettyName)}`,
     "",
-    `A dataset for training search agents with reinforcement learning (GRPO): questions whose short answers are in one chunk of a corpus, with a chat \`prompt\` ready for TRL; the seed's recovery task (find the chunk a paraphrase was made from); the chunks and their kept paraphrases; search environments with FAISS indexes; and each trainer's own layout (TRL, Search-R1, verl, AutoDidact, ReZero; see "Train with ..." below). Made with retrieval-dataset-kit ${build.kit_version} (\`kit build\`, then \`kit export\`).`,
+    `A dataset for training search agents with reinforcement learning (GRPO): questions whose short answers are in one chunk of a corpus, with a chat \`prompt\` ready for TRL; ${c.skipped.length ? "the chunks" : "the seed's recovery task (find the chunk a paraphrase was made from); the chunks and their kept paraphrases"}; search environments with FAISS indexes; and each trainer's own layout (TRL, Search-R1, verl, AutoDidact, ReZero; see "Train with ..." below). Made with retrieval-dataset-kit ${build.kit_version} (\`kit build\`, then \`kit export\`).`,
     "",
     licenseNote,
     "",
+    "## Can I train on this?",
+    "",
+    `**${md(verdict.tier.charAt(0).toUpperCase() + verdict.tier.slice(1))}**: ${md(TIER_MEANING[verdict.tier])}. The build's verdict, from the floors of the kit's \`lib/verdict.ts\`; each floor missed names what would lift it:`,
+    "",
+    ...verdict.reasons.map((f) => `- Warning: ${md(f.text)}. To lift: ${md(liftText(f))}.`),
+    ...verdict.passed.map((f) => `- OK: ${md(f.text)}.`),
+    "",
+    ...(c.skipped.length
+      ? [`No paraphrase was judged faithful, so this export has no ${c.skipped.map((name) => `\`${name}\``).join(" or ")} config and \`rezero/paragraphs_noise.csv\` holds no rows; a build with an LLM generator (\`--llm ollama:<model>\`) has them.`, ""]
+      : []),
     "## Configs",
     "",
     "| config | rows | what |",

@@ -1,16 +1,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { INDEX_FOLDERS, readFinishedBuild } from "../build/finished";
-import type { BuildRecord } from "../build/record";
+import { INDEX_FOLDERS, readFinishedBuild } from "../pipeline/finished";
+import type { BuildRecord } from "../pipeline/record";
 import type { Chunk } from "../chunking";
-import { type EnvManifest, type EnvRow, type Mode, MODES } from "../environment";
+import { type EnvManifest, type EnvRow, type Mode } from "../environment";
 import { KitError } from "../errors";
 import { readJsonl } from "../files";
 import type { CheckedParaphrase } from "../paraphrase";
 import type { Question } from "../questions";
 import { loadIndex } from "../vector-index";
 
-export { INDEX_FOLDERS } from "../build/finished";
+export { INDEX_FOLDERS } from "../pipeline/finished";
 
 /** The kit build stage that writes each file of a dataset folder, for errors about a missing one. */
 const WRITTEN_BY: Record<string, string> = {

@@ -1,5 +1,5 @@
 import { type Mode, MODES } from "../environment";
-import { DEFAULT_RETRIEVER, openEnvironment } from "../search";
+import { DEFAULT_RETRIEVER, openEnvironment, type Searcher } from "../search";
 
 /** Ranks past this are not looked for: the gold chunk counts as not found (null). */
 export const GOLD_RANK_DEPTH = 20;
@@ -34,18 +34,26 @@ export async function goldRanks(dataset: string, questions: readonly GoldQuestio
 export async function goldRanksIn(dataset: string, mode: Mode, questions: readonly GoldQuestion[]): Promise<(number | null)[]> {
   const searcher = await openEnvironment(dataset, mode, { retriever: DEFAULT_RETRIEVER });
   try {
-    const ranks: (number | null)[] = [];
-    // A batch at a time: a whole corpus's questions (40,000 on the KEP corpus) times 20 hits is 800,000 hits at once.
-    for (let at = 0; at < questions.length; at += RANK_BATCH) {
-      const batch = questions.slice(at, at + RANK_BATCH);
-      const hits = await searcher.search(batch.map((q) => q.question), GOLD_RANK_DEPTH);
-      for (const [i, q] of batch.entries()) {
-        const found = (q.supporting_chunk_ids ?? [q.chunk_id]).map((gold) => hits[i].findIndex((h) => h.chunk_id === gold));
-        ranks.push(found.some((r) => r < 0) ? null : Math.max(...found) + 1);
-      }
-    }
-    return ranks;
+    return await goldRanksWith(searcher, questions);
   } finally {
     await searcher.close();
   }
+}
+
+/**
+ * goldRanks with a searcher of your own (not closed here): e.g. BM25 over the chunks alone
+ * (createSearcher(chunks.map(originalRow))), where no environment has been written yet.
+ */
+export async function goldRanksWith(searcher: Pick<Searcher, "search">, questions: readonly GoldQuestion[]): Promise<(number | null)[]> {
+  const ranks: (number | null)[] = [];
+  // A batch at a time: a whole corpus's questions (40,000 on the KEP corpus) times 20 hits is 800,000 hits at once.
+  for (let at = 0; at < questions.length; at += RANK_BATCH) {
+    const batch = questions.slice(at, at + RANK_BATCH);
+    const hits = await searcher.search(batch.map((q) => q.question), GOLD_RANK_DEPTH);
+    for (const [i, q] of batch.entries()) {
+      const found = (q.supporting_chunk_ids ?? [q.chunk_id]).map((gold) => hits[i].findIndex((h) => h.chunk_id === gold));
+      ranks.push(found.some((r) => r < 0) ? null : Math.max(...found) + 1);
+    }
+  }
+  return ranks;
 }

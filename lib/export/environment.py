@@ -9,7 +9,8 @@ TRL makes one SearchEnvironment per rollout, calls `reset(**row)` with the datas
                           environment_factory=SearchEnvironment)
 
 Start the server first (`npx kit serve --dataset DIR --mode paraphrased`); KIT_SEARCH_URL says where it listens.
-Standard library only.
+A noise curriculum (ZeroSearch's, with paraphrases as the noise) sets `SearchEnvironment.noise` between steps: that
+share of each search's hits are paraphrase rows, the rest original rows. Standard library only.
 """
 import json
 import os
@@ -23,10 +24,16 @@ DEFAULT_URL = "http://127.0.0.1:8000/retrieve"
 class SearchEnvironment:
     """One rollout: the question's gold chunks, and the chunk ids its searches returned, in order."""
 
-    def __init__(self, url=None, topk=3, timeout=30):
+    # Share of paraphrase rows in each search's hits, 0 to 1 (kit serve --dataset mixes them); None asks for the
+    # server's own environment. A class attribute, as TRL makes the environments itself: a callback raises it for all.
+    noise = None
+
+    def __init__(self, url=None, topk=3, timeout=30, noise=None):
         self._url = url or os.environ.get("KIT_SEARCH_URL", DEFAULT_URL)
         self._topk = topk
         self._timeout = timeout
+        if noise is not None:
+            self.noise = noise
         self.gold = []
         self.retrieved = []
 
@@ -46,7 +53,12 @@ class SearchEnvironment:
         Returns:
             The best passages, each headed by its title.
         """
-        body = json.dumps({"queries": [query], "topk": self._topk, "return_scores": True}).encode()
+        payload = {"queries": [query], "topk": self._topk, "return_scores": True}
+        if self.noise is not None:
+            if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise <= 1:
+                raise ValueError(f"SearchEnvironment.noise must be a number from 0 to 1 (or None), got {self.noise!r}")
+            payload["noise"] = self.noise
+        body = json.dumps(payload).encode()
         request = urllib.request.Request(self._url, data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=self._timeout) as response:
             hits = json.load(response)["result"][0]

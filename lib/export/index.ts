@@ -16,6 +16,7 @@ import { writeReZero } from "./rezero";
 import { DEFAULT_DATA_SOURCE, writeSearchR1 } from "./search-r1";
 import { writeVerl } from "./verl";
 import { blockSplit, DEFAULT_BLOCK_CHUNKS } from "./split";
+import { recordVerdict, tierWarning, type Verdict, verdictLines } from "../verdict";
 
 export { datasetFile } from "./dataset";
 export { DEFAULT_DATA_SOURCE } from "./search-r1";
@@ -67,8 +68,10 @@ export interface ExportResult {
   layouts: Record<Layout, string[]>;
   /** Rows left out, by reason (build failures, then the export's own filters). */
   removed: Record<string, number>;
-  /** Lines for the user: a README.md kept, a stale lock taken over. */
+  /** Lines for the user: a README.md kept, a stale lock taken over, the configs left out. */
   notices: string[];
+  /** build.json's verdict (lib/verdict.ts), which the card shows too. */
+  verdict: Verdict;
 }
 
 /** The folders laid out as each consumer's own preprocessing writes them. */
@@ -143,7 +146,11 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
     const accepted = input.questions.filter((q) => q.status === "accepted");
     if (!accepted.length) throw new KitError(`${path.join(dataset, "questions.jsonl")} has no accepted questions, so there is nothing to train on; rebuild with another --llm or more chunks`);
     const kept = input.paraphrases.filter(isKept);
-    if (!kept.length) throw new KitError(`${path.join(dataset, "paraphrases.jsonl")} has no paraphrase judged faithful; rebuild the paraphrases`);
+    // Without a kept paraphrase the questions still train an agent (the paraphrased environment holds the originals);
+    // only the configs made of paraphrases go.
+    const skipped: ConfigName[] = kept.length ? [] : ["recovery", "paraphrases"];
+    if (!kept.length) notices.push(noParaphraseNotice(path.join(dataset, "paraphrases.jsonl")));
+    const verdict = recordVerdict(input.build);
 
     const removed: Record<string, number> = { ...input.build.failures };
     const count = (reason: string) => (removed[reason] = (removed[reason] ?? 0) + 1);
@@ -167,7 +174,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
 
     const configs: ExportResult["configs"] = [];
     const cardConfigs: CardConfig[] = [];
-    for (const config of plan) {
+    for (const config of plan.filter((c) => !skipped.includes(c.name))) {
       const splits: ExportedSplit[] = [];
       const card: CardConfig = { name: config.name, columns: COLUMNS[config.name], splits: [], downloadBytes: 0, about: ABOUT[config.name] };
       for (const name of ["train", "test"] as const) {
@@ -234,11 +241,13 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       difficulty,
       removed,
       dataSource,
+      verdict,
+      skipped,
     });
     writeFileAtomic(path.join(tmp, "README.md"), card);
     notices.push(...installExport(tmp, out, dataset, options.overwriteReadme === true));
     done = true;
-    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, layouts, removed, notices };
+    return { out, configs, chunks: input.chunks.length, testChunks: split.test.size, crossing, layouts, removed, notices, verdict };
   } catch (err) {
     // A full disk while copying an index, say: files not yet moved in are as the last export left them.
     if (err instanceof KitError || !(err as NodeJS.ErrnoException).code) throw err;
@@ -282,11 +291,19 @@ function corpusTitle(corpus: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** For the CLI: one line with each config's rows per split and the folder written, then the notices. */
+/** Why a dataset with no kept paraphrase exports without its recovery and paraphrases configs, and what brings them. */
+function noParaphraseNotice(file: string): string {
+  return `${file} has no paraphrase judged faithful: the recovery and paraphrases configs are left out (the questions, chunks, environments and layouts are exported; rezero/paragraphs_noise.csv holds no rows); rebuild with an LLM generator (--llm ollama:<model>) for paraphrases`;
+}
+
+/**
+ * For the CLI: one line with each config's rows per split and the folder written, the notices, then the verdict;
+ * below "trainable with caveats" the last line is a warning naming what would lift it.
+ */
 export function formatExport(result: ExportResult): string {
   const configs = result.configs.map((c) => `${c.name} ${c.splits.map((s) => `${s.rows} ${s.name}`).join(" / ")}`);
   const summary = `export: ${configs.join(" | ")} (${result.testChunks} of ${result.chunks} chunks in test, ${result.crossing} questions dropped at the split's edges); ${Object.keys(result.layouts).join("/, ")}/ and environment.py for TRL -> ${result.out}`;
-  return [summary, ...result.notices].join("\n");
+  return [summary, ...result.notices, ...verdictLines(result.verdict), ...tierWarning(result.verdict)].join("\n");
 }
 
 /**

@@ -66,7 +66,7 @@ export interface GeneratorOptions {
 /**
  * Makes a generator from a spec:
  * - `auto` (default): Ollama when it answers at the host(s) and has `options.model`, otherwise builtin;
- * - `builtin`: lib/generators/builtin.ts, offline and deterministic;
+ * - `builtin`: lib/generators/builtin/, offline and deterministic;
  * - `ollama:<model>`: Ollama's /api/chat on every host of `options.ollamaHost` / OLLAMA_HOST (comma-separated);
  * - `openai:<model>@<base-url>[,<base-url>...]`: an OpenAI-compatible server (vLLM, llama.cpp's server, ...);
  *   a base URL without a path gets "/v1". The API key comes from OPENAI_API_KEY, else "none".

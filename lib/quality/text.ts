@@ -1,37 +1,14 @@
 /**
- * Text handling shared by the checks: OCR and LaTeX clean-up, word tokens, sentences, identifier keys, and the
- * lazily loaded compromise tagger (with a memo per sentence).
+ * Text handling shared by the checks: OCR and LaTeX clean-up, word tokens, sentences, identifier keys, and a memo of
+ * compromise's tags per sentence (lib/tagging.ts).
  */
-
-type Nlp = typeof import("compromise").default;
-let nlpLib: Nlp | undefined;
-/**
- * compromise, loaded on first use (~0.7 s of CPU: only a process that checks text pays it, and a build with the
- * builtin generator has loaded it already).
- */
-export function nlp(): Nlp {
-  return (nlpLib ??= require("compromise") as Nlp);
-}
+import { tagTerms } from "../tagging";
 
 /** One word as compromise tags it. */
 export interface TaggedTerm {
   text: string;
   tags: string[];
 }
-
-/** A compromise term as the tagger leaves it in its document. */
-interface Term {
-  text: string;
-  tags: Set<string>;
-}
-interface NlpWorld {
-  hooks: string[];
-  methods: { one: { tokenize: { fromString(text: string, world: NlpWorld): Term[][] } } };
-}
-type NlpView = { document: Term[][]; compute(hooks: string | string[]): void };
-let viewClass: (new (document: Term[][]) => NlpView) | undefined;
-/** What nlp(text) computes, less the chunker (noun and verb phrases), which sets no tag. */
-let taggingHooks: string[] = [];
 
 const tagMemo = new Map<string, TaggedTerm[]>();
 /** Cap on memoised sentences (~1 KB each), so a long-running process does not grow without bound. */
@@ -40,32 +17,14 @@ const TAG_MEMO_SIZE = 20000;
 /**
  * Tags the sentences not tagged yet, all in one compromise document (cheaper than a call each; compromise tags
  * sentence by sentence, so each gets the tags nlp(sentence) gives it), and memoises their terms: the paraphrases of
- * one original share many sentences, and tagging is most of a check's time. lib/generators/builtin.ts tags alike.
+ * one original share many sentences, and tagging is most of a check's time.
  */
 export function tagSentences(sentences: readonly string[]): void {
   const missing = [...new Set(sentences)].filter((s) => !tagMemo.has(s));
   if (!missing.length) return;
   if (tagMemo.size + missing.length > TAG_MEMO_SIZE) tagMemo.clear();
-  const lib = nlp();
-  const world = (lib as unknown as { _world: NlpWorld })._world;
-  if (!viewClass) {
-    viewClass = (lib("") as unknown as { constructor: new (document: Term[][]) => NlpView }).constructor;
-    taggingHooks = world.hooks.filter((hook) => hook !== "chunks");
-  }
-  const document: Term[][] = [];
-  const ranges: [number, number][] = [];
-  for (const sentence of missing) {
-    const from = document.length;
-    document.push(...world.methods.one.tokenize.fromString(sentence, world));
-    ranges.push([from, document.length]);
-  }
-  const view = new viewClass(document);
-  view.compute(taggingHooks);
-  missing.forEach((sentence, k) => {
-    const terms: TaggedTerm[] = [];
-    for (let n = ranges[k][0]; n < ranges[k][1]; n++) for (const term of view.document[n]) terms.push({ text: term.text, tags: [...term.tags] });
-    tagMemo.set(sentence, terms);
-  });
+  const tagged = tagTerms(missing);
+  missing.forEach((sentence, k) => tagMemo.set(sentence, tagged[k].map((term) => ({ text: term.text, tags: [...term.tags] }))));
 }
 
 /** compromise's terms of one sentence (see tagSentences). */

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { digestFiles } from "../../lib/build/identity";
+import { digestFiles } from "../../lib/pipeline/identity";
 
 /**
  * Records a dataset's files, as they now are, in its build.json: for a test that edits a built dataset's files on

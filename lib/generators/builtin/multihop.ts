@@ -1,6 +1,6 @@
-import { terms } from "../lexical";
-// Types only: builtin.ts imports this file, and passes its cloze generator in, so there is no import cycle.
-import type { BuiltinQuestion, Difficulty, QuestionsTask, Task } from "./types";
+import { terms } from "../../lexical";
+// Types only: answer.ts imports this file, and passes the cloze generator in.
+import type { BuiltinQuestion, Difficulty, QuestionsTask, Task } from "../types";
 
 export type MultiHopTask = Extract<Task, { kind: "multi-hop" }>;
 
@@ -20,7 +20,7 @@ interface Cloze {
   difficulty: Difficulty;
 }
 
-// builtin.ts's cloze questions about a statement (table rows left out: their quotes are cells, not statements).
+// The cloze questions (questions.ts) about a statement (table rows left out: their quotes are cells, not statements).
 const CLOZE = /^Which (\w+) fills the blank in this statement[^:]*: "(.*)"\?$/s;
 const HARDER: Record<Difficulty, Difficulty> = { easy: "medium", medium: "hard", hard: "hard" };
 /** Stands in the second statement for the bridge the first statement's blank hides. */
@@ -39,7 +39,7 @@ const mention = (name: string, flags = "") => new RegExp(`(?<![\\w-])${escape(na
  * statement, so the answer needs both chunks: "Which value fills the blank in "The resultant landing would have
  * been at ___ in the [N]", where [N] is the name that fills the blank in "... moved the earth landing point from
  * the ___ to the South Pacific"?". Bridges come in the order of the shared terms (names first, then the rarest);
- * `task.attempt` rotates where picking starts. `cloze` is builtin.ts's cloze question generator.
+ * `task.attempt` rotates where picking starts. `cloze` is questions.ts's cloze question generator.
  */
 export function builtinMultiHop(task: MultiHopTask, cloze: (task: QuestionsTask) => BuiltinQuestion[]): BuiltinMultiHop[] {
   const facts = (chunk: { chunk_id: string; text: string }): Cloze[] =>

@@ -18,7 +18,8 @@ import type { Judge } from "../quality/claims";
 import { createJudge, DEFAULT_JUDGE } from "../quality/judge";
 import { saveChunkIndex, writeChunks } from "../langchain";
 import { generateQuestions, reasonLabel, seedFormat } from "../questions";
-import { qualityReport } from "../report";
+import { questionCounts, qualityReport } from "../report";
+import { easiestBaseline, verdictOf } from "../verdict";
 import { assertFactory, buildIndex, DEFAULT_FACTORY } from "../vector-index";
 import { type BuildStamp, digestFiles, digestOf, newBuildId, reusable } from "./identity";
 import type { BuildRecord, BuildState, CoverageRound } from "./record";
@@ -443,6 +444,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         ...Object.fromEntries(VERDICTS.map((v) => [`paraphrases_${v}`, checks.filter((c) => c.verdict === v).length])),
         paraphrases_kept: checked.filter(isKept).length,
         chunks_paraphrased: environments.paraphrased.by_paraphrase,
+        ...questionCounts(chunks, questions),
       },
       failures: failuresByReason,
       llm_requests: {
@@ -453,11 +455,12 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         rejected: llm.rejected,
       },
       environments,
-      ...(evaluation && { evaluation: { sample: evaluation.questions.original.queries, best: evaluation.best } }),
+      ...(evaluation && { evaluation: { sample: evaluation.questions.original.queries, best: evaluation.best, easiest: easiestBaseline(evaluation.questions) } }),
       measured_difficulty: measuredDifficulty,
       seconds,
       coverage_rounds: coverageRounds,
     };
+    const verdict = (record.verdict = verdictOf(record));
     await stage("report", async () => {
       const html = await qualityReport({
         title: `Quality report: ${path.basename(out)}`,
@@ -466,6 +469,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
         embedder: embedder.spec,
         parameters: record.parameters,
         dataset: out,
+        verdict,
         evaluation,
         measuredDifficulty,
         chunks,

@@ -1,5 +1,6 @@
 import type { Coverage, Mode } from "../environment";
 import type { Retriever } from "../search";
+import type { Verdict } from "../verdict";
 import type { BuildStamp, StageRecord } from "./identity";
 
 /**
@@ -28,13 +29,18 @@ export interface BuildRecord extends BuildState {
   llm_requests: { answered_from_cache: number; sent: number; failed?: number; failed_by_reason?: Record<string, number>; rejected?: number };
   /** Per environment mode: which chunks its rows hold (all of them), and how many through a paraphrase. */
   environments: Record<string, Coverage & { rows: number }>;
-  /** The build's retrieval evaluation (eval.json has it all): questions searched per set, and the best retriever per mode. */
-  evaluation?: { sample: number; best: Record<Mode, Retriever> };
+  /**
+   * The build's retrieval evaluation (eval.json has it all): questions searched per set, the best retriever per
+   * mode, and the easiest baseline (the highest recall@5 of any retriever and mode) the verdict reads.
+   */
+  evaluation?: { sample: number; best: Record<Mode, Retriever>; easiest?: { mode: Mode; retriever: Retriever; recall_at_5: number } };
   /** Accepted questions by the rank of their chunk in the paraphrased environment (lib/export/difficulty.ts bucketOf). */
   measured_difficulty?: Record<string, number>;
   seconds: Record<string, number>;
   /** What each coverage round asked and gained; its seconds are also in `seconds` (paraphrases, checks). */
   coverage_rounds?: CoverageRound[];
+  /** "Can I train on this?" (lib/verdict.ts verdictOf of this record): its tier, and the floors failed and passed. */
+  verdict?: Verdict;
 }
 
 export interface CoverageRound {
