@@ -258,8 +258,10 @@ test("paraphrase: the whole Apollo report keeps numbers, tables and headings", (
     assert.equal(headings(out), headings(chunk.text), `${chunk.chunk_id} ${style}: headings`);
     if (style === "condensed" && tableLines(chunk.text).length === 0) ratios.push(out.length / chunk.text.length);
   });
-  // Chunks that are all table or heading have nothing to change.
-  assert.ok(changed >= chunks.length * 0.85, `${changed} of ${chunks.length} changed`);
+  // Chunks that are all table or heading have nothing to change; and since synonyms come only from a word's usual
+  // sense, outside terms and names (issue 25), fewer words have a safe synonym, which the meaning-keeping rewrites
+  // do not wholly make up: 294 of 352 changed (300 with the earlier, looser synonyms).
+  assert.ok(changed >= chunks.length * 0.83, `${changed} of ${chunks.length} changed`);
   ratios.sort((a, b) => a - b);
   const median = ratios[ratios.length >> 1];
   assert.ok(median >= 0.6 && median <= 0.88, `condensed prose median length ratio ${median}`);
