@@ -380,7 +380,8 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
       const before = { paraphrases: seconds.paraphrases, checks: seconds.checks };
       const more = await stage("paraphrases", () => paraphraseRound(uncovered, round, style));
       await stage("checks", () => checkRows(more));
-      answered = new Set(more.map((p) => p.chunk_id));
+      // A skipped chunk stays a candidate: each round counts it as skipped again.
+      answered = new Set([...more.map((p) => p.chunk_id), ...left.filter((c) => hopeless.has(c.chunk_id)).map((c) => c.chunk_id)]);
       coverageRounds.push({
         round,
         style: style.name,
