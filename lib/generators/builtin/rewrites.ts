@@ -39,6 +39,8 @@ const MOVABLE_OPENER =
   /^(During|After|Before|Following|Prior to|At|In|On|For|With|Without|Within|Upon|When|Whenever|Once|If|Unless|Until|Although|Though|Because|Through|By|Under|Throughout|Between|From|Despite|Since) ([^,;:()"`]+), (.+)$/;
 /** Words that open another clause. */
 const CLAUSE_WORD = /\b(?:if|when|whenever|until|unless|because|although|though|while|which|that|whether|and|or|but|so)\b/i;
+/** Words that open a time clause or phrase, which a moved phrase beside it could be read as part of. */
+const TIME_WORD = /\b(?:before|after|since|once|during)\b/i;
 
 /** Words a sentence may start with lower case and that may be capitalised to start it. */
 const SUBJECT_START = /^(?:the|a|an|this|these|those|that|it|its|they|their|we|our|he|his|she|her|there|each|every|all|both|no|some|any|one|many|most|several|such)\b/;
@@ -55,9 +57,12 @@ function movedOpener(text: string): string | undefined {
   if (words < 3 || words > 10 || /[,;:]/.test(rest) || !/[a-z)`]\.$/i.test(rest) || rest.split(" ").length < 4) return undefined;
   // "If X, then Y" keeps its order; "At the same time" means "yet" as often as "meanwhile"; a rest running over
   // lines of code or a list ("packages. k8s.io/...") is no single clause.
-  if (CLAUSE_WORD.test(rest) || /^then\b/.test(rest) || /^at the same time$/i.test(`${word} ${phrase}`) || /[.!?:]\s|[{}=<>]/.test(rest)) return undefined;
-  // The new first word is capitalised: a plain lower-case word or a number, never code.
-  if (!/^(?:[a-z]+|\d[\d.,]*)\s/.test(rest)) return undefined;
+  // A time word in the rest ("the same as before it was introduced") would take the phrase as its own too.
+  if (CLAUSE_WORD.test(rest) || TIME_WORD.test(rest) || /^then\b/.test(rest) || /^at the same time$/i.test(`${word} ${phrase}`) || /[.!?:]\s|[{}=<>]/.test(rest)) return undefined;
+  // The new first word is capitalised: a plain lower-case word or a number, never code. A pronoun would come before
+  // the noun of the phrase it stands for ("It should have assumed the most load since battery 2 ...", "... from it if
+  // this label already existed").
+  if (!/^(?:[a-z]+|\d[\d.,]*)\s/.test(rest) || /\b(?:it|its|they|their|them|he|his|him|she|her)\b/i.test(rest)) return undefined;
   return `${rest[0].toUpperCase()}${rest.slice(1, -1)} ${word.toLowerCase()} ${phrase}.`;
 }
 
@@ -68,7 +73,18 @@ function frontedCloser(text: string): string | undefined {
   const [, first, middle, word, phrase] = m;
   const words = phrase.split(" ").length;
   if (words < 2 || words > 8 || middle.split(" ").length < 3 || !SUBJECT_START.test(first.toLowerCase()) || first === "I") return undefined;
-  if (!tokenize(`${first} ${middle}`).some((t) => hasTag(t, ...FINITE))) return undefined;
+  // Another clause before it ("... into another one that will be sleeping for X after the request", "... occur if the
+  // generation has not been updated during the migration") may own the phrase; a phrase with a clause or a discourse
+  // word of its own ("during dry run and aggregates them", "the migration however") is no single phrase.
+  if (CLAUSE_WORD.test(middle) || CLAUSE_WORD.test(phrase) || /\b(?:however|therefore|too|also)\b/i.test(phrase)) return undefined;
+  const tokens = tokenize(`${first} ${middle}`);
+  // One finite verb: a second ("the results we obtained after running") is a clause that may own the phrase.
+  if (tokens.filter((t) => hasTag(t, ...FINITE) && !hasTag(t, "Auxiliary", "Modal")).length !== 1) return undefined;
+  // "disappeared shortly after power-up": the adverb belongs to the phrase; "all changes after the resource version":
+  // so does the noun.
+  if (hasTag(tokens[tokens.length - 1], "Adverb", "Noun")) return undefined;
+  // An infinitive or a bracket in the middle may own the phrase too ("a window (...) to migrate before X").
+  if (/[()[\]]/.test(middle) || tokens.some((t, i) => t.core.toLowerCase() === "to" && tokens[i + 1] && hasTag(tokens[i + 1], "Infinitive"))) return undefined;
   return `${word[0].toUpperCase()}${word.slice(1)} ${phrase}, ${first.toLowerCase()} ${middle}.`;
 }
 
