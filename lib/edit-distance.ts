@@ -20,3 +20,32 @@ export function nearest(word: string, candidates: readonly string[], cap = 2): s
   }
   return best?.candidate;
 }
+
+/** One step of a sequence diff: an item of both, one only the first has (del), or one only the second has (add). */
+export type DiffOp = "same" | "del" | "add";
+
+/** The steps turning `a` into `b` along a longest common subsequence, the second's additions before the first's deletions. */
+export function diffSequences(a: readonly string[], b: readonly string[]): DiffOp[] {
+  // lcs[i][j]: longest common subsequence of a[i..] and b[j..].
+  const lcs = Array.from({ length: a.length + 1 }, () => new Uint16Array(b.length + 1));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  }
+  const ops: DiffOp[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      ops.push("same");
+      i++;
+      j++;
+    } else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      ops.push("add");
+      j++;
+    } else {
+      ops.push("del");
+      i++;
+    }
+  }
+  return ops;
+}

@@ -1,3 +1,4 @@
+import { diffSequences } from "./edit-distance";
 import { KitError } from "./errors";
 
 /**
@@ -145,20 +146,11 @@ export function diffHtml(original: string, paraphrase: string): RawHtml {
     const inA = new Set(ka);
     for (let j = 0; j < b.length; j++) ops.push({ op: inA.has(kb[j]) ? "same" : "add", token: b[j] });
   } else {
-    // lcs[i][j]: longest common subsequence of a[i..] and b[j..].
-    const lcs = Array.from({ length: a.length + 1 }, () => new Uint16Array(b.length + 1));
-    for (let i = a.length - 1; i >= 0; i--) {
-      for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = ka[i] === kb[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
     let i = 0;
     let j = 0;
-    while (i < a.length || j < b.length) {
-      if (i < a.length && j < b.length && ka[i] === kb[j]) {
-        ops.push({ op: "same", token: b[j] });
-        i++;
-        j++;
-      } else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push({ op: "add", token: b[j++] });
-      else ops.push({ op: "del", token: a[i++] });
+    for (const op of diffSequences(ka, kb)) {
+      if (op !== "add") i++;
+      ops.push({ op, token: op === "del" ? a[i - 1] : b[j++] });
     }
   }
   // Runs of one kind share one element, so a changed phrase reads as one mark.

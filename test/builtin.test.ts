@@ -2,7 +2,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { chunkDocuments } from "../lib/chunking";
 import { loadCorpus } from "../lib/corpus";
-import { builtinParaphrase, createBuiltinGenerator, synonyms, type BuiltinQuestion } from "../lib/generators/builtin";
+import * as fs from "node:fs";
+import { builtinParaphrase, createBuiltinGenerator, synonymOptions, synonyms, type BuiltinQuestion } from "../lib/generators/builtin";
+import { wrongSenses } from "../lib/quality/senses";
 import type { Task } from "../lib/generators";
 
 const chunks = chunkDocuments(loadCorpus("datasets/corpora/apollo13_mission_report.md"));
@@ -150,11 +152,62 @@ test("questions: the whole Apollo report", async () => {
 });
 
 test("synonyms: WordNet's first sense, flagged when it does not dominate", () => {
-  assert.ok(synonyms("potable", "a").words.includes("drinkable"));
+  assert.ok(synonyms("difficult", "a").words.includes("hard"));
+  // "drinkable" is in the first sense of "potable" but tagged too rarely in SemCor to be an ordinary word for it.
+  assert.equal(synonyms("potable", "a").words, []);
   assert.ok(synonyms("status", "n").confident);
   // "tank" is an army tank 7 times in SemCor and a storage tank 3 times.
   assert.not.ok(synonyms("tank", "n").confident);
   assert.equal(synonyms("zzzz", "n"), { words: [], confident: false });
+});
+
+test("synonyms: only ordinary words of the first sense, never inside a term (issue 25)", () => {
+  assert.not.ok(synonyms("spacecraft", "n").words.includes("ballistic capsule"));
+  assert.not.ok(synonyms("permit", "v").words.includes("countenance"));
+  const swapped = (sentence: string, word: string) => synonymOptions(sentence).find((o) => o.start === sentence.indexOf(word))?.texts ?? [];
+  for (const word of ["propellant", "gaging"]) assert.equal(swapped("The propellant gaging system failed.", word), [], word);
+  for (const word of ["thermal", "control", "modes"]) assert.equal(swapped("All passive thermal control modes were established normally.", word), [], word);
+});
+
+type SenseRow = { split: string; original: string; replacement: string; context: string; offset: number; label: string };
+const senseRows = fs.readFileSync("test/fixtures/builtin-senses.jsonl", "utf8").trim().split("\n").map((l) => JSON.parse(l) as SenseRow);
+
+/** Figures of one split of test/fixtures/builtin-senses.jsonl: swaps the generator still makes, and the sense check's flags. */
+function sensesFigures(split: string) {
+  const rows = senseRows.filter((r) => r.split === split);
+  // A row is still made when every word it replaced (articles aside) may take a text the replacement holds.
+  const made = rows.filter((r) => {
+    const options = synonymOptions(r.context);
+    let at = r.offset;
+    return r.original.split(" ").every((word) => {
+      const start = r.context.indexOf(word, at);
+      at = start + word.length;
+      return /^an?$/i.test(word) || !!options.find((o) => o.start === start)?.texts.some((t) => r.replacement.toLowerCase().includes(t.toLowerCase()));
+    });
+  });
+  const garbled = (list: SenseRow[]) => list.filter((r) => r.label === "garbled").length / Math.max(1, list.length);
+  const flagged = rows.filter((r) => wrongSenses(r.context, r.context.slice(0, r.offset) + r.replacement + r.context.slice(r.offset + r.original.length)).length > 0);
+  const hits = flagged.filter((r) => r.label === "garbled").length;
+  return {
+    garbledBefore: garbled(rows),
+    garbledAfter: garbled(made),
+    okKept: made.filter((r) => r.label === "ok").length,
+    precision: hits / flagged.length,
+    recall: hits / rows.filter((r) => r.label === "garbled").length,
+  };
+}
+
+test("synonyms and the sense check on the labelled builtin swaps: held-out figures (issue 25)", () => {
+  const heldout = sensesFigures("heldout");
+  console.log(`builtin-senses dev: ${JSON.stringify(sensesFigures("dev"))}\nbuiltin-senses held-out: ${JSON.stringify(heldout)}`);
+  // Measured when the rules were fixed (README.md): garbled 64.0% -> 32.1% of the swaps still made, 19 good swaps kept; sense check precision 78.6%, recall 45.8%.
+  // The figures README.md reports, to the digit: a change to the rules that moves one must update the README too.
+  const pct = (x: number) => (100 * x).toFixed(1);
+  assert.equal(pct(heldout.garbledBefore), "64.0", "held-out garbled share before");
+  assert.equal(pct(heldout.garbledAfter), "32.1", "held-out garbled share of the swaps still made");
+  assert.equal(heldout.okKept, 19, "held-out good swaps still made");
+  assert.equal(pct(heldout.precision), "78.6", "held-out sense check precision");
+  assert.equal(pct(heldout.recall), "45.8", "held-out sense check recall");
 });
 
 test("paraphrase: deterministic, differs from the input, changes with variant and attempt", async () => {
@@ -208,8 +261,10 @@ test("paraphrase: the whole Apollo report keeps numbers, tables and headings", (
     assert.equal(headings(out), headings(chunk.text), `${chunk.chunk_id} ${style}: headings`);
     if (style === "condensed" && tableLines(chunk.text).length === 0) ratios.push(out.length / chunk.text.length);
   });
-  // Chunks that are all table or heading have nothing to change.
-  assert.ok(changed >= chunks.length * 0.85, `${changed} of ${chunks.length} changed`);
+  // Chunks that are all table or heading have nothing to change; and since synonyms come only from a word's usual
+  // sense, outside terms and names (issue 25), fewer words have a safe synonym, which the meaning-keeping rewrites
+  // do not wholly make up: 294 of 352 changed (300 with the earlier, looser synonyms).
+  assert.ok(changed >= chunks.length * 0.83, `${changed} of ${chunks.length} changed`);
   ratios.sort((a, b) => a - b);
   const median = ratios[ratios.length >> 1];
   assert.ok(median >= 0.6 && median <= 0.88, `condensed prose median length ratio ${median}`);

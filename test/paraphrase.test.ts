@@ -9,7 +9,9 @@ import { KitError } from "../lib/errors";
 import { createGenerator, type GenerateRequest, type Generator, type GeneratorOptions, GeneratorError } from "../lib/generators";
 import { type OllamaServer, type OllamaServerOptions, startOllamaServer } from "./helpers/ollama-server";
 import { scriptedGenerator } from "./helpers/scripted-generator";
-import { DEFAULT_STYLES, generateParaphrases, resolveStyles } from "../lib/paraphrase";
+import { type CheckedParaphrase, DEFAULT_STYLES, generateParaphrases, resolveStyles } from "../lib/paraphrase";
+import { BUILTIN_COPY_MARGIN, cannotGain } from "../lib/pipeline";
+import { DEFAULT_THRESHOLDS, type Check } from "../lib/quality";
 
 const chunks: Chunk[] = [
   { chunk_id: "chunk_1", text: "First paragraph here.\n\nSecond one, with 99 ampere-hours.", source: "a.md", start: 0, end: 56 },
@@ -181,4 +183,15 @@ test("every request timed out: one error with the count, the reason and the opti
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test("coverage rounds: a chunk whose best whole-chunk copy score is far above the copy limit cannot gain", () => {
+  const row = (chunk_id: string, paragraph_index: number | null) => ({ chunk_id, paragraph_index }) as CheckedParaphrase;
+  const check = (copy: number) => ({ scores: { copy } }) as Check;
+  const far = DEFAULT_THRESHOLDS.copy + BUILTIN_COPY_MARGIN;
+  const rows = [row("a", null), row("a", null), row("b", null), row("c", null), row("c", 0)];
+  // a: one copy score near the limit is enough to ask again; b: far above; c: only its paragraph paraphrase is near.
+  const checks = [check(far + 0.1), check(far - 0.01), check(far), check(far + 0.02), check(0.1)];
+  assert.equal([...cannotGain(rows, checks)].sort(), ["b", "c"]);
+});
+
 test.run();

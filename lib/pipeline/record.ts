@@ -48,6 +48,8 @@ export interface CoverageRound {
   style: string;
   /** Chunks asked: those with no kept paraphrase that got some paraphrase in the round before. */
   asked: number;
+  /** Chunks left uncovered but not asked: with the builtin generator, those whose best copy score so far is far above the copy limit. */
+  skipped?: number;
   /** Of those, chunks that got a kept paraphrase in this round. */
   newly_covered: number;
   seconds: { paraphrases: number; checks: number };

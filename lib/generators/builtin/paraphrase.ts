@@ -1,8 +1,10 @@
-// The builtin generator's paraphrases (see ./index.ts): WordNet synonyms, sentences reordered, clauses dropped.
+// The builtin generator's paraphrases (see ./index.ts): WordNet synonyms, rewrites that keep the meaning
+// (./rewrites.ts), sentences reordered, clauses dropped.
 import type { ParaphraseTask } from "../types";
 import { nlp } from "../../tagging";
+import { phraseEdits, restructure } from "./rewrites";
 import { type Block, blocks, hasTag, sentences, type Token, tokenize, tagAll } from "./text";
-import { MONTH, NAME_TAGS, STOP_WORDS, UNITS } from "./vocabulary";
+import { MONTH, NAME_TAGS, PLAIN_SYNONYMS, STOP_WORDS, UNITS } from "./vocabulary";
 import { synonyms, type WordNetPos } from "./wordnet";
 
 
@@ -36,13 +38,13 @@ function modeOf(style: string): Mode {
   return style === "reordered" || style === "condensed" ? style : "reworded";
 }
 
-interface Edit {
+export interface Edit {
   start: number;
   end: number;
   text: string;
 }
 
-interface Sentence {
+export interface Sentence {
   text: string;
   edits: Edit[];
   /** Dropped whole (condensed). */
@@ -92,44 +94,89 @@ function contentPos(token: Token, first: boolean): { pos: WordNetPos; lemma: str
   return undefined;
 }
 
+/** Tags of the words a multiword term is made of: "propellant gaging", "thermal control modes". */
+const TERM_TAGS = ["Noun", "Gerund"];
+
+/**
+ * Whether a token is part of a multiword term: a word before a noun ("thermal" and "control" in "thermal
+ * control modes", "main" in "main parachute"), or a noun after one ("gaging" in "propellant gaging").
+ * Swapping one word of a term reads as another term ("caloric control styles"), so such words stay.
+ */
+function inTerm(sentence: string, tokens: Token[], i: number): boolean {
+  const joined = (a: Token | undefined, b: Token | undefined) => !!a && !!b && sentence.slice(a.end, b.start) === " ";
+  const next = tokens[i + 1];
+  if (joined(tokens[i], next) && (hasTag(next, ...TERM_TAGS) || (hasTag(next, "Adjective") && inTerm(sentence, tokens, i + 1)))) {
+    return !hasTag(next, "Pronoun", "Determiner");
+  }
+  const previous = tokens[i - 1];
+  return hasTag(tokens[i], ...TERM_TAGS) && joined(previous, tokens[i]) && hasTag(previous, ...TERM_TAGS) && !hasTag(previous, "Pronoun", "Determiner");
+}
+
+/** A word of a sentence that may be swapped, and what it may become (inflected, in order of preference). */
+export interface SynonymOption {
+  /** Offsets of the word in the sentence. */
+  start: number;
+  end: number;
+  texts: string[];
+  /** From a confident sense (see synonyms). */
+  confident: boolean;
+}
+
+/**
+ * The content words of a sentence and what each may become: nothing for words touching a number, words of
+ * multiword terms and names; else synonyms of their most frequent sense that inflect. Single words when
+ * there are any ("maneuver" -> "manoeuvre", not "simulated military operation"); `shorterOnly` keeps a
+ * condensed text from growing back.
+ */
+export function synonymOptions(sentence: string, shorterOnly = false): SynonymOption[] {
+  const tokens = tokenize(sentence);
+  const out: SynonymOption[] = [];
+  tokens.forEach((token, i) => {
+    // Words touching a number are its unit or its label ("tank 2"): part of the fact.
+    if ([tokens[i - 1], tokens[i + 1]].some((t) => t && /\d/.test(t.core))) return;
+    const target = contentPos(token, i === 0);
+    if (!target) return;
+    const plain = PLAIN_SYNONYMS[target.pos].get(target.lemma);
+    // A plain modifier reads the same before a noun ("additional tests" -> "extra tests"); a noun of a term stays.
+    const term = inTerm(sentence, tokens, i);
+    const found = term ? { words: [] as string[], confident: false } : { ...synonyms(target.lemma, target.pos) };
+    if (plain && (target.pos === "a" || target.pos === "r" || !term)) found.words = [...new Set([...plain, ...found.words])];
+    if (plain) found.confident ||= found.words.length > 0;
+    const single = found.words.filter((w) => !w.includes(" "));
+    const choices = (single.length ? single : found.words.filter((w) => w.split(" ").length === 2)).filter(
+      (w) => !shorterOnly || w.length <= token.core.length,
+    );
+    const texts = choices.map((w) => inflect(w, token, target.pos)).filter((t): t is string => !!t && t !== token.core.toLowerCase());
+    out.push({ start: token.start, end: token.end, texts, confident: found.confident });
+  });
+  return out;
+}
+
 /**
  * Synonym edits for about `rate` of the content words, from words whose sense is confident (see
  * synonyms); at least `minimum`, taking a less confident word only when no confident one exists.
- * `shorterOnly` keeps a condensed text from growing back.
  */
 function synonymEdits(sentences: Sentence[], rate: number, minimum: number, shorterOnly: boolean, random: () => number): void {
-  type Option = { sentence: Sentence; tokens: Token[]; i: number; pos: WordNetPos; words: string[] };
+  type Option = { sentence: Sentence; tokens: Token[]; i: number; texts: string[] };
   const confident: Option[] = [];
   const unsure: Option[] = [];
   let contentWords = 0;
   tagAll(sentences.map((s) => s.text));
   for (const sentence of sentences) {
     const tokens = tokenize(sentence.text);
-    tokens.forEach((token, i) => {
-      // Words touching a number are its unit or its label ("tank 2"): part of the fact.
-      if ([tokens[i - 1], tokens[i + 1]].some((t) => t && /\d/.test(t.core))) return;
-      const target = contentPos(token, i === 0);
-      if (!target) return;
+    for (const option of synonymOptions(sentence.text, shorterOnly)) {
       contentWords++;
-      const found = synonyms(target.lemma, target.pos);
-      if (found.words.length) (found.confident ? confident : unsure).push({ sentence, tokens, i, pos: target.pos, words: found.words });
-    });
+      const i = tokens.findIndex((t) => t.start === option.start);
+      if (option.texts.length) (option.confident ? confident : unsure).push({ sentence, tokens, i, texts: option.texts });
+    }
   }
   const wanted = Math.max(minimum, Math.round(contentWords * rate));
   const pool = confident.length ? shuffle(confident, random) : shuffle(unsure, random).slice(0, minimum);
   let made = 0;
-  for (const { sentence, tokens, i, pos, words } of pool) {
+  for (const { sentence, tokens, i, texts } of pool) {
     if (made >= wanted) break;
     const token = tokens[i];
-    const start = random();
-    // Single words when there are any ("maneuver" -> "manoeuvre", not "simulated military operation"), the first that inflects.
-    const single = words.filter((w) => !w.includes(" "));
-    const choices = (single.length ? single : words.filter((w) => w.split(" ").length === 2)).filter(
-      (w) => !shorterOnly || w.length <= token.core.length,
-    );
-    let text: string | undefined;
-    for (let k = 0; k < choices.length && !text; k++) text = inflect(choices[(Math.floor(start * choices.length) + k) % choices.length], token, pos);
-    if (!text || text === token.core.toLowerCase()) continue;
+    let text = texts[Math.floor(random() * texts.length)];
     if (/^[A-Z]/.test(token.core)) text = text[0].toUpperCase() + text.slice(1);
     const edit: Edit = { start: token.start, end: token.end, text };
     // "a" / "an" must agree with the new word.
@@ -243,6 +290,9 @@ function paraphrase(text: string, mode: Mode, random: () => number, forceAll: bo
     });
   }
   const all = paragraphs.flatMap((p) => p.sentences);
+  // Rewrites that keep the meaning come first, everywhere: they change the words the other edits are placed in.
+  const keep = 1;
+  restructure(all, keep, random);
 
   if (mode === "condensed" || forceAll) {
     // Condensed aims at 65-80% of the length; a forced change of another style drops one clause.
@@ -283,6 +333,7 @@ function paraphrase(text: string, mode: Mode, random: () => number, forceAll: bo
     }
   }
 
+  for (const sentence of all) if (!sentence.dropped) phraseEdits(sentence, keep, random);
   const rate = mode === "reworded" ? 0.15 + random() * 0.1 : 0.08;
   synonymEdits(
     all.filter((s) => !s.dropped),

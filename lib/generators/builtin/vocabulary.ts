@@ -1,4 +1,6 @@
-// Word lists the builtin questions and paraphrases both read: what is never an answer's word or a synonym's target.
+// Word lists of the builtin generator: what is never an answer's word or a synonym's target (questions and
+// paraphrases), and the paraphrases' plain synonyms and phrase swaps.
+import type { WordNetPos } from "../../quality/wordnet";
 
 export const UNITS = new Set(
   (
@@ -25,3 +27,62 @@ export const STOP_WORDS = new Set(
     "prior due according rather instead well else even still yet ago"
   ).split(" "),
 );
+
+/**
+ * Everyday words for words of technical prose that mean the same in nearly every context, by part of speech. WordNet
+ * alone seldom gives them: "need" is not the usual word of the first sense of "require" there, and "speed" is
+ * another synset than "velocity". Written without the labelled set's held-out rows; words with a second technical
+ * meaning ("start" an engine, "issue") are left out.
+ */
+export const PLAIN_SYNONYMS: Record<WordNetPos, Map<string, string[]>> = {
+  v: plainList("require:need calculate:compute compute:calculate select:choose choose:select indicate:show demonstrate:show assist:help modify:change verify:check attempt:try commence:begin permit:allow utilize:use employ:use obtain:acquire"),
+  n: plainList("velocity:speed usage:use detector:sensor magnitude:size quantity:amount objective:goal approximation:estimate"),
+  a: plainList("sufficient:enough additional:extra entire:whole rapid:quick numerous:many principal:main adequate:sufficient minimal:minimum"),
+  r: plainList("primarily:mainly rapidly:quickly approximately:about currently:now subsequently:later frequently:often usually:normally completely:fully entirely:completely nearly:almost almost:nearly moreover:furthermore furthermore:moreover probably:likely initially:first"),
+};
+
+function plainList(pairs: string): Map<string, string[]> {
+  return new Map(pairs.split(" ").map((pair) => pair.split(":")).map(([word, plain]) => [word, [plain]]));
+}
+
+/** Phrases and their plain equivalents, both ways where both read as well; matched as whole words (./rewrites.ts). */
+export const PHRASE_SWAPS: [string, string][] = [
+  ["in order to", "to"],
+  ["prior to", "before"],
+  ["approximately", "about"],
+  ["because of", "owing to"],
+  ["owing to", "because of"],
+  ["is able to", "can"],
+  ["are able to", "can"],
+  ["in addition to", "besides"],
+  ["in spite of", "despite"],
+  ["despite", "in spite of"],
+  ["for example", "for instance"],
+  ["for instance", "for example"],
+  ["numerous", "many"],
+  ["subsequently", "later"],
+  ["additionally", "also"],
+  ["in addition,", "also,"],
+  ["whereas", "while"],
+  ["although", "though"],
+  ["with respect to", "regarding"],
+  ["whether or not", "whether"],
+  ["the majority of", "most of"],
+  ["utilize", "use"],
+  ["utilizes", "uses"],
+  ["utilized", "used"],
+  ["utilizing", "using"],
+  ["however,", "but"],
+  ["will not", "won't"],
+  ["cannot", "can't"],
+  ["can not", "can't"],
+  ...["is", "are", "was", "were", "does", "do", "did", "has", "have", "had", "should", "would", "could"].flatMap((verb): [string, string][] => [
+    [`${verb} not`, `${verb}n't`],
+    [`${verb}n't`, `${verb} not`],
+    [`${verb}n’t`, `${verb} not`],
+  ]),
+  ["won't", "will not"],
+  ["won’t", "will not"],
+  ["can't", "cannot"],
+  ["can’t", "cannot"],
+];
