@@ -54,7 +54,8 @@ export const LIFTS = {
   llm: "an LLM generator (--llm ollama:<model>)",
   questions: "more questions (a longer corpus, or --questions-per-chunk 3)",
   judge: "a model judge (--judge ollama:<model>)",
-  coverage: "paraphrase coverage (--coverage-rounds 4, or an LLM generator)",
+  // More rounds help an LLM's paraphrases; a builtin round adds a chunk or two (README, builtin paraphrases).
+  coverage: "more coverage rounds for an LLM generator's paraphrases (--coverage-rounds 4)",
   baselines: "the retrieval baselines (kit build measures them; notebooks do not)",
 } as const;
 export type Lift = keyof typeof LIFTS;
