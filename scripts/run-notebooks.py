@@ -11,7 +11,10 @@ digit, an unsorted listing) fails the tests instead of rewriting a committed not
 `retrieval-kit` one (scripts/install-kernel.sh), which starts at the root of the checkout holding the notebook, so their paths are
 repo-relative. KIT_LLM and KIT_OLLAMA_HOST pass through to the notebooks.
 
-Outputs are kept reproducible: no execution timestamps are recorded, each notebook's run time is printed here,
+A run from notebook 01 (the default) starts from fresh dataset folders, as on a fresh clone: the folders they write (datasets/notebook-apollo,
+datasets/notebook-apollo-hf) are set aside first, under datasets/.notebooks-set-aside/, and put back when the run ends,
+so answers an earlier run cached there (an LLM's, or a builtin generator's from older code) neither change the outputs
+nor are lost. Outputs are kept reproducible: no execution timestamps are recorded, each notebook's run time is printed here,
 not saved, and the kernel embeds without the embedding cache (KIT_EMBEDDING_CACHE=off unless set): a notebook's
 progress lines count the texts it embeds, which would otherwise depend on what earlier runs left in the cache. Exit status: 0 when every notebook ran without an error output, 1 otherwise (the first failing
 notebook is saved with its error, unless --no-write, and the ones after it are not run). Output on stderr counts as
@@ -27,9 +30,11 @@ number ("not run: the kernel aborted it"), after the first error, so the report 
 notebooks README gives for the first cell that imports lib/.
 """
 import argparse
+import contextlib
 import glob
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -143,6 +148,33 @@ def run(path, write, timeout, allow_stderr, timings, check=False):
     return seconds, errors, failure, difference
 
 
+# The folders the notebooks write: notebook 01 starts the first, 06 exports into the second.
+NOTEBOOK_DATASETS = ["notebook-apollo", "notebook-apollo-hf"]
+
+
+@contextlib.contextmanager
+def fresh_datasets():
+    """Sets the notebooks' dataset folders aside for the run and puts them back after, replacing what the run wrote."""
+    datasets = os.path.join(ROOT, "datasets")
+    aside = os.path.join(datasets, ".notebooks-set-aside")
+    if os.path.exists(aside):
+        sys.exit(f"run-notebooks: {aside} holds folders an interrupted run set aside; move them back into datasets/ (or remove them), then run again")
+    moved = [name for name in NOTEBOOK_DATASETS if os.path.exists(os.path.join(datasets, name))]
+    if moved:
+        os.makedirs(aside)
+    for name in moved:
+        os.rename(os.path.join(datasets, name), os.path.join(aside, name))
+    try:
+        yield
+    finally:
+        for name in NOTEBOOK_DATASETS:
+            shutil.rmtree(os.path.join(datasets, name), ignore_errors=True)
+        for name in moved:
+            os.rename(os.path.join(aside, name), os.path.join(datasets, name))
+        if moved:
+            os.rmdir(aside)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="default: notebooks/[0-9][0-9]-*.ipynb in name order")
@@ -162,6 +194,17 @@ def main():
     os.environ.setdefault("KIT_EMBEDDING_CACHE", "off")
     if KERNEL not in KernelSpecManager().find_kernel_specs():
         sys.exit(f"run-notebooks: no {KERNEL} Jupyter kernel is registered; run bash scripts/setup.sh, which registers it")
+    # A run from notebook 01 builds the folders from nothing; one from a later notebook reads what 01-05 left.
+    starts_fresh = os.path.basename(paths[0]).startswith("01-")
+    with fresh_datasets() if starts_fresh else contextlib.nullcontext():
+        differed = run_all(paths, args)
+    if differed:
+        print(f"run-notebooks: {len(differed)} notebook(s) differ from the committed ones: {', '.join(differed)}; if the change is meant, run them without --check and commit them", file=sys.stderr)
+        sys.exit(1)
+
+
+def run_all(paths, args):
+    """Runs the notebooks in order; exits on the first that fails, and returns those whose outputs differ (--check)."""
     differed = []
     for path in paths:
         name = os.path.relpath(path, ROOT)
@@ -178,9 +221,7 @@ def main():
             if failure:
                 print(f"  {failure}", file=sys.stderr)
             sys.exit(1)
-    if differed:
-        print(f"run-notebooks: {len(differed)} notebook(s) differ from the committed ones: {', '.join(differed)}; if the change is meant, run them without --check and commit them", file=sys.stderr)
-        sys.exit(1)
+    return differed
 
 
 if __name__ == "__main__":
