@@ -34,6 +34,9 @@ export interface Command {
 // Options several commands share, defined once so their help reads the same everywhere.
 export const OPTIONS = {
   corpus: { type: "string", help: "a .md file, or a folder of .md files" },
+  dataset: { type: "string", help: "dataset folder written by kit build" },
+  index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
+  queryEmbedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
   chunkSize: { type: "string", help: "longest chunk in characters", default: String(DEFAULT_CHUNK_SIZE) },
   chunkOverlap: { type: "string", help: "characters shared by neighbouring chunks", default: String(DEFAULT_CHUNK_OVERLAP) },
   embedder: { type: "string", help: "use-lite | transformers:<model or folder> | ollama:<model>", default: DEFAULT_EMBEDDER },

@@ -8,7 +8,7 @@ export default {
   usage: "kit eval-retrieval --dataset DIR [--k 1,5,10] [--retrievers dense,bm25,hybrid]",
   required: ["dataset"],
   options: {
-    dataset: { type: "string", help: "dataset folder written by kit build" },
+    dataset: OPTIONS.dataset,
     k: { type: "string", help: "cut-offs for recall@k, comma-separated; MRR counts hits within the largest", default: DEFAULT_KS.join(",") },
     retrievers: { type: "string", help: "retrievers to score, comma-separated", default: "dense,bm25,hybrid" },
     "ollama-host": OPTIONS.ollamaHost,

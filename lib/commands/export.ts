@@ -1,6 +1,6 @@
 import { DEFAULT_DATA_SOURCE, exportDataset, formatExport } from "../export";
 import { DEFAULT_BLOCK_CHUNKS } from "../export/split";
-import { type Command, optionalInteger, required, str } from "./command";
+import { type Command, optionalInteger, OPTIONS, required, str } from "./command";
 
 export default {
   name: "export",
@@ -8,7 +8,7 @@ export default {
   usage: "kit export --dataset DIR --out hf-export/NAME [--test-fraction 0.1] [--seed 42] [--name NAME] [--prompt-template FILE] [--force] [--overwrite-readme]",
   required: ["dataset", "out"],
   options: {
-    dataset: { type: "string", help: "dataset folder written by kit build" },
+    dataset: OPTIONS.dataset,
     out: { type: "string", help: "folder to write, e.g. hf-export/NAME; an existing export (or a fresh clone of a Hub repo) needs --force" },
     "test-fraction": { type: "string", help: "share of chunks whose rows go to the test split", default: "0.1" },
     "block-chunks": { type: "string", help: "consecutive chunks per block of the split", default: String(DEFAULT_BLOCK_CHUNKS) },

@@ -12,7 +12,7 @@ export default {
   options: {
     dataset: { type: "string", help: "dataset folder written by kit build (all three environments; a request's \"mode\" or \"noise\" picks one)" },
     mode: { type: "string", help: `environment of a request that names none: ${MODES.join(" | ")}`, default: "paraphrased" },
-    index: { type: "string", help: "an index folder instead (kit index, or a dataset's env/<mode>)" },
+    index: OPTIONS.index,
     retriever: { type: "string", help: RETRIEVERS.join(" | "), default: DEFAULT_RETRIEVER },
     port: { type: "string", help: "TCP port (0 picks a free one)", default: String(DEFAULT_PORT) },
     host: { type: "string", help: "address to listen on (0.0.0.0 for other machines)", default: DEFAULT_HOST },
@@ -23,7 +23,7 @@ export default {
     "max-response-bytes": { type: "string", help: "largest answer (queries x topk x document bytes); a request over it gets a 400", default: String(SERVE_LIMITS.maxResponseBytes) },
     grace: { type: "string", help: "seconds SIGTERM or Ctrl-C lets the requests received be answered before they are cut", default: String(SERVE_LIMITS.graceSeconds) },
     "request-timeout": OPTIONS.requestTimeout,
-    embedder: { type: "string", help: "embedder for dense queries; must be the index's (default: the index's)" },
+    embedder: OPTIONS.queryEmbedder,
     "ollama-host": OPTIONS.ollamaHost,
   },
   async run(v) {
