@@ -81,7 +81,8 @@ export const BUILTIN_COPY_MARGIN = 0.07;
 
 /**
  * Chunks whose best whole-chunk copy score so far is BUILTIN_COPY_MARGIN or more above the copy limit: another
- * builtin round would give them one more copy, so the coverage rounds do not ask them.
+ * round would give them one more copy, so the coverage rounds do not ask them (measured with the builtin generator;
+ * with an LLM it is a judgement, not a measurement).
  */
 export function cannotGain(checked: readonly CheckedParaphrase[], checks: readonly Check[]): Set<string> {
   const best = new Map<string, number>();
@@ -359,7 +360,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     // style with the largest share kept so far (not every style again: with the builtin generator a round of
     // every style cost more than the checks of round 0, and most of what it gained came from one style).
     // A chunk for which the round before gave no paraphrase at all (every try empty or unchanged, as for a
-    // code block) is not asked again; nor, with the builtin generator, one that cannot pass the copy rule (cannotGain).
+    // code block) is not asked again; nor one that cannot pass the copy rule (cannotGain).
     const rounds = parameters.coverage_rounds;
     const coverageRounds: CoverageRound[] = [];
     const keptChunks = () => new Set(checked.filter((p) => isKept(p) && p.paragraph_index === null).map((p) => p.chunk_id));
@@ -367,7 +368,9 @@ export async function buildDataset(options: BuildOptions): Promise<BuildRecord> 
     for (let round = 1; round <= rounds; round++) {
       const covered = keptChunks();
       const left = chunks.filter((c) => !covered.has(c.chunk_id) && answered.has(c.chunk_id));
-      const hopeless = generator.backend === "builtin" ? cannotGain(checked, checks) : new Set<string>();
+      // Tuned on the builtin's rounds. For any generator, a chunk whose every paraphrase so far kept that much of
+      // it is one it does not reword (tables, code, name lists), and the builtin and a model answering as it take one path.
+      const hopeless = cannotGain(checked, checks);
       const uncovered = left.filter((c) => !hopeless.has(c.chunk_id));
       if (!uncovered.length) break;
       const style = mostKept(styles, checked, failures);
