@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { createEmbedder } from "./embedders";
 import { type EnvRow, envDir, type Mode, MODES } from "./environment";
 import { KitError } from "./errors";
 import { DEFAULT_RETRIEVER, openEnvironment, type SearchOptions, type SearchResult, type Searcher } from "./search";
+import { seededRandom, shuffle } from "./seeded";
 import { readIndexRows } from "./vector-index";
 
 /**
@@ -108,7 +108,7 @@ export async function searchNoisy(original: Searcher, paraphrased: Searcher, que
   return queries.map((query, i) => {
     const random = seededRandom(`${noise}\u0000${query}`);
     const whole = Math.floor(noise * k);
-    const noisy = new Set(shuffled(k, random).slice(0, whole + (random() < noise * k - whole ? 1 : 0)));
+    const noisy = new Set(shuffle(Array.from({ length: k }, (_, rank) => rank), random).slice(0, whole + (random() < noise * k - whole ? 1 : 0)));
     // Paraphrases are the scarce side: they pick their chunks first, the originals take the others.
     const picked = distinctChunks(paraphrases[i].filter((h) => h.kind === "paraphrase"), noisy.size, new Set());
     const rest = distinctChunks(originals[i], k - picked.length, new Set(picked.map((h) => h.chunk_id)));
@@ -132,20 +132,4 @@ function distinctChunks(ranking: readonly SearchResult[], n: number, taken: Set<
     out.push(hit);
   }
   return out;
-}
-
-/** Numbers in [0, 1) drawn from SHA-256 of the key and a counter: a few a query, the same on every machine. */
-function seededRandom(key: string): () => number {
-  let draw = 0;
-  return () => createHash("sha256").update(`${key}\u0000${draw++}`).digest().readUInt32LE(0) / 2 ** 32;
-}
-
-/** 0..n-1 in a seeded order (Fisher-Yates). */
-function shuffled(n: number, random: () => number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
 }

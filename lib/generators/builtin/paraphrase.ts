@@ -6,30 +6,8 @@ import { phraseEdits, restructure } from "./rewrites";
 import { type Block, blocks, hasTag, sentences, type Token, tokenize, tagAll } from "./text";
 import { MONTH, NAME_TAGS, PLAIN_SYNONYMS, STOP_WORDS, UNITS } from "./vocabulary";
 import { synonyms, type WordNetPos } from "./wordnet";
+import { seededRandom, shuffle } from "../../seeded";
 
-
-/** Small seeded PRNG (mulberry32): the same task always gives the same paraphrase. */
-function prng(seedText: string): () => number {
-  let h = 2166136261;
-  for (let i = 0; i < seedText.length; i++) h = Math.imul(h ^ seedText.charCodeAt(i), 16777619);
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
 
 type Mode = "reworded" | "reordered" | "condensed";
 
@@ -263,7 +241,7 @@ export function builtinParaphrase(task: ParaphraseTask): string {
   let out = text;
   for (let roll = 0; roll < MAX_ROLLS && earlier.has(out); roll++) {
     // Past half the rolls, force every kind of change the text allows.
-    out = paraphrase(text, mode, prng(`${roll}\u0000${key}`), roll >= MAX_ROLLS / 2);
+    out = paraphrase(text, mode, seededRandom(`${roll}\u0000${key}`), roll >= MAX_ROLLS / 2);
   }
   if (paraphraseCache.size >= 1000) paraphraseCache.clear(); // a pipeline asks for a chunk's variants together
   paraphraseCache.set(key, out);
