@@ -33,7 +33,7 @@ export interface EmbedderOptions {
   /** use-lite only: worker threads, each with its own model (default: os.availableParallelism()); 1 runs in-process. */
   threads?: number;
   /** Called after each batch of an embed() call. */
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: Progress;
   /** false: embed every text, reading and writing no embedding cache (lib/embedding-cache.ts); tests of a backend want this. */
   cache?: boolean;
   /** ollama only: most time one request may take before it is cancelled and retried (--request-timeout); default 300 s. */
@@ -76,9 +76,19 @@ const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
  * - `ollama:<model>`: an embedding model served by Ollama.
  */
 export async function createEmbedder(spec = DEFAULT_EMBEDDER, options: EmbedderOptions = {}): Promise<Embedder> {
-  const embedder = await createBackend(spec, options);
-  // Through the on-disk cache shared by builds, searchers and notebooks, unless asked not to.
-  return options.cache === false ? embedder : cachedEmbedder(embedder);
+  if (options.cache === false) return createBackend(spec, options);
+  // Through the on-disk cache shared by builds, searchers and notebooks. It hands the backend a call's misses a
+  // part at a time; progress counts across the parts, as for one call.
+  let before = 0;
+  let misses = 0;
+  let report: Progress | undefined;
+  const backend = await createBackend(spec, { ...options, onProgress: (done) => report?.(before + done, misses) });
+  return cachedEmbedder(backend, {
+    onPart: (from, of) => {
+      if (from === 0) report = progressFor(of, options.onProgress);
+      [before, misses] = [from, of];
+    },
+  });
 }
 
 async function createBackend(spec: string, options: EmbedderOptions): Promise<Embedder> {
@@ -97,8 +107,14 @@ function positiveInteger(value: number | undefined, setting: string): number | u
 }
 
 type BatchFn = (texts: string[]) => Promise<ArrayLike<number>[]>;
+type Progress = (done: number, total: number) => void;
 /** Texts in one embed() call past which a notebook shows progress by default (a search's few queries show none). */
 const PROGRESS_FROM = 64;
+
+/** The caller's progress callback; else, in a notebook, a bar for a call long enough to wait for. */
+function progressFor(texts: number, onProgress?: Progress): Progress | undefined {
+  return onProgress ?? (texts > PROGRESS_FROM ? defaultProgress("texts embedded") : undefined);
+}
 
 /** Splits texts into batches, runs up to `lanes` batches at once, and returns unit vectors in input order. */
 async function embedInBatches(
@@ -106,10 +122,9 @@ async function embedInBatches(
   batchSize: number,
   lanes: number,
   run: BatchFn,
-  onProgress?: (done: number, total: number) => void,
+  onProgress?: Progress,
 ): Promise<Float32Array[]> {
-  // In a notebook, a call long enough to wait for shows its progress even when the caller asked for none.
-  onProgress ??= texts.length > PROGRESS_FROM ? defaultProgress("texts embedded") : undefined;
+  onProgress = progressFor(texts.length, onProgress);
   const out = new Array<Float32Array>(texts.length);
   let next = 0;
   let done = 0;

@@ -4,8 +4,8 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createEmbedder } from "../lib/embedders";
-import { cachedEmbedder, describeEmbeddingCache, embedderFolder, embeddingCacheDir, embeddingCacheMaxBytes } from "../lib/embedding-cache";
+import { createEmbedder, type Embedder } from "../lib/embedders";
+import { cachedEmbedder, describeEmbeddingCache, PART_TEXTS, embedderFolder, embeddingCacheDir, embeddingCacheMaxBytes } from "../lib/embedding-cache";
 import { KitError } from "../lib/errors";
 import { FAKE_DIMENSION, fakeEmbedder, fakeVector } from "./helpers/embedding-cache-writer";
 import { startOllamaServer } from "./helpers/ollama-server";
@@ -104,6 +104,37 @@ test("createEmbedder caches by default; cache: false and KIT_EMBEDDING_CACHE=off
   await off.embed(texts(3));
   assert.is(inner.calls.length, 2);
   assert.not.ok(fs.existsSync(tmp), "nothing written");
+});
+
+test("misses go to the embedder a part at a time, each part stored: a call stopped partway keeps the parts before", async () => {
+  let parts = 0;
+  const failing: Embedder = { ...fakeEmbedder(), embed: async (t, role) => (++parts === 3 ? Promise.reject(new Error("killed")) : fakeEmbedder().embed(t, role)) };
+  const seen: Array<[number, number]> = [];
+  const stopped = await cachedEmbedder(failing, { partSize: 4, onPart: (before, misses) => seen.push([before, misses]) })
+    .embed(texts(10))
+    .catch((e: Error) => e.message);
+  assert.is(stopped, "killed");
+  assert.equal(seen, [[0, 10], [4, 10], [8, 10]]);
+  assert.is(segments().length, 2, "the two parts embedded before the failure");
+  const again = fakeEmbedder();
+  assertVectors(await cachedEmbedder(again, { partSize: 4 }).embed(texts(10)), texts(10));
+  assert.equal(again.calls, [["passage:text-8", "passage:text-9"]], "only the part that failed is embedded again");
+});
+
+test("createEmbedder reports one call's progress across the cache's parts", async () => {
+  const server = await startOllamaServer({ models: ["nomic-embed-text"] });
+  try {
+    const progress: Array<[number, number]> = [];
+    const e = await createEmbedder("ollama:nomic-embed-text", { ollamaHost: server.url, batchSize: 512, onProgress: (done, total) => progress.push([done, total]) });
+    await e.embed(texts(PART_TEXTS + 100));
+    assert.ok(progress.every(([, total]) => total === PART_TEXTS + 100), "one total");
+    assert.ok(progress.every(([done], i) => i === 0 || done > progress[i - 1][0]), "counts up across parts");
+    assert.equal(progress.at(-1), [PART_TEXTS + 100, PART_TEXTS + 100]);
+    const segs = fs.readdirSync(embeddingCacheDir(), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".seg"));
+    assert.is(segs.length, 2, "a segment a part");
+  } finally {
+    await server.close();
+  }
 });
 
 test("two writer processes at once leave a whole, readable cache; a reader meanwhile never gets a torn vector", async () => {
