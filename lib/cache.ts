@@ -35,11 +35,13 @@ export interface RequestCache {
 type Entry = { key: string; answer: string } | { key: string; rejected: string; seed?: number };
 type Line = Partial<Record<"key" | "answer" | "rejected" | "discarded", unknown>>;
 
-/** The identity of a request: backend, model, prompts, output schema and sampling options. */
-export function requestKey(generator: Pick<Generator, "backend" | "model">, request: GenerateRequest): string {
+/** The identity of a request: backend, model (and revision), prompts, output schema and sampling options. */
+export function requestKey(generator: Pick<Generator, "backend" | "model" | "revision">, request: GenerateRequest): string {
   const { system, prompt, format, options } = request;
+  // A revision is appended only when there is one, so an LLM's keys, and the answers cached under them, stay as they were.
+  const revision = generator.revision === undefined ? [] : [generator.revision];
   return createHash("sha256")
-    .update(JSON.stringify([generator.backend, generator.model, system ?? "", prompt, format ?? null, options ?? {}]))
+    .update(JSON.stringify([generator.backend, generator.model, system ?? "", prompt, format ?? null, options ?? {}, ...revision]))
     .digest("hex");
 }
 

