@@ -14,8 +14,8 @@ import { KitError } from "../lib/errors";
 import type { CheckedParaphrase } from "../lib/paraphrase";
 import { createSearcher, type Searcher } from "../lib/search";
 import { MODES } from "../lib/environment";
-import type { Environments } from "../lib/environments";
-import { serve } from "../lib/serve";
+import { type Environments, singleEnvironment } from "../lib/environments";
+import { searchInTurns, serve, TURN_QUERIES } from "../lib/serve";
 import { hashedEmbedding } from "./helpers/ollama-server";
 
 const TEXTS = [
@@ -245,6 +245,29 @@ test("32 concurrent clients, 20 requests each: no error, every answer right", as
   };
   await Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
   assert.is(answered, 32 * 20);
+});
+
+test("a request of many queries is searched in turns: others are served between its turns; a client gone stops it", async () => {
+  const marks: string[] = [];
+  const searcher: Searcher = {
+    retriever: "bm25",
+    embedder: null,
+    rows: new Map(),
+    search: async (queries) => {
+      marks.push(`search ${queries.length}`);
+      return queries.map(() => []);
+    },
+    close: async () => {},
+  };
+  const heavy = searchInTurns(singleEnvironment(searcher), { queries: Array(3 * TURN_QUERIES).fill("q"), topk: 3, selection: {} });
+  setImmediate(() => marks.push("another request"));
+  assert.is((await heavy)!.length, 3 * TURN_QUERIES);
+  assert.equal(marks, [`search ${TURN_QUERIES}`, "another request", `search ${TURN_QUERIES}`, `search ${TURN_QUERIES}`]);
+
+  let turns = 0;
+  const gone = await searchInTurns(singleEnvironment(searcher), { queries: Array(3 * TURN_QUERIES).fill("q"), topk: 3, selection: {} }, () => ++turns > 1);
+  assert.is(gone, undefined);
+  assert.is(marks.length, 5, "one turn searched, then the client was gone");
 });
 
 test("a query over maxQueryChars is searched on its first maxQueryChars characters; BM25's cost stays that of a short query", async () => {
