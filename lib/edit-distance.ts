@@ -11,6 +11,16 @@ export function editDistance(a: string, b: string, cap = Infinity): number {
   return row[b.length];
 }
 
+/** Whether two strings are at most one edit apart: editDistance(a, b, 1) <= 1, without its rows. */
+export function withinOneEdit(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  // After the common prefix: one substitution, or one character more in the longer string.
+  if (a.length === b.length) return a.slice(i + 1) === b.slice(i + 1);
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
 /** The candidate nearest `word` within `cap` edits (the first on a tie), for a "did you mean". */
 export function nearest(word: string, candidates: readonly string[], cap = 2): string | undefined {
   let best: { candidate: string; distance: number } | undefined;

@@ -5,7 +5,7 @@
  * Measured on test/fixtures/grounding-cases.jsonl (test/grounding.test.ts).
  */
 
-import { editDistance } from "./edit-distance";
+import { withinOneEdit } from "./edit-distance";
 
 /** Tokens one short span may cover: about a sentence. */
 const SPAN = 40;
@@ -49,7 +49,7 @@ const isNumber = (t: string) => /\d/.test(t);
 /** Equal, or both words of 5+ letters one edit apart (an OCR slip or the model's fix of one). */
 function same(a: string, b: string): boolean {
   if (a === b) return true;
-  return !isNumber(a) && !isNumber(b) && a.length >= 5 && b.length >= 5 && editDistance(a, b, 1) <= 1;
+  return a.length >= 5 && b.length >= 5 && withinOneEdit(a, b) && !isNumber(a) && !isNumber(b);
 }
 
 const content = (ts: readonly string[]) => [...new Set(ts.filter((t) => !STOP.has(t)))];
@@ -66,11 +66,32 @@ export function keyTerms(question: string, answer: string, texts?: readonly stri
 
 /** The largest share of `want` one span of `text` holds, and the largest share of `key` beside it. */
 function bestSpan(want: readonly string[], key: readonly string[], text: readonly string[]): { answer: number; key: number } {
+  // Each span is the last one moved on by a token: per list, how often each word is matched in the span, and how
+  // many words are matched at all. Each token is compared with each word once, not once per span it falls in.
+  const lists = [want, key].map((words) => ({
+    words,
+    matches: text.map((t) => words.flatMap((w, j) => (same(t, w) ? [j] : []))),
+    counts: new Array<number>(words.length).fill(0),
+    held: 0,
+  }));
+  const move = (at: number, step: 1 | -1) => {
+    for (const list of lists) {
+      for (const j of list.matches[at]) {
+        const before = list.counts[j];
+        list.counts[j] += step;
+        if (before === 0 || list.counts[j] === 0) list.held += step;
+      }
+    }
+  };
+  const share = (list: (typeof lists)[number]) => (list.words.length ? list.held / list.words.length : 1);
+  for (let at = 0; at < Math.min(SPAN, text.length); at++) move(at, 1);
   let best = { answer: 0, key: 0 };
   for (let start = 0; start < Math.max(1, text.length - SPAN + 1); start++) {
-    const span = text.slice(start, start + SPAN);
-    const share = (ws: readonly string[]) => (ws.length ? ws.filter((w) => span.some((t) => same(t, w))).length / ws.length : 1);
-    const found = { answer: share(want), key: share(key) };
+    if (start > 0) {
+      move(start - 1, -1);
+      move(start + SPAN - 1, 1);
+    }
+    const found = { answer: share(lists[0]), key: share(lists[1]) };
     if (found.answer > best.answer || (found.answer === best.answer && found.key > best.key)) best = found;
   }
   return best;

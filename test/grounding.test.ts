@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Chunk } from "../lib/chunking";
 import { createGenerator } from "../lib/generators";
+import { editDistance, withinOneEdit } from "../lib/edit-distance";
 import { tokens } from "../lib/grounding";
 import { answerSource, generateQuestions, validateQuestion } from "../lib/questions";
 import { startOllamaServer } from "./helpers/ollama-server";
@@ -46,6 +47,12 @@ test("tokens fold case, unicode, number forms, units and OCR confusables", () =>
   assert.equal(tokens("30° F"), tokens("30 degrees Fahrenheit"));
   assert.equal(tokens("1,000 psi"), tokens("1000 PSI"));
   assert.equal(tokens("ＡＰＯＬＬＯ l3"), ["apollo", "13"]);
+});
+
+test("withinOneEdit is editDistance <= 1, on every pair of strings over {a, b, c} up to 4 long", () => {
+  const all = [""];
+  for (let n = 0; n < all.length && all[n].length < 4; n++) for (const c of "abc") all.push(all[n] + c);
+  for (const a of all) for (const b of all) assert.is(withinOneEdit(a, b), editDistance(a, b) <= 1, `${a} ${b}`);
 });
 
 // Floors are the figures measured once the rules were written on dev rows; held-out rows were never tuned on.
