@@ -66,8 +66,8 @@ export function keyTerms(question: string, answer: string, texts?: readonly stri
 
 /** The largest share of `want` one span of `text` holds, and the largest share of `key` beside it. */
 function bestSpan(want: readonly string[], key: readonly string[], text: readonly string[]): { answer: number; key: number } {
-  // Each span is the last one moved on by a token: per list, how often each word is matched in the span, and how
-  // many words are matched at all. Each token is compared with each word once, not once per span it falls in.
+  // The span slides over the text a token at a time, keeping per list how many of its tokens match each word and
+  // how many words are matched at all: each token is compared with each word once, not once per span it falls in.
   const lists = [want, key].map((words) => ({
     words,
     matches: text.map((t) => words.flatMap((w, j) => (same(t, w) ? [j] : []))),

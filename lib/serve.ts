@@ -231,10 +231,6 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
 const QUIET_MS = 200;
 
 /**
- * Starts the server on a searcher, or on a dataset's environments (one per mode); resolves once it listens. `close()`
- * stops it and the searchers, resolving with the requests it cut.
- */
-/**
  * Queries one request searches before it lets the process do anything else: the search is synchronous (BM25), so a
  * request of 1,024 queries held the process for all of them, and a client asking one query waited behind every
  * heavy request. In turns, it waits for a turn of each (12 heavy requests: 12 x 32 queries).
@@ -256,6 +252,10 @@ export async function searchInTurns(
   return results;
 }
 
+/**
+ * Starts the server on a searcher, or on a dataset's environments (one per mode); resolves once it listens. `close()`
+ * stops it and the searchers, resolving with the requests it cut.
+ */
 export async function serve(target: Searcher | Environments, info: Record<string, unknown>, options: ServeOptions = {}): Promise<{ url: string; server: http.Server; close(): Promise<number> }> {
   const environments = "byMode" in target ? target : singleEnvironment(target);
   const limits = { ...SERVE_LIMITS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
