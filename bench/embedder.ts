@@ -59,8 +59,8 @@ async function best(contenders: Array<() => Promise<unknown>>): Promise<Timing[]
   );
 
   const model = await initModel(modelSource);
-  const kit1 = await createEmbedder("use-lite", { threads: 1, batchSize });
-  const kitN = await createEmbedder("use-lite", { threads, batchSize });
+  const kit1 = await createEmbedder("use-lite", { threads: 1, batchSize, cache: false });
+  const kitN = await createEmbedder("use-lite", { threads, batchSize, cache: false });
   try {
     // Warm-up: the first calls compile wasm kernels.
     await model.embed(batches[0]);

@@ -90,42 +90,54 @@ function answerWriter() {
     if (!json) documents.set(row.row_id, (json = Buffer.from(JSON.stringify(searchR1Document(row)))));
     return json;
   };
-  return (lists: readonly SearchResult[][], withScores: boolean): Answer => {
-    const docs = lists.map((list) => list.map(document));
-    const scores = withScores ? lists.map((list) => Float64Array.from(list, (hit) => hit.score)) : undefined;
-    // Framing is ASCII (brackets, keys, numbers): a string's length is its bytes.
-    function* parts(): Generator<string | Buffer> {
-      yield '{"result":[';
-      for (const [i, list] of docs.entries()) {
-        yield i ? ",[" : "[";
-        for (const [j, doc] of list.entries()) {
-          if (scores) yield `${j ? "," : ""}{"document":`;
-          else if (j) yield ",";
-          yield doc;
-          if (scores) yield `,"score":${JSON.stringify(scores[i][j])}}`;
-        }
-        yield "]";
+  /** An answer taken a turn of hits at a time (searchInTurns), so the hits of a turn are dropped when the next comes. */
+  return (withScores: boolean) => {
+    const docs: Buffer[][] = [];
+    const scores: Float64Array[] = [];
+    const add = (lists: readonly SearchResult[][]) => {
+      for (const list of lists) {
+        docs.push(list.map(document));
+        if (withScores) scores.push(Float64Array.from(list, (hit) => hit.score));
       }
-      yield "]}";
-    }
-    let bytes = 0;
-    for (const part of parts()) bytes += part.length;
-    return {
-      bytes,
-      *pieces() {
-        let piece: Buffer[] = [];
-        let size = 0;
-        for (const part of parts()) {
-          piece.push(typeof part === "string" ? Buffer.from(part, "latin1") : part);
-          size += part.length;
-          if (size >= PIECE_BYTES) {
-            yield Buffer.concat(piece, size);
-            [piece, size] = [[], 0];
-          }
-        }
-        if (size) yield Buffer.concat(piece, size);
-      },
     };
+    return { add, finish: () => written(docs, withScores ? scores : undefined) };
+  };
+}
+
+/** The answer to write: its bytes, counted first, then its pieces. */
+function written(docs: readonly Buffer[][], scores: readonly Float64Array[] | undefined): Answer {
+  // Framing is ASCII (brackets, keys, numbers): a string's length is its bytes.
+  function* parts(): Generator<string | Buffer> {
+    yield '{"result":[';
+    for (const [i, list] of docs.entries()) {
+      yield i ? ",[" : "[";
+      for (const [j, doc] of list.entries()) {
+        if (scores) yield `${j ? "," : ""}{"document":`;
+        else if (j) yield ",";
+        yield doc;
+        if (scores) yield `,"score":${JSON.stringify(scores[i][j])}}`;
+      }
+      yield "]";
+    }
+    yield "]}";
+  }
+  let bytes = 0;
+  for (const part of parts()) bytes += part.length;
+  return {
+    bytes,
+    *pieces() {
+      let piece: Buffer[] = [];
+      let size = 0;
+      for (const part of parts()) {
+        piece.push(typeof part === "string" ? Buffer.from(part, "latin1") : part);
+        size += part.length;
+        if (size >= PIECE_BYTES) {
+          yield Buffer.concat(piece, size);
+          [piece, size] = [[], 0];
+        }
+      }
+      if (size) yield Buffer.concat(piece, size);
+    },
   };
 }
 
@@ -231,25 +243,29 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
 const QUIET_MS = 200;
 
 /**
- * Queries one request searches before it lets the process do anything else: the search is synchronous (BM25), so a
- * request of 1,024 queries held the process for all of them, and a client asking one query waited behind every
- * heavy request. In turns, it waits for a turn of each (12 heavy requests: 12 x 32 queries).
+ * Hits one request is searched for before it lets the process do anything else: the search is synchronous (BM25), so
+ * a request of 1,024 queries held the process for all of them, and a client asking one query waited behind every
+ * heavy request. In turns of TURN_HITS (85 queries at topk 3, 2 at topk 100), it waits for a turn of each.
  */
-export const TURN_QUERIES = 32;
+export const TURN_HITS = 256;
 
-/** A request's hits, searched TURN_QUERIES at a time with a turn of the event loop between; undefined once `gone()` says its client left. */
+/**
+ * Searches a request a turn (TURN_HITS) at a time, with a turn of the event loop between, handing each turn's hits
+ * to `take`; false once `gone()` says its client left (the rest is not searched).
+ */
 export async function searchInTurns(
   environments: Environments,
   request: { queries: readonly string[]; topk: number; selection: Selection },
+  take: (hits: SearchResult[][]) => void,
   gone: () => boolean = () => false,
-): Promise<SearchResult[][] | undefined> {
-  const results: SearchResult[][] = [];
-  for (let from = 0; from < request.queries.length; from += TURN_QUERIES) {
+): Promise<boolean> {
+  const perTurn = Math.max(1, Math.floor(TURN_HITS / request.topk));
+  for (let from = 0; from < request.queries.length; from += perTurn) {
     if (from) await new Promise(setImmediate);
-    if (gone()) return undefined;
-    results.push(...(await searchEnvironments(environments, request.queries.slice(from, from + TURN_QUERIES), request.topk, request.selection)));
+    if (gone()) return false;
+    take(await searchEnvironments(environments, request.queries.slice(from, from + perTurn), request.topk, request.selection));
   }
-  return results;
+  return true;
 }
 
 /**
@@ -310,9 +326,9 @@ export async function serve(target: Searcher | Environments, info: Record<string
       }
       const request = parseRequest(await readBody(req, limits.maxBodyBytes), limits);
       // A client gone while its request waited (a queue of heavy ones) costs no more search.
-      const results = await searchInTurns(environments, request, () => res.destroyed);
-      if (!results) return;
-      const answer = answers(results, request.scores);
+      const answering = answers(request.scores);
+      if (!(await searchInTurns(environments, request, answering.add, () => res.destroyed))) return;
+      const answer = answering.finish();
       if (answer.bytes > limits.maxResponseBytes) {
         throw new BadRequest(`the answer would be ${answer.bytes} bytes; at most ${limits.maxResponseBytes} a response (kit serve --max-response-bytes): split the batch or ask for a smaller topk`);
       }

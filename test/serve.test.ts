@@ -15,7 +15,7 @@ import type { CheckedParaphrase } from "../lib/paraphrase";
 import { createSearcher, type Searcher } from "../lib/search";
 import { MODES } from "../lib/environment";
 import { type Environments, singleEnvironment } from "../lib/environments";
-import { searchInTurns, serve, TURN_QUERIES } from "../lib/serve";
+import { searchInTurns, serve, TURN_HITS } from "../lib/serve";
 import { hashedEmbedding } from "./helpers/ollama-server";
 
 const TEXTS = [
@@ -259,15 +259,21 @@ test("a request of many queries is searched in turns: others are served between 
     },
     close: async () => {},
   };
-  const heavy = searchInTurns(singleEnvironment(searcher), { queries: Array(3 * TURN_QUERIES).fill("q"), topk: 3, selection: {} });
+  const perTurn = TURN_HITS / 4;
+  const request = { queries: Array(3 * perTurn).fill("q"), topk: 4, selection: {} };
+  const taken: unknown[][] = [];
+  const heavy = searchInTurns(singleEnvironment(searcher), request, (hits) => taken.push(hits));
   setImmediate(() => marks.push("another request"));
-  assert.is((await heavy)!.length, 3 * TURN_QUERIES);
-  assert.equal(marks, [`search ${TURN_QUERIES}`, "another request", `search ${TURN_QUERIES}`, `search ${TURN_QUERIES}`]);
+  assert.is(await heavy, true);
+  assert.equal(marks, [`search ${perTurn}`, "another request", `search ${perTurn}`, `search ${perTurn}`]);
+  assert.equal(taken.map((hits) => hits.length), [perTurn, perTurn, perTurn], "each turn's hits handed on as it comes");
 
   let turns = 0;
-  const gone = await searchInTurns(singleEnvironment(searcher), { queries: Array(3 * TURN_QUERIES).fill("q"), topk: 3, selection: {} }, () => ++turns > 1);
-  assert.is(gone, undefined);
+  assert.is(await searchInTurns(singleEnvironment(searcher), request, () => {}, () => ++turns > 1), false);
   assert.is(marks.length, 5, "one turn searched, then the client was gone");
+  // A topk over TURN_HITS still searches a query a turn.
+  await searchInTurns(singleEnvironment(searcher), { ...request, queries: ["a", "b"], topk: 2 * TURN_HITS }, () => {});
+  assert.equal(marks.slice(5), ["search 1", "search 1"]);
 });
 
 test("a query over maxQueryChars is searched on its first maxQueryChars characters; BM25's cost stays that of a short query", async () => {
