@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import type { FeatureExtractionPipeline } from "@xenova/transformers";
-import { cachedEmbedder } from "./embedding-cache";
+import { cachedEmbedder, embeddingCacheEnabled } from "./embedding-cache";
 import { KitError } from "./errors";
 import { DEFAULT_TIMEOUT_MS, isTransient } from "./generators";
 import { duration, guardFetch, MalformedAnswer, retryPolicy } from "./host-faults";
@@ -76,7 +76,7 @@ const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
  * - `ollama:<model>`: an embedding model served by Ollama.
  */
 export async function createEmbedder(spec = DEFAULT_EMBEDDER, options: EmbedderOptions = {}): Promise<Embedder> {
-  if (options.cache === false) return createBackend(spec, options);
+  if (options.cache === false || !embeddingCacheEnabled()) return createBackend(spec, options);
   // Through the on-disk cache shared by builds, searchers and notebooks. It hands the backend a call's misses a
   // part at a time; progress counts across the parts, as for one call.
   let before = 0;

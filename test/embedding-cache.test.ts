@@ -132,6 +132,13 @@ test("createEmbedder reports one call's progress across the cache's parts", asyn
     assert.equal(progress.at(-1), [PART_TEXTS + 100, PART_TEXTS + 100]);
     const segs = fs.readdirSync(embeddingCacheDir(), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".seg"));
     assert.is(segs.length, 2, "a segment a part");
+
+    // With the cache off the backend reports its own progress, as before.
+    process.env.KIT_EMBEDDING_CACHE = "off";
+    progress.length = 0;
+    const off = await createEmbedder("ollama:nomic-embed-text", { ollamaHost: server.url, batchSize: 512, onProgress: (done, total) => progress.push([done, total]) });
+    await off.embed(texts(600));
+    assert.equal(progress, [[512, 600], [600, 600]]);
   } finally {
     await server.close();
   }
