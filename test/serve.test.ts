@@ -170,11 +170,14 @@ test("a Search-R1 turn: no searches, empty and blank queries, and a batch of 2,5
   assert.equal(mixed.json.result[0], await expected(["oxygen tank"], 2).then((l) => l[0]));
   assert.equal(mixed.json.result[3], mixed.json.result[0]);
   // 512 prompts x 5 rollouts (train_grpo.sh), every one searching.
-  const queries = Array.from({ length: 2_560 }, (_, i) => (i % 7 ? `oxygen tank ${i}` : ""));
+  // Each query asks for another row's words, so answers in the wrong order would not pass as right.
+  const queries = Array.from({ length: 2_560 }, (_, i) => (i % 7 ? ROWS[i % ROWS.length].text.split(/\s+/).slice(0, 6).join(" ") : ""));
   const batch = await post(main.url, { queries, topk: 3, return_scores: true });
   assert.is(batch.status, 200);
   assert.is(batch.json.result.length, 2_560);
   queries.forEach((q, i) => assert.is(batch.json.result[i].length === 0, q === "", `query ${i}`));
+  // Searched in turns (lib/serve.ts searchInTurns), answered as one search of the whole batch, in order.
+  assert.equal(batch.json.result, await expected(queries, 3));
 });
 
 test("wrong method 405, unknown path 404, both JSON", async () => {
